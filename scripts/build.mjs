@@ -1,0 +1,65 @@
+// Bundles everything with esbuild: the extension and CLI for Node (dist/, shipped), and the unit
+// tests, benchmark and generators (out/, never shipped).
+// Usage: node scripts/build.mjs [--production] [--only dist|out]
+import * as esbuild from 'esbuild';
+import { readdirSync, existsSync, rmSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const production = process.argv.includes('--production');
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const onlyIdx = process.argv.indexOf('--only');
+const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
+
+const nodeCommon = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: production ? false : 'linked',
+  sourcesContent: false,
+  minify: production,
+  logLevel: 'warning',
+  external: ['vscode'],
+  define: { __VERSION__: JSON.stringify(pkg.version) },
+};
+
+function listTests(dir) {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listTests(join(dir, e.name)) : e.name.endsWith('.test.ts') ? [join(dir, e.name)] : [],
+  );
+}
+
+const jobs = [];
+if (only !== 'out') {
+  rmSync('dist', { recursive: true, force: true });
+  jobs.push(
+    esbuild.build({ ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' }),
+    esbuild.build({
+      ...nodeCommon,
+      entryPoints: { cli: 'src/cli.ts' },
+      outdir: 'dist',
+      banner: { js: '#!/usr/bin/env node' },
+    }),
+  );
+}
+if (only !== 'dist') {
+  rmSync('out', { recursive: true, force: true });
+  const tests = listTests('test/unit');
+  if (tests.length) {
+    jobs.push(
+      esbuild.build({
+        ...nodeCommon,
+        sourcemap: 'inline',
+        entryPoints: tests,
+        outbase: 'test',
+        outdir: 'out/test',
+      }),
+    );
+  }
+  const tools = ['scripts/bench.ts', 'scripts/gen-sample.ts'].filter((f) => existsSync(f));
+  if (tools.length) {
+    jobs.push(esbuild.build({ ...nodeCommon, entryPoints: tools, outdir: 'out' }));
+  }
+}
+await Promise.all(jobs);

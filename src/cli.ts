@@ -1,0 +1,177 @@
+/**
+ * cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W]
+ *                [--regr-weight W] [--top N] [--exact] [--debug] INPUT...
+ *
+ * Exit 0 on success (warnings included), 2 on bad input (`error: <file or role>: <problem>`),
+ * 1 on an internal fault.
+ */
+import { isInputError, RoleResolutionError } from './cornernet/errors';
+import { formatReport } from './cornernet/format';
+import { parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs';
+import type { LossWeights } from './cornernet/report';
+import { computeLossFromFiles } from './cornernet/run';
+import { isTensorReadError } from './tensor/errors';
+
+const USAGE = `usage: cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W] [--regr-weight W] INPUT...
+
+Computes CornerNet's training loss (AELoss: corner focal loss, embedding pull/push, offset
+smooth-L1, per stack) on network outputs and targets stored as .npy, .npz or .safetensors, exactly
+as the original PyTorch code does, and explains where it comes from.
+
+INPUT                  folders (scanned for tensor files and cornernet.json) and tensor files
+--json                 print one JSON object (the LossReport) instead of the table
+--role NAME=PATH[:KEY] use this array for a role (tl_heat, br_heat, tl_tag, br_tag, tl_regr,
+                       br_regr, gt_tl_heat, gt_br_heat, gt_mask, gt_tl_regr, gt_br_regr, tl_ind,
+                       br_ind; outputs may end in _<stack>); KEY names an npz/safetensors member
+--pull-weight W        default 0.1 (CornerNet)
+--push-weight W        default 0.1
+--regr-weight W        default 1
+--top N                report the N pixels with the largest focal loss (default 20)
+--exact                pure float64 constants instead of the original's float32 ones
+--debug                show stack traces
+--help, --version`;
+
+class UsageError extends Error {}
+
+interface CliArgs {
+  json: boolean;
+  debug: boolean;
+  exact: boolean;
+  top?: number;
+  roles: RoleAssignmentSpec[];
+  weights: Partial<LossWeights>;
+  inputs: string[];
+}
+
+function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
+  const a: CliArgs = { json: false, debug: false, exact: false, roles: [], weights: {}, inputs: [] };
+  const value = (i: number, flag: string) => {
+    const v = argv[i + 1];
+    if (v === undefined) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  const number = (v: string, flag: string, integer = false) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+      throw new UsageError(`${flag} expects a non-negative ${integer ? 'integer' : 'number'}, got "${v}"`);
+    }
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    let inline: string | undefined;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    if (eq > 0) {
+      inline = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const take = () => {
+      if (inline !== undefined) return inline;
+      const v = value(i, arg);
+      i++;
+      return v;
+    };
+    switch (arg) {
+      case '--help':
+      case '-h':
+        return 'help';
+      case '--version':
+        return 'version';
+      case '--json':
+        a.json = true;
+        break;
+      case '--debug':
+        a.debug = true;
+        break;
+      case '--exact':
+        a.exact = true;
+        break;
+      case '--role':
+        a.roles.push(parseRoleArg(take()));
+        break;
+      case '--pull-weight':
+        a.weights.pull = number(take(), arg);
+        break;
+      case '--push-weight':
+        a.weights.push = number(take(), arg);
+        break;
+      case '--regr-weight':
+        a.weights.regr = number(take(), arg);
+        break;
+      case '--top':
+        a.top = number(take(), arg, true);
+        break;
+      case '--':
+        a.inputs.push(...argv.slice(i + 1));
+        i = argv.length;
+        break;
+      default:
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+        a.inputs.push(argv[i]!);
+    }
+  }
+  if (!a.inputs.length && !a.roles.length) throw new UsageError('no INPUT given');
+  return a;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let args: ReturnType<typeof parseArgs>;
+  try {
+    args = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError || isInputError(e)) {
+      process.stderr.write(`error: ${e.message}\n${USAGE.split('\n')[0]}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  if (args === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (args === 'version') {
+    process.stdout.write(`cornernet-loss ${VERSION}\n`);
+    return 0;
+  }
+  try {
+    const report = await computeLossFromFiles(
+      { paths: args.inputs, roles: args.roles },
+      { weights: args.weights, arithmetic: args.exact ? 'exact' : 'original', ...(args.top !== undefined ? { topPixels: args.top } : {}) },
+    );
+    process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
+    return 0;
+  } catch (e) {
+    if (e instanceof RoleResolutionError) {
+      for (const p of e.problems) process.stderr.write(`error: ${p.subject}: ${p.message}\n`);
+      if (args.debug) process.stderr.write(`${e.stack}\n`);
+      return 2;
+    }
+    if (isInputError(e) || isTensorReadError(e)) {
+      process.stderr.write(`error: ${e.message}\n`);
+      if (args.debug) process.stderr.write(`${e.stack}\n`);
+      return 2;
+    }
+    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    if (args.debug) process.stderr.write(`${(e as Error)?.stack}\n`);
+    else process.stderr.write('run with --debug for details; please report this as a bug\n');
+    return 1;
+  }
+}
+
+declare const __VERSION__: string | undefined;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
+
+// stdout may be a closed pipe (`| head`): exit quietly rather than crash.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,278 @@
+/**
+ * From what the user pointed at (folders, .npy/.npz/.safetensors files, a manifest, `--role`
+ * overrides) to headers and role candidates. Reads headers only.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { isTensorReadError, TensorReadError } from '../tensor/errors';
+import type { ReadLimits } from '../tensor/limits';
+import { openFileSource } from '../tensor/source';
+import { listArrays, tensorFormatOf } from '../tensor/tensorFile';
+import type { TensorFormat } from '../tensor/tensor';
+import { InputError } from './errors';
+import type { LossWeights } from './report';
+import { applyOverrides, sameRef, type ArrayRef, type Candidate, type RoleOverride } from './resolve';
+import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, positionalIndex, type Role } from './roles';
+
+export const MANIFEST_NAME = 'cornernet.json';
+
+/** `--role NAME=PATH[:KEY]`, or one entry of a manifest. */
+export interface RoleAssignmentSpec {
+  /** A role name or alias, optionally with a stack suffix: `tl_heat`, `tl_tag_map_1`, `mask`. */
+  name: string;
+  path: string;
+  key?: string;
+}
+
+export interface InputSpec {
+  /** Files and folders. Folders are scanned (not recursively) for tensor files and a manifest. */
+  paths: string[];
+  roles?: RoleAssignmentSpec[];
+}
+
+export interface Discovery {
+  arrays: ArrayRef[];
+  candidates: Candidate[];
+  /** Files in folders that could not be read (explicitly named files raise instead). */
+  skipped: { file: string; reason: string }[];
+  manifests: string[];
+  /** Loss weights from a manifest, if it sets any. */
+  weights?: Partial<LossWeights>;
+}
+
+/**
+ * Split `PATH[:KEY]`: the key part only when the path before it names an archive, so that Windows
+ * drive letters and colons in ordinary file names survive.
+ */
+export function splitPathKey(spec: string): { path: string; key?: string } {
+  const i = spec.lastIndexOf(':');
+  if (i > 0) {
+    const p = spec.slice(0, i);
+    const fmt = tensorFormatOf(p);
+    if (fmt === 'npz' || fmt === 'safetensors') return { path: p, key: spec.slice(i + 1) };
+  }
+  return { path: spec };
+}
+
+/** `NAME=PATH[:KEY]` as given to `--role`. */
+export function parseRoleArg(arg: string): RoleAssignmentSpec {
+  const eq = arg.indexOf('=');
+  if (eq <= 0 || eq === arg.length - 1) throw new InputError('--role', `expected NAME=PATH[:KEY], got "${arg}"`);
+  const name = arg.slice(0, eq).trim();
+  return { name, ...splitPathKey(arg.slice(eq + 1).trim()) };
+}
+
+function parseAssignedRole(name: string, where: string): { role: Role; stack?: number } {
+  const parsed = parseRoleName(name);
+  if (!parsed) {
+    throw new InputError(where, `unknown role "${name}" (roles: ${[...OUTPUT_ROLES, ...TARGET_ROLES].join(', ')}; outputs may end in _<stack>)`);
+  }
+  return { role: parsed.role, stack: parsed.stack };
+}
+
+export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimits>): Promise<Discovery> {
+  if (spec.paths.length === 0 && !spec.roles?.length) throw new InputError('inputs', 'no input files or folders given');
+  const arrays: ArrayRef[] = [];
+  const candidates: Candidate[] = [];
+  const skipped: Discovery['skipped'] = [];
+  const manifests: string[] = [];
+  const overrides: RoleOverride[] = [];
+  const seenFiles = new Set<string>();
+  let weights: Partial<LossWeights> | undefined;
+
+  /** Headers of one file; adds its arrays and name-based candidates. */
+  const addFile = async (file: string, explicit: boolean): Promise<ArrayRef[]> => {
+    const id = path.resolve(file);
+    if (seenFiles.has(id)) return arrays.filter((a) => path.resolve(a.file) === id);
+    const format = tensorFormatOf(file);
+    if (!format) throw new InputError(file, 'not a .npy, .npz or .safetensors file');
+    let refs: ArrayRef[];
+    try {
+      refs = await headersOf(file, format, limits);
+    } catch (e) {
+      // A broken file whose name says it is an input must stop the run with its own error; other
+      // files in a folder (notes.npy, an unrelated archive) are skipped with a warning.
+      const named = format === 'npy' && parseRoleName(path.basename(file).replace(/\.npy$/i, ''));
+      if (!explicit && !named && isTensorReadError(e)) {
+        skipped.push({ file, reason: e.problem + (e.member ? ` (member ${e.member})` : '') });
+        return [];
+      }
+      throw e;
+    }
+    seenFiles.add(id);
+    arrays.push(...refs);
+    candidates.push(...candidatesOf(file, format, refs));
+    return refs;
+  };
+
+  const findRef = async (file: string, key: string | undefined, where: string): Promise<ArrayRef> => {
+    const refs = await addFile(file, true);
+    const fmt = tensorFormatOf(file);
+    if (fmt === 'npy') {
+      if (key !== undefined) throw new InputError(where, `${file} is a .npy file: it has no key "${key}"`);
+      return refs[0]!;
+    }
+    if (key === undefined) {
+      if (refs.length === 1) return refs[0]!;
+      throw new InputError(where, `${file} holds ${refs.length} arrays: name one as ${file}:KEY (keys: ${refs.map((r) => r.key).join(', ')})`);
+    }
+    const ref = refs.find((r) => r.key === key);
+    if (!ref) throw new InputError(where, `${file} has no array "${key}" (keys: ${refs.map((r) => r.key).join(', ')})`);
+    return ref;
+  };
+
+  for (const p of spec.paths) {
+    let st;
+    try {
+      st = await fsp.stat(p);
+    } catch {
+      throw new InputError(p, 'no such file or folder');
+    }
+    if (st.isDirectory()) {
+      let names: string[];
+      try {
+        names = (await fsp.readdir(p)).sort();
+      } catch (e) {
+        throw new InputError(p, `cannot list the folder: ${(e as Error).message}`);
+      }
+      for (const name of names) {
+        const full = path.join(p, name);
+        if (name.toLowerCase() === MANIFEST_NAME) {
+          const m = await readManifest(full);
+          manifests.push(full);
+          if (m.weights) weights = { ...weights, ...m.weights };
+          for (const a of m.roles) {
+            const where = `${full}: roles.${a.name}`;
+            const { role, stack } = parseAssignedRole(a.name, where);
+            const ref = await findRef(path.join(p, a.path), a.key, where);
+            overrides.push({ role, stack: a.stack ?? stack, ref, origin: 'manifest' });
+          }
+          continue;
+        }
+        if (!tensorFormatOf(name)) continue;
+        const entry = await fsp.stat(full).catch(() => undefined);
+        if (!entry?.isFile()) continue;
+        await addFile(full, false);
+      }
+    } else {
+      await addFile(p, true);
+    }
+  }
+
+  for (const a of spec.roles ?? []) {
+    const where = `--role ${a.name}`;
+    const { role, stack } = parseAssignedRole(a.name, where);
+    const ref = await findRef(a.path, a.key, where);
+    overrides.push({ role, stack, ref, origin: 'override' });
+  }
+
+  // The same array may be reached twice (a folder and a file in it): keep the first.
+  const unique = arrays.filter((a, i) => arrays.findIndex((b) => sameRef(a, b)) === i);
+  return { arrays: unique, candidates: applyOverrides(candidates, overrides), skipped, manifests, weights };
+}
+
+async function headersOf(file: string, format: TensorFormat, limits?: Partial<ReadLimits>): Promise<ArrayRef[]> {
+  const src = await openFileSource(file);
+  try {
+    const entries = await listArrays(src, format, limits);
+    return entries.map((e) => ({ file, format, header: e.header, ...(e.key !== undefined ? { key: e.key } : {}) }));
+  } finally {
+    await src.close();
+  }
+}
+
+/**
+ * Name-based candidates, or positional ones for an npz written as `np.savez(f, *outs)` (6 arrays
+ * per stack, AELoss order) or `np.savez(f, *targets)` (5 arrays, or 7 with CornerNet-Lite's indices).
+ */
+export function candidatesOf(file: string, format: TensorFormat, refs: ArrayRef[]): Candidate[] {
+  if (format === 'npy') {
+    const parsed = parseRoleName(path.basename(file).replace(/\.npy$/i, ''));
+    return parsed ? [{ ref: refs[0]!, role: parsed.role, stack: parsed.stack, origin: 'name' }] : [];
+  }
+  const positions = refs.map((r) => (r.key === undefined ? undefined : positionalIndex(r.key)));
+  if (refs.length > 0 && positions.every((p) => p !== undefined)) {
+    const n = refs.length;
+    const contiguous = [...positions].sort((a, b) => a! - b!).every((p, i) => p === i);
+    if (contiguous) {
+      if (n === 5 || n === 7) {
+        return refs.map((ref, i) => ({ ref, role: TARGET_ROLES[positions[i]!]!, origin: 'position' as const }));
+      }
+      if (n % 6 === 0) {
+        // Six arrays: one per role, each holding every stack (CornerNet-Lite's lists saved whole,
+        // or a single stack). Twelve or more: CornerNet's flat list, stride 6 per stack.
+        return refs.map((ref, i) => {
+          const pos = positions[i]!;
+          return { ref, role: OUTPUT_ROLES[pos % 6]!, origin: 'position' as const, ...(n > 6 ? { stack: Math.floor(pos / 6) } : {}) };
+        });
+      }
+    }
+    return [];
+  }
+  const out: Candidate[] = [];
+  for (const ref of refs) {
+    const parsed = ref.key === undefined ? undefined : parseRoleName(ref.key);
+    if (parsed) out.push({ ref, role: parsed.role, stack: parsed.stack, origin: 'name' });
+  }
+  return out;
+}
+
+interface Manifest {
+  roles: (RoleAssignmentSpec & { stack?: number })[];
+  weights?: Partial<LossWeights>;
+}
+
+/**
+ * `cornernet.json`: `{"roles": {"tl_heat": "outs.npz:tl", "tl_heat_1": "b.npy", "br_heat": ["s0.npy", "s1.npy"]},
+ * "weights": {"pull": 0.1, "push": 0.1, "regr": 1}}`, paths relative to the folder.
+ */
+export async function readManifest(file: string): Promise<Manifest> {
+  let text: string;
+  try {
+    const st = await fsp.stat(file);
+    if (st.size > 1024 * 1024) throw new InputError(file, 'manifest larger than 1 MiB');
+    text = await fsp.readFile(file, 'utf8');
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(file, `cannot read: ${(e as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new InputError(file, `not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(file, 'expected a JSON object');
+  const obj = json as Record<string, unknown>;
+  const roles: Manifest['roles'] = [];
+  if (obj.roles !== undefined) {
+    if (typeof obj.roles !== 'object' || obj.roles === null || Array.isArray(obj.roles)) {
+      throw new InputError(file, '"roles" must be an object of role -> "file[:key]"');
+    }
+    for (const [name, value] of Object.entries(obj.roles as Record<string, unknown>)) {
+      const values = Array.isArray(value) ? value : [value];
+      if (!values.length || !values.every((v) => typeof v === 'string' && v.length > 0)) {
+        throw new InputError(file, `roles.${name} must be "file[:key]" or a list of them (one per stack)`);
+      }
+      values.forEach((v, i) =>
+        roles.push({ name, ...splitPathKey(v as string), ...(Array.isArray(value) ? { stack: i } : {}) }),
+      );
+    }
+  }
+  let weights: Partial<LossWeights> | undefined;
+  if (obj.weights !== undefined) {
+    if (typeof obj.weights !== 'object' || obj.weights === null) throw new InputError(file, '"weights" must be an object');
+    weights = {};
+    for (const [k, v] of Object.entries(obj.weights as Record<string, unknown>)) {
+      if (k !== 'pull' && k !== 'push' && k !== 'regr') throw new InputError(file, `unknown weight "${k}" (pull, push, regr)`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InputError(file, `weights.${k} must be a non-negative number`);
+      weights[k] = v;
+    }
+  }
+  for (const k of Object.keys(obj)) {
+    if (k !== 'roles' && k !== 'weights' && k !== '$schema' && k !== 'comment') throw new InputError(file, `unknown key "${k}" (roles, weights)`);
+  }
+  return { roles, weights };
+}
+
+export { TensorReadError };

@@ -1,0 +1,207 @@
+/**
+ * Reads the arrays a Resolution uses (each file opened once) and assembles the engine's inputs:
+ * per-stack views, gathered tags and offsets (gathering maps where needed), validated indices.
+ */
+import type { DType } from '../tensor/dtype';
+import type { ReadLimits } from '../tensor/limits';
+import { openFileSource } from '../tensor/source';
+import { readArray } from '../tensor/tensorFile';
+import { toFloat64, toFloatArray, type Tensor } from '../tensor/tensor';
+import { gatherMap, type FloatArray, type HeatStack, type LossInputs } from './batch';
+import { InputError } from './errors';
+import { refLabel, type Dims, type Resolution, type RoleUse } from './resolve';
+import { CORNERS, type Corner, type Role } from './roles';
+import type { LossWarning } from './warnings';
+
+export interface LoadedInputs {
+  inputs: LossInputs;
+  warnings: LossWarning[];
+  readMs: number;
+}
+
+export interface LoadOptions {
+  limits?: Partial<ReadLimits>;
+  /** Checked between files; throw from it to cancel. */
+  onProgress?: (fraction: number, file: string) => void;
+}
+
+export async function loadInputs(resolution: Resolution, options: LoadOptions = {}): Promise<LoadedInputs> {
+  const dims = resolution.dims;
+  if (!dims) throw new InputError('inputs', 'roles are not resolved');
+  const t0 = performance.now();
+  const tensors = new Map<RoleUse, Tensor>();
+  const byFile = new Map<string, RoleUse[]>();
+  for (const u of resolution.uses) {
+    const list = byFile.get(u.ref.file) ?? [];
+    list.push(u);
+    byFile.set(u.ref.file, list);
+  }
+  let done = 0;
+  for (const [file, uses] of byFile) {
+    options.onProgress?.(done++ / byFile.size, file);
+    const src = await openFileSource(file);
+    try {
+      // Two roles may share one array (unusual, but a manifest can say so): read it once.
+      const cache = new Map<string | undefined, Tensor>();
+      for (const u of uses) {
+        let t = cache.get(u.ref.key);
+        if (!t) {
+          t = await readArray(src, u.ref.format, u.ref.key, options.limits);
+          cache.set(u.ref.key, t);
+        }
+        checkHeaderAgrees(u, t);
+        tensors.set(u, t);
+      }
+    } finally {
+      await src.close();
+    }
+  }
+  const readMs = performance.now() - t0;
+  const { inputs, warnings } = assemble(dims, resolution.uses, tensors);
+  return { inputs, warnings, readMs };
+}
+
+/** A file replaced between the header read and the data read must not be mixed up. */
+function checkHeaderAgrees(u: RoleUse, t: Tensor): void {
+  const h = u.ref.header;
+  if (h.dtype !== t.dtype || h.shape.length !== t.shape.length || h.shape.some((d, i) => d !== t.shape[i])) {
+    throw new InputError(refLabel(u.ref), 'the file changed while it was being read; run again');
+  }
+}
+
+/**
+ * Builds LossInputs from tensors already in memory (files, or a notebook kernel's variables),
+ * following the uses of a Resolution.
+ */
+export function assemble(dims: Dims, uses: RoleUse[], tensors: Map<RoleUse, Tensor>): { inputs: LossInputs; warnings: LossWarning[] } {
+  const { S, B, C, H, W, K } = dims;
+  const HW = H * W;
+  const warnings: LossWarning[] = [];
+  const used = (role: Role, purpose: 'loss' | 'check' = 'loss') => uses.filter((u) => u.role === role && u.purpose === purpose);
+  const tensorOf = (u: RoleUse) => tensors.get(u)!;
+  const one = (role: Role) => {
+    const u = used(role)[0] ?? used(role, 'check')[0];
+    if (!u) throw new InputError(role, 'no array for this role');
+    return { u, t: tensorOf(u) };
+  };
+
+  /** Per-stack slices [inner] of a role's arrays (a stack axis or one array per stack). */
+  const stacksOf = (us: RoleUse[], inner: number): { data: FloatArray; dtype: DType; use: RoleUse }[] => {
+    const out: { data: FloatArray; dtype: DType; use: RoleUse }[] = new Array(S);
+    for (const u of us) {
+      const t = tensorOf(u);
+      const data = toFloatArray(t);
+      u.stacks.forEach((s, i) => {
+        out[s] = { data: data.subarray(i * inner, (i + 1) * inner), dtype: t.dtype, use: u };
+      });
+    }
+    return out;
+  };
+
+  const ind: Partial<Record<Corner, Float64Array>> = {};
+  for (const corner of CORNERS) {
+    const u = uses.find((x) => x.role === `${corner}_ind`);
+    if (!u) continue;
+    const values = toFloat64(tensorOf(u));
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      if (!(v >= 0 && v < HW) || !Number.isInteger(v)) {
+        throw new InputError(
+          `${corner}_ind (${refLabel(u.ref)})`,
+          `index ${v} at image ${Math.floor(i / K)}, slot ${i % K} is outside [0, ${HW}) (H*W = ${H}*${W}); the original's gather would fail`,
+        );
+      }
+    }
+    ind[corner] = values;
+  }
+
+  const heat = {} as Record<Corner, HeatStack[]>;
+  const gtHeat = {} as Record<Corner, FloatArray>;
+  const tag = {} as Record<Corner, Float64Array[]>;
+  const regr = {} as Record<Corner, Float64Array[]>;
+  const gtRegr = {} as Record<Corner, Float64Array>;
+  const tagMap: Partial<Record<Corner, FloatArray[]>> = {};
+  const regrMap: Partial<Record<Corner, FloatArray[]>> = {};
+
+  for (const corner of CORNERS) {
+    heat[corner] = stacksOf(used(`${corner}_heat`), B * C * HW).map((s) => ({ logits: s.data, dtype: s.dtype }));
+    gtHeat[corner] = toFloatArray(one(`gt_${corner}_heat`).t);
+    gtRegr[corner] = toFloat64(one(`gt_${corner}_regr`).t);
+
+    for (const kind of ['tag', 'regr'] as const) {
+      const role = `${corner}_${kind}` as Role;
+      const ch = kind === 'tag' ? 1 : 2;
+      const lossUses = used(role);
+      const checkUses = used(role, 'check');
+      const form = lossUses[0]?.form;
+      let gathered: Float64Array[];
+      let maps: { data: FloatArray; use: RoleUse }[] | undefined;
+      if (form === 'map') {
+        maps = stacksOf(lossUses, B * ch * HW);
+        gathered = maps.map((m) => gatherMap(m.data, ind[corner]!, B, ch, HW, K));
+      } else {
+        gathered = stacksOf(lossUses, B * K * ch).map((s) => Float64Array.from(s.data));
+        if (checkUses.length) {
+          maps = stacksOf(checkUses, B * ch * HW);
+          const mismatch = compareGathered(maps, gathered, ind[corner]!, B, ch, HW, K);
+          if (mismatch) {
+            warnings.push({
+              code: 'gather-mismatch',
+              message: `${role}: the gathered values (${refLabel(lossUses[0]!.ref)}) differ from the map (${refLabel(checkUses[0]!.ref)}) gathered at ${corner}_ind in ${mismatch.count} of ${S * B * K * ch} values (first at stack ${mismatch.stack}, image ${mismatch.b}, slot ${mismatch.k}: ${mismatch.gathered} vs ${mismatch.fromMap}). The gathered values are used.`,
+              roles: [role, `${corner}_ind`],
+              files: [lossUses[0]!.ref.file, checkUses[0]!.ref.file],
+            });
+          }
+        }
+      }
+      (kind === 'tag' ? tag : regr)[corner] = gathered;
+      if (maps) (kind === 'tag' ? tagMap : regrMap)[corner] = maps.map((m) => m.data);
+    }
+  }
+
+  const maskT = one('gt_mask').t;
+  const mask = toFloat64(maskT);
+  return {
+    inputs: {
+      dims,
+      heat,
+      tag,
+      regr,
+      gtHeat,
+      mask,
+      maskDType: maskT.dtype,
+      gtRegr,
+      ...(Object.keys(ind).length ? { ind } : {}),
+      ...(Object.keys(tagMap).length ? { tagMap } : {}),
+      ...(Object.keys(regrMap).length ? { regrMap } : {}),
+    },
+    warnings,
+  };
+}
+
+function compareGathered(
+  maps: { data: FloatArray }[],
+  gathered: Float64Array[],
+  ind: Float64Array,
+  B: number,
+  ch: number,
+  HW: number,
+  K: number,
+) {
+  let count = 0;
+  let first: { stack: number; b: number; k: number; gathered: number; fromMap: number } | undefined;
+  maps.forEach((m, s) => {
+    const fromMap = gatherMap(m.data, ind, B, ch, HW, K);
+    const g = gathered[s]!;
+    for (let i = 0; i < g.length; i++) {
+      const a = g[i]!;
+      const b = fromMap[i]!;
+      // Exact for values gathered by the original; NaN equals NaN here.
+      if (a !== b && !(a !== a && b !== b)) {
+        count++;
+        first ??= { stack: s, b: Math.floor(i / (K * ch)), k: Math.floor(i / ch) % K, gathered: a, fromMap: b };
+      }
+    }
+  });
+  return count ? { count, ...first! } : undefined;
+}

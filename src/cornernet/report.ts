@@ -1,0 +1,166 @@
+/**
+ * `LossReport`: everything computed about one batch, as the CLI prints it (`--json`), the panel
+ * shows it and commands return it. Non-finite values are `null` (JSON has no NaN).
+ */
+import type { LossWarning } from './warnings';
+import type { Corner } from './roles';
+
+export type Num = number | null;
+
+export interface LossWeights {
+  pull: number;
+  push: number;
+  regr: number;
+}
+
+/** CornerNet's model file: `AELoss(pull_weight=1e-1, push_weight=1e-1)`, regr_weight left at 1. */
+export const CORNERNET_WEIGHTS: Readonly<LossWeights> = { pull: 0.1, push: 0.1, regr: 1 };
+
+export interface Terms {
+  focal: Num;
+  pull: Num;
+  push: Num;
+  regr: Num;
+}
+
+export interface StackImageTerms {
+  focalTl: Num;
+  focalBr: Num;
+  pull: Num;
+  push: Num;
+  regrTl: Num;
+  regrBr: Num;
+}
+
+export interface StackReport {
+  stack: number;
+  focalTl: Num;
+  focalBr: Num;
+  focal: Num;
+  pull: Num;
+  push: Num;
+  regrTl: Num;
+  regrBr: Num;
+  regr: Num;
+  /** This stack's share of the total: (focal + w_pull pull + w_push push + w_regr regr) / S. */
+  total: Num;
+  /** Pixels clamped at the probability bounds, per corner type. */
+  clamped: Record<Corner, { low: number; high: number; positives: number }>;
+  images: StackImageTerms[];
+}
+
+export interface ImageReport {
+  image: number;
+  /** Valid mask slots. */
+  objects: number;
+  positives: Record<Corner, number>;
+  /** Focal loss of this image, summed over stacks and corner types (unweighted). */
+  focal: Num;
+  /** Fraction of the batch's focal loss. */
+  focalShare: Num;
+  pull: Num;
+  push: Num;
+  /** Offset loss of this image's objects, summed over stacks and corner types. */
+  regr: Num;
+  /** This image's share of the total (all terms weighted, divided by S). */
+  total: Num;
+}
+
+export interface ClassReport {
+  class: number;
+  positives: Record<Corner, number>;
+  focalTl: Num;
+  focalBr: Num;
+  focal: Num;
+  focalShare: Num;
+}
+
+export interface ObjectReport {
+  stack: number;
+  image: number;
+  slot: number;
+  tlTag: Num;
+  brTag: Num;
+  mean: Num;
+  /** Share of the image's pull term. */
+  pull: Num;
+  /** Row of the image's push sum for this object (the diagonal included, as in the original). */
+  push: Num;
+  tlOffset: [Num, Num];
+  brOffset: [Num, Num];
+  tlOffsetTarget: [Num, Num];
+  brOffsetTarget: [Num, Num];
+  regrTl: Num;
+  regrBr: Num;
+  /** Corner pixels from the indices, when given. */
+  tlCorner?: { x: number; y: number };
+  brCorner?: { x: number; y: number };
+}
+
+export interface PixelReport {
+  stack: number;
+  corner: Corner;
+  image: number;
+  class: number;
+  x: number;
+  y: number;
+  logit: Num;
+  /** Clamped sigmoid, as the loss sees it. */
+  probability: Num;
+  target: Num;
+  positive: boolean;
+  /** The pixel's contribution to its stack's focal term (normalised by the positives). */
+  loss: Num;
+}
+
+export interface RoleReport {
+  role: string;
+  file: string;
+  key?: string;
+  shape: number[];
+  dtype: string;
+  stacks: number[];
+  form?: 'map' | 'gathered';
+  purpose: 'loss' | 'check';
+  origin: string;
+  note?: string;
+}
+
+export interface UnusedReport {
+  file: string;
+  key?: string;
+  shape: number[];
+  dtype: string;
+  reason: string;
+}
+
+export interface LossReport {
+  version: 1;
+  total: Num;
+  weights: LossWeights;
+  nstack: number;
+  sizes: { batch: number; classes: number; height: number; width: number; maxObjects: number };
+  /** float32 unless the logits are float64: which clamp bounds and sigmoid rounding were used. */
+  precision: 'float32' | 'float64';
+  /** 'original': the original's float32 count constants; 'exact': pure float64. */
+  arithmetic: 'original' | 'exact';
+  numPositives: Record<Corner, number>;
+  /** Terms summed over stacks (focal and regr also over tl + br). */
+  unweighted: Terms;
+  weighted: Terms;
+  /** weighted / S: these add up to the total. */
+  contribution: Terms;
+  perStack: StackReport[];
+  perImage: ImageReport[];
+  perClass: ClassReport[];
+  objects: ObjectReport[];
+  topPixels: PixelReport[];
+  inputs: { roles: RoleReport[]; unused: UnusedReport[] };
+  warnings: LossWarning[];
+  timings: { readMs: number; computeMs: number };
+}
+
+/** NaN and +-Inf become null. */
+export function num(x: number): Num {
+  return Number.isFinite(x) ? x : null;
+}

@@ -1,0 +1,83 @@
+/**
+ * The whole job on files: discover headers, settle roles, read, compute. Used by the CLI and the
+ * extension's worker; everything else in the core is reachable from here.
+ */
+import type { ReadLimits } from '../tensor/limits';
+import type { Arithmetic } from './embedding';
+import { RoleResolutionError } from './errors';
+import { discoverInputs, type InputSpec } from './inputs';
+import { loadInputs } from './load';
+import { computeLoss } from './loss';
+import type { LossReport, LossWeights, RoleReport, UnusedReport } from './report';
+import { resolveRoles, type Resolution } from './resolve';
+import type { LossWarning } from './warnings';
+
+export interface RunOptions {
+  weights?: Partial<LossWeights>;
+  arithmetic?: Arithmetic;
+  topPixels?: number;
+  limits?: Partial<ReadLimits>;
+  /** Progress in [0, 1] with a stage name; throw from it to cancel. */
+  onProgress?: (fraction: number, stage: string) => void;
+}
+
+export async function computeLossFromFiles(spec: InputSpec, options: RunOptions = {}): Promise<LossReport> {
+  const progress = options.onProgress ?? (() => undefined);
+  const t0 = performance.now();
+  progress(0, 'reading headers');
+  const discovery = await discoverInputs(spec, options.limits);
+  const resolution = resolveRoles(discovery.candidates, discovery.arrays);
+  if (resolution.problems.length) throw new RoleResolutionError(resolution.problems);
+  const headerMs = performance.now() - t0;
+  const loaded = await loadInputs(resolution, {
+    limits: options.limits,
+    onProgress: (f, file) => progress(0.05 + 0.45 * f, `reading ${file}`),
+  });
+  const report = computeLoss(loaded.inputs, {
+    weights: { ...discovery.weights, ...options.weights },
+    arithmetic: options.arithmetic,
+    topPixels: options.topPixels,
+    onProgress: (f, stage) => progress(0.5 + 0.5 * f, stage),
+  });
+  report.inputs = describeInputs(resolution);
+  const skipped: LossWarning[] = discovery.skipped.map((s) => ({
+    code: 'skipped-file',
+    message: `${s.file} was skipped: ${s.reason}`,
+    files: [s.file],
+  }));
+  report.warnings = attachFiles([...skipped, ...loaded.warnings, ...report.warnings], resolution);
+  report.timings.readMs = headerMs + loaded.readMs;
+  return report;
+}
+
+export function describeInputs(resolution: Resolution): LossReport['inputs'] {
+  const roles: RoleReport[] = resolution.uses.map((u) => ({
+    role: u.role,
+    file: u.ref.file,
+    ...(u.ref.key !== undefined ? { key: u.ref.key } : {}),
+    shape: u.ref.header.shape,
+    dtype: u.ref.header.dtype,
+    stacks: u.stacks,
+    ...(u.form ? { form: u.form } : {}),
+    purpose: u.purpose,
+    origin: u.origin,
+    ...(u.note ? { note: u.note } : {}),
+  }));
+  const unused: UnusedReport[] = resolution.unused.map(({ ref, reason }) => ({
+    file: ref.file,
+    ...(ref.key !== undefined ? { key: ref.key } : {}),
+    shape: ref.header.shape,
+    dtype: ref.header.dtype,
+    reason,
+  }));
+  return { roles, unused };
+}
+
+/** Warnings name roles; add the files behind them so the Problems panel can point at files. */
+function attachFiles(warnings: LossWarning[], resolution: Resolution): LossWarning[] {
+  return warnings.map((w) => {
+    if (w.files || !w.roles) return w;
+    const files = [...new Set(resolution.uses.filter((u) => w.roles!.includes(u.role)).map((u) => u.ref.file))];
+    return files.length ? { ...w, files } : w;
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Warnings with stable codes: each names a trap of the original CornerNet code (or of the data)
+ * and says what the original would do and what we report instead.
+ */
+export type WarningCode =
+  | 'batch-size-one'
+  | 'single-slot'
+  | 'single-object-push'
+  | 'bool-mask'
+  | 'mask-values'
+  | 'no-positives'
+  | 'near-one-peak'
+  | 'gt-above-one'
+  | 'non-finite'
+  | 'saturated-logits'
+  | 'too-many-objects'
+  | 'gather-mismatch'
+  | 'skipped-file'
+  | 'non-finite-result';
+
+export interface LossWarning {
+  code: WarningCode;
+  message: string;
+  /** Roles concerned, when the warning is about particular inputs. */
+  roles?: string[];
+  /** Files concerned. */
+  files?: string[];
+}
+
+/** One-line explanations for the panel and the README: what the quirk is. */
+export const WARNING_EXPLANATIONS: Readonly<Record<WarningCode, string>> = {
+  'batch-size-one':
+    "With batch size 1 the original AELoss raises (tag.squeeze() drops the batch axis). The value reported is the intended one: the loss of the batch padded with an empty image, which adds exactly 0.",
+  'single-slot':
+    'With K = 1 object slot and B > 1 the original AELoss raises (squeeze drops the slot axis). The value reported is the intended one.',
+  'single-object-push':
+    "An image with exactly one object adds about 1.0 to the push term per stack in the original (the diagonal term does not cancel: (1 - 1/(1+1e-4))/1e-4 = 1.000166 with its float32 constants); mmdetection gives 0 there. The value reported is the original's.",
+  'bool-mask':
+    'The mask is bool. The original builds push pairs with mask.unsqueeze(1) + mask.unsqueeze(2) == 2, which is never true for bool, so it would silently report push = 0. The value reported treats the mask as a valid-slot mask (as with uint8).',
+  'mask-values':
+    'The mask holds values other than 0 and 1. The original counts a value v as v objects in n and selects push pairs by m_j + m_k == 2. The value reported treats nonzero as one valid slot.',
+  'no-positives':
+    'A corner type has no target value exactly 1 in the whole batch, so the original does not normalise its focal loss: it reports the raw negative sum, often 10-100x the usual value. The value reported is the original\'s.',
+  'near-one-peak':
+    'Target values in (0.999, 1) are not positives (the original tests gt == 1 exactly): such a peak becomes a negative with a weight of about 0 and its corner is not learned.',
+  'gt-above-one':
+    'Target values above 1 (and NaN) are in neither the positive (gt == 1) nor the negative (gt < 1) set: the original ignores those pixels.',
+  'non-finite':
+    'An input holds NaN or Inf. NaN logits make the focal loss NaN (the clamp propagates NaN); +-Inf logits are clamped to the probability bounds.',
+  'saturated-logits':
+    'Many logits sit beyond the clamp: probabilities are clamped to [1e-4, 1-1e-4], so each such pixel costs at most -log(1e-4) = 9.21 and gives no gradient.',
+  'too-many-objects':
+    "More than 128 objects in an image: CornerNet's sampler (max_tag_len = 128) raises IndexError before the loss ever runs.",
+  'gather-mismatch':
+    'Gathered embeddings or offsets differ from the maps gathered at the corner indices: they were not taken at these indices (or from these maps). The gathered values are used.',
+  'skipped-file': 'A file in an input folder could not be read and was skipped.',
+  'non-finite-result': 'A loss term is NaN or infinite; JSON reports it as null.',
+};

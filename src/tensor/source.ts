@@ -1,0 +1,120 @@
+import { promises as fsp } from 'node:fs';
+import { TensorReadError } from './errors';
+
+/**
+ * Random access to the bytes of a file, so that headers can be read without reading the data
+ * (hovers and explorer badges depend on it). The same parsers run on a file on disk (CLI, worker)
+ * and on bytes already in memory (an extension reading through workspace.fs, tests).
+ */
+export interface ByteSource {
+  /** How the file is named in messages: the path or URI as the user gave it. */
+  readonly name: string;
+  readonly size: number;
+  /**
+   * Exactly `length` bytes at `offset`, or a TensorReadError('truncated') if the file is shorter.
+   * The returned bytes may be a view into a shared buffer: copy before mutating.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Like read, but the caller owns the result (a fresh buffer, or a view the source no longer
+   * uses), so it may be byte-swapped or reinterpreted in place and kept.
+   */
+  readOwned(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+function checkRange(name: string, size: number, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new TensorReadError('bad-header', name, `invalid byte range ${offset}+${length}`);
+  }
+  if (offset + length > size) {
+    throw new TensorReadError(
+      'truncated',
+      name,
+      `file is truncated: needs bytes ${offset}..${offset + length} but has ${size}`,
+    );
+  }
+}
+
+/** A file on disk, read with positioned reads (no whole-file read for a header). */
+export async function openFileSource(path: string, name = path): Promise<ByteSource> {
+  let handle: fsp.FileHandle;
+  try {
+    handle = await fsp.open(path, 'r');
+  } catch (e) {
+    throw new TensorReadError('io', name, describeIoError(e));
+  }
+  let size: number;
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      await handle.close();
+      throw new TensorReadError('io', name, 'not a regular file');
+    }
+    size = st.size;
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    if (e instanceof TensorReadError) throw e;
+    throw new TensorReadError('io', name, describeIoError(e));
+  }
+  const readInto = async (offset: number, length: number): Promise<Uint8Array> => {
+    checkRange(name, size, offset, length);
+    // A fresh ArrayBuffer per read: the caller may keep views into it (zero-copy arrays).
+    const out = new Uint8Array(new ArrayBuffer(length));
+    let done = 0;
+    try {
+      while (done < length) {
+        const { bytesRead } = await handle.read(out, done, length - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+    } catch (e) {
+      throw new TensorReadError('io', name, describeIoError(e));
+    }
+    if (done < length) {
+      throw new TensorReadError('truncated', name, `file changed while reading: got ${done} of ${length} bytes at ${offset}`);
+    }
+    return out;
+  };
+  return {
+    name,
+    size,
+    read: readInto,
+    readOwned: readInto,
+    close: () => handle.close().catch(() => undefined),
+  };
+}
+
+/** Bytes already in memory. `read` returns views; `readOwned` copies. */
+export function memorySource(name: string, bytes: Uint8Array): ByteSource {
+  return {
+    name,
+    size: bytes.byteLength,
+    async read(offset, length) {
+      checkRange(name, bytes.byteLength, offset, length);
+      return bytes.subarray(offset, offset + length);
+    },
+    async readOwned(offset, length) {
+      checkRange(name, bytes.byteLength, offset, length);
+      return bytes.slice(offset, offset + length);
+    },
+    async close() {},
+  };
+}
+
+export function describeIoError(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  switch (err?.code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'EMFILE':
+      return 'too many open files';
+    default:
+      return err?.message ? `cannot read: ${err.message}` : 'cannot read';
+  }
+}
