@@ -90,14 +90,16 @@ export function formatReport(r: LossReport): string {
     );
   }
   out.push('');
-  out.push('  inputs:');
+  const dir = commonDir([...r.inputs.roles, ...r.inputs.unused].map((u) => u.file));
+  const rel = (u: { file: string; key?: string }) => refLabel({ file: dir ? u.file.slice(dir.length) : u.file, key: u.key });
+  out.push(dir ? `  inputs (in ${dir}):` : '  inputs:');
   for (const u of r.inputs.roles) {
     const extra = [u.form, u.purpose === 'check' ? 'checked against the gathered values' : '', u.origin !== 'name' ? `by ${u.origin}` : '', u.note ?? '']
       .filter(Boolean)
       .join(', ');
-    out.push(`    ${u.role.padEnd(11)} ${refLabel(u)}  [${u.shape.join(', ')}] ${u.dtype}${extra ? `  (${extra})` : ''}`);
+    out.push(`    ${u.role.padEnd(11)} ${rel(u)}  [${u.shape.join(', ')}] ${u.dtype}${extra ? `  (${extra})` : ''}`);
   }
-  for (const u of r.inputs.unused) out.push(`    ${'(unused)'.padEnd(11)} ${refLabel(u)}  [${u.shape.join(', ')}] ${u.dtype}  (${u.reason})`);
+  for (const u of r.inputs.unused) out.push(`    ${'(unused)'.padEnd(11)} ${rel(u)}  [${u.shape.join(', ')}] ${u.dtype}  (${u.reason})`);
   out.push('');
   if (r.warnings.length) {
     out.push(`  warnings (${r.warnings.length}):`);
@@ -108,4 +110,12 @@ export function formatReport(r: LossReport): string {
   out.push('');
   out.push(`  read ${r.timings.readMs.toFixed(1)} ms, compute ${r.timings.computeMs.toFixed(1)} ms`);
   return out.join('\n');
+}
+
+/** The longest folder prefix (ending in a separator) shared by all paths, or ''. */
+function commonDir(files: string[]): string {
+  if (!files.length) return '';
+  let prefix = files[0]!.slice(0, Math.max(files[0]!.lastIndexOf('/'), files[0]!.lastIndexOf('\\')) + 1);
+  for (const f of files) while (prefix && !f.startsWith(prefix)) prefix = prefix.slice(0, Math.max(prefix.lastIndexOf('/', prefix.length - 2), prefix.lastIndexOf('\\', prefix.length - 2)) + 1);
+  return prefix;
 }

@@ -374,7 +374,7 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
       if (sc.nearOne) {
         warn({
           code: 'near-one-peak',
-          message: `gt_${corner}_heat has ${sc.nearOne} value(s) in (0.999, 1), first ${fmt(inputs.gtHeat[corner][sc.firstNearOne!]!)} at ${at(sc.firstNearOne!)}: the original counts only gt == 1 as positives, so these peaks are negatives with ~0 weight. Keep exact 1.0 peaks (float16 or resampling can break them).`,
+          message: `gt_${corner}_heat has ${sc.nearOne} value(s) in (0.999, 1), first ${inputs.gtHeat[corner][sc.firstNearOne!]!.toPrecision(9)} at ${at(sc.firstNearOne!)}: the original counts only gt == 1 as positives, so these peaks are negatives with ~0 weight. Keep exact 1.0 peaks (float16 or resampling can break them).`,
           roles: [`gt_${corner}_heat`],
         });
       }

@@ -8,6 +8,7 @@ import { formatShape, type TensorFormat, type TensorHeader } from '../tensor/ten
 import {
   ALL_ROLES,
   CORNERS,
+  aliasesOf,
   indexRoleForTag,
   isOutputRole,
   type Corner,
@@ -443,10 +444,9 @@ function dedupeProblems(ps: RoleProblem[]): RoleProblem[] {
 }
 
 function roleHint(role: Role): string {
-  const names: Partial<Record<Role, string>> = {
-    gt_mask: 'named gt_mask, mask, tag_mask or tag_masks',
-  };
-  return names[role] ?? `named ${role}${isOutputRole(role) ? ` or ${role}_<stack>` : ''}`;
+  const names = aliasesOf(role).filter((n) => !n.endsWith('_map'));
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ', ...' : '');
+  return `looked for ${shown}${isOutputRole(role) ? `, optionally _<stack>` : ''}`;
 }
 
 /** Arrays that could fill `role`, plausible ones first: for a picker when inference fails. */

@@ -73,6 +73,11 @@ export interface ParsedName {
   mapHint: boolean;
 }
 
+/** The names that fill `role`, canonical first (for messages). */
+export function aliasesOf(role: Role): string[] {
+  return [...ALIASES].filter(([, r]) => r === role).map(([n]) => n);
+}
+
 /** Lower case, `-` and spaces to `_`, last path component only (npz keys may look like paths). */
 export function normalizeName(name: string): string {
   const base = name.split(/[\\/]/).pop() ?? name;

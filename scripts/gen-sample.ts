@@ -1,0 +1,54 @@
+/**
+ * Writes the bundled sample (`npm run gen:sample`): a small, deterministic CornerNet batch of
+ * 2 stacks, 2 images, 4 classes, 64x64 maps, 16 object slots, saved the way a notebook user dumps
+ * what they have: full output maps, corner indices and targets as .npy files.
+ *
+ * Two things a user would meet in real data are in it on purpose: the second image holds a single
+ * object (the original's push term gains ~1 there), and one target peak was stored as 0.99999994
+ * (what float16 round trips or resampling do), so it is not a positive.
+ */
+import { mkdirSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { makeSyntheticBatch } from '../src/cornernet/synthetic';
+import { encodeNpy } from '../src/tensor/npy';
+
+const out = process.argv[2] ?? 'sample';
+const batch = makeSyntheticBatch({
+  S: 2,
+  B: 2,
+  C: 4,
+  H: 64,
+  W: 64,
+  K: 16,
+  objectsPerImage: [4, 1],
+  seed: 511,
+  logitMean: -4.2,
+  logitStd: 0.9,
+});
+
+// One br peak of image 0 stored as the float32 just below 1.
+const gtBr = batch.arrays.gt_br_heat!.data as Float32Array;
+const peak = gtBr.indexOf(1);
+gtBr[peak] = 0.99999994;
+
+const files: Record<string, string> = {
+  tl_heat: 'tl_heat',
+  br_heat: 'br_heat',
+  tl_tag_map: 'tl_tag',
+  br_tag_map: 'br_tag',
+  tl_regr_map: 'tl_regr',
+  br_regr_map: 'br_regr',
+  gt_tl_heat: 'gt_tl_heat',
+  gt_br_heat: 'gt_br_heat',
+  gt_mask: 'gt_mask',
+  gt_tl_regr: 'gt_tl_regr',
+  gt_br_regr: 'gt_br_regr',
+  tl_ind: 'tl_ind',
+  br_ind: 'br_ind',
+};
+mkdirSync(out, { recursive: true });
+for (const f of readdirSync(out)) if (f.endsWith('.npy')) rmSync(path.join(out, f));
+for (const [array, stem] of Object.entries(files)) {
+  writeFileSync(path.join(out, `${stem}.npy`), encodeNpy(batch.arrays[array]!));
+}
+console.log(`wrote ${Object.keys(files).length} arrays to ${out}/ (${batch.objects.length} objects)`);
