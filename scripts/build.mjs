@@ -35,6 +35,19 @@ if (only !== 'out') {
   rmSync('dist', { recursive: true, force: true });
   jobs.push(
     esbuild.build({ ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' }),
+    esbuild.build({ ...nodeCommon, entryPoints: { worker: 'src/worker/lossWorker.ts' }, outdir: 'dist' }),
+    esbuild.build({
+      bundle: true,
+      platform: 'browser',
+      target: 'es2022',
+      format: 'iife',
+      sourcemap: production ? false : 'linked',
+      sourcesContent: false,
+      minify: production,
+      logLevel: 'warning',
+      entryPoints: { panel: 'webview/panel/main.ts' },
+      outdir: 'dist/webview',
+    }),
     esbuild.build({
       ...nodeCommon,
       entryPoints: { cli: 'src/cli.ts' },
@@ -52,6 +65,19 @@ if (only !== 'dist') {
         ...nodeCommon,
         sourcemap: 'inline',
         entryPoints: tests,
+        outbase: 'test',
+        outdir: 'out/test',
+      }),
+    );
+  }
+  // Integration suites run inside the extension host: `vscode` stays external, mocha is bundled.
+  const integration = listTests('test/integration');
+  if (integration.length) {
+    jobs.push(
+      esbuild.build({
+        ...nodeCommon,
+        sourcemap: 'inline',
+        entryPoints: [...integration, 'test/integration/index.ts'],
         outbase: 'test',
         outdir: 'out/test',
       }),

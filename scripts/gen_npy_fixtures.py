@@ -135,7 +135,7 @@ def add_npy(name, a, version=(1, 0), note=None):
     manifest["npy"].append(entry)
 
 
-def add_raw_npy(name, raw, expect, note):
+def add_raw_npy(name, raw, expect, note, descr=None):
     """A hand-assembled .npy (odd but valid header); numpy must load it to the expected array."""
     write_bytes(name, raw)
     with warnings.catch_warnings():
@@ -146,7 +146,7 @@ def add_raw_npy(name, raw, expect, note):
     manifest["npy"].append({
         "file": name,
         "dtype": OUR_DTYPE[expect.dtype.str[1:]],
-        "descr": expect.dtype.str,
+        "descr": descr or expect.dtype.str,
         "shape": list(expect.shape),
         "order": "C",
         "endian": endian_name(expect),
@@ -259,7 +259,7 @@ def gen_odd_but_valid():
     b = np.array([True, False, True], dtype="?")
     add_raw_npy("question_mark_bool.npy",
                 raw_npy("{'descr': '?', 'fortran_order': False, 'shape': (3,), }", b.tobytes()),
-                b, "bool spelled '?' without byte order")
+                b, "bool spelled '?' without byte order", descr="?")
     f8 = np.array([1.5, -2.25, 1e300], dtype="<f8")
     # Header padded to 2 mod 8: the data is misaligned for float64 views (forces the copy path).
     hdr = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }"

@@ -203,7 +203,11 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
 
   const objects: ObjectReport[] = [];
   for (let s = 0; s < S; s++) {
-    const offsetOf = (corner: Corner, b: number, k: number) => regr[corner][s]!.objects.find((o) => o.image === b && o.slot === k)?.loss ?? 0;
+    const byObject = {
+      tl: new Map(regr.tl[s]!.objects.map((o) => [o.image * K + o.slot, o.loss])),
+      br: new Map(regr.br[s]!.objects.map((o) => [o.image * K + o.slot, o.loss])),
+    };
+    const offsetOf = (corner: Corner, b: number, k: number) => byObject[corner].get(b * K + k) ?? 0;
     for (let b = 0; b < B; b++) {
       for (const item of ae[s]!.images[b]!.items) {
         const i = (b * K + item.slot) * 2;
@@ -287,6 +291,10 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
     perStack,
     perImage,
     perClass,
+    planeFocal: {
+      tl: Array.from({ length: planes }, (_, i) => num(focal.tl.reduce((a, _f, st) => a + planeFocal('tl', st, i), 0))),
+      br: Array.from({ length: planes }, (_, i) => num(focal.br.reduce((a, _f, st) => a + planeFocal('br', st, i), 0))),
+    },
     objects,
     topPixels,
     inputs: { roles: [], unused: [] },

@@ -153,6 +153,8 @@ export interface LossReport {
   perStack: StackReport[];
   perImage: ImageReport[];
   perClass: ClassReport[];
+  /** Focal loss per (image, class) plane, flat [B*C] (index image*C + class), summed over stacks. */
+  planeFocal: Record<Corner, Num[]>;
   objects: ObjectReport[];
   topPixels: PixelReport[];
   inputs: { roles: RoleReport[]; unused: UnusedReport[] };

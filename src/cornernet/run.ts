@@ -3,6 +3,7 @@
  * extension's worker; everything else in the core is reachable from here.
  */
 import type { ReadLimits } from '../tensor/limits';
+import type { LossInputs } from './batch';
 import type { Arithmetic } from './embedding';
 import { RoleResolutionError } from './errors';
 import { discoverInputs, type InputSpec } from './inputs';
@@ -22,6 +23,11 @@ export interface RunOptions {
 }
 
 export async function computeLossFromFiles(spec: InputSpec, options: RunOptions = {}): Promise<LossReport> {
+  return (await computeLossWithInputs(spec, options)).report;
+}
+
+/** The report and the inputs it was computed from (kept by the worker to serve slices). */
+export async function computeLossWithInputs(spec: InputSpec, options: RunOptions = {}): Promise<{ report: LossReport; inputs: LossInputs }> {
   const progress = options.onProgress ?? (() => undefined);
   const t0 = performance.now();
   progress(0, 'reading headers');
@@ -47,7 +53,7 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
   }));
   report.warnings = attachFiles([...skipped, ...loaded.warnings, ...report.warnings], resolution);
   report.timings.readMs = headerMs + loaded.readMs;
-  return report;
+  return { report, inputs: loaded.inputs };
 }
 
 export function describeInputs(resolution: Resolution): LossReport['inputs'] {

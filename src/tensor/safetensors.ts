@@ -189,7 +189,8 @@ export async function readSafetensorsHeader(src: ByteSource, limits?: Partial<Re
   }
   checkOverlaps(entries, file);
   // File order (by offset), not JSON property order: JS objects move integer-like keys first.
-  entries.sort((a, b) => a.begin - b.begin || (a.key < b.key ? -1 : 1));
+  // The sort is stable, so empty tensors sharing an offset keep their header order.
+  entries.sort((a, b) => a.begin - b.begin);
   return { entries, metadata, dataStart };
 }
 

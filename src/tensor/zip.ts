@@ -121,11 +121,17 @@ async function startsWithLocalHeader(src: ByteSource): Promise<boolean> {
 
 /**
  * Find the end-of-central-directory record: it ends the file, possibly followed by a comment of up
- * to 64 KiB, so it is searched backwards in the last 64 KiB + 22 bytes. A candidate whose comment
+ * to 64 KiB, so (unless it is right at the end) it is searched backwards in the last 64 KiB + 22 bytes. A candidate whose comment
  * length ends exactly at the end of the file wins over one that merely fits (a signature can occur
  * by chance inside a comment).
  */
 async function findEocd(src: ByteSource): Promise<number> {
+  // Fast path: archives without a comment (np.savez's) end with the record itself, so a header
+  // read need not fetch 64 KiB.
+  if (src.size >= EOCD_BYTES) {
+    const last = new Fields(await readBytes(src, src.size - EOCD_BYTES, EOCD_BYTES));
+    if (last.u32(0) === SIG_EOCD && last.u16(20) === 0) return src.size - EOCD_BYTES;
+  }
   const tailStart = Math.max(0, src.size - (MAX_COMMENT + EOCD_BYTES));
   const tail = await readBytes(src, tailStart, src.size - tailStart);
   const f = new Fields(tail);

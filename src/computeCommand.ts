@@ -1,0 +1,257 @@
+/**
+ * "Compute CornerNet Loss" (cornernet.computeLoss): from the explorer (clicked item and the
+ * multi-selection), the palette (an open dialog) or code (returns the LossReport). Roles are
+ * settled from headers on the host (asking only when needed); the computation runs in a worker
+ * under a cancellable progress notification; the results panel shows it.
+ */
+import * as path from 'node:path';
+import { promises as fsp } from 'node:fs';
+import * as vscode from 'vscode';
+import { isInputError } from './cornernet/errors';
+import type { InputSpec, RoleAssignmentSpec } from './cornernet/inputs';
+import type { LossReport, LossWeights } from './cornernet/report';
+import { log } from './log';
+import { LossRunError, LossSession } from './lossSession';
+import type { RunSpec } from './protocol/panel';
+import { ResultsPanel, type PanelHost } from './resultsPanel';
+import { changeRoles, manifestFolder, rememberRoles, settleRoles } from './rolePicker';
+import * as settings from './settings';
+import { isTensorReadError } from './tensor/errors';
+
+export const COMPUTE_COMMAND = 'cornernet.computeLoss';
+
+/** Arguments accepted when the command is run from code. */
+export interface ComputeArgs {
+  paths?: (string | vscode.Uri)[];
+  roles?: RoleAssignmentSpec[];
+  weights?: Partial<LossWeights>;
+}
+
+export interface LastError {
+  kind: string;
+  message: string;
+  subject?: string;
+}
+
+export class LossRunner implements PanelHost {
+  readonly extensionUri: vscode.Uri;
+  lastError: LastError | undefined;
+  private started = 0;
+  private shown = 0;
+  private readonly running = new Set<LossSession | Promise<unknown>>();
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.extensionUri = context.extensionUri;
+  }
+
+  /** The command handler: `(clicked, selected[])` from the explorer, a Uri[], ComputeArgs, or nothing. */
+  async command(a?: unknown, b?: unknown): Promise<LossReport | undefined> {
+    const args = await this.specFromArgs(a, b);
+    if (!args) return undefined;
+    return this.compute(args.spec, 'interactive', args.weights);
+  }
+
+  /** PanelHost: the panel's "Recompute" / "Change roles..." and restoring after a reload. */
+  async recompute(spec: RunSpec, how: 'again' | 'changeRoles' | 'restore'): Promise<LossReport | undefined> {
+    if (how === 'changeRoles') {
+      const changed = await changeRoles(spec, ResultsPanel.current?.currentReport, this.limits()).catch((e) => {
+        this.fail(e);
+        return undefined;
+      });
+      if (!changed) return undefined;
+      return this.compute(toRunSpec(changed), 'roles-given');
+    }
+    return this.compute(spec, how === 'restore' ? 'quiet' : 'roles-given');
+  }
+
+  private async specFromArgs(a: unknown, b: unknown): Promise<{ spec: RunSpec; weights?: Partial<LossWeights> } | undefined> {
+    const toPath = (u: string | vscode.Uri) => (typeof u === 'string' ? u : u.scheme === 'file' || u.scheme === 'vscode-remote' ? u.fsPath : undefined);
+    let items: (string | vscode.Uri)[] | undefined;
+    let roles: RoleAssignmentSpec[] = [];
+    let weights: Partial<LossWeights> | undefined;
+    if (Array.isArray(b) && b.length && b.every((x) => x instanceof vscode.Uri)) items = b as vscode.Uri[];
+    else if (a instanceof vscode.Uri) items = [a];
+    else if (Array.isArray(a)) items = a as (string | vscode.Uri)[];
+    else if (a && typeof a === 'object' && ('paths' in a || 'roles' in a)) {
+      const args = a as ComputeArgs;
+      items = args.paths ?? [];
+      roles = args.roles ?? [];
+      weights = args.weights;
+    }
+    if (!items) {
+      const picked = await vscode.window.showOpenDialog({
+        title: 'Compute CornerNet Loss: choose tensor files or a folder',
+        canSelectFiles: true,
+        canSelectFolders: true,
+        canSelectMany: true,
+        defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+        filters: { 'Tensors': ['npy', 'npz', 'safetensors'] },
+        openLabel: 'Compute Loss',
+      });
+      if (!picked?.length) return undefined;
+      items = picked;
+    }
+    const paths: string[] = [];
+    for (const item of items) {
+      const p = toPath(item);
+      if (!p) {
+        this.fail(new LossRunError('input', `${String(item)}: only files on this machine can be read`));
+        return undefined;
+      }
+      paths.push(p);
+    }
+    return { spec: { paths, roles }, weights };
+  }
+
+  private limits() {
+    return { maxArrayBytes: Math.max(settings.maxFileBytes() * 64, 8 * 1024 ** 3) };
+  }
+
+  /**
+   * Settles roles ('interactive': ask in QuickPicks; 'roles-given' too; 'quiet': no questions,
+   * no notification), runs the worker under progress and shows the result. Undefined on failure
+   * or cancellation (the panel keeps its previous result).
+   */
+  async compute(spec: RunSpec, mode: 'interactive' | 'roles-given' | 'quiet', weightArgs?: Partial<LossWeights>): Promise<LossReport | undefined> {
+    const seq = ++this.started;
+    const weights = { ...settings.lossWeights(), ...weightArgs };
+    try {
+      let inputSpec: InputSpec = { paths: spec.paths, roles: spec.roles };
+      let picked: RoleAssignmentSpec[] = [];
+      if (mode !== 'quiet') {
+        const settled = await settleRoles(inputSpec, this.limits());
+        if (!settled) {
+          log().info('computation cancelled while choosing roles');
+          return undefined;
+        }
+        inputSpec = settled.spec;
+        picked = settled.picked;
+        if (!(await this.confirmLargeFiles(settled.resolution.uses.map((u) => u.ref.file)))) return undefined;
+      }
+      const label = inputsLabel(inputSpec.paths);
+      log().info(`computing the loss of ${label}`);
+      const session = await vscode.window.withProgress(
+        {
+          location: mode === 'quiet' ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification,
+          title: `CornerNet loss of ${label}`,
+          cancellable: mode !== 'quiet',
+        },
+        async (progress, token) => {
+          let last = 0;
+          const run = LossSession.start(
+            this.context.asAbsolutePath(path.join('dist', 'worker.js')),
+            inputSpec,
+            { weights, limits: this.limits() },
+            token,
+            (fraction, stage) => {
+              progress.report({ increment: Math.max(0, 100 * fraction - last), message: stage });
+              last = Math.max(last, 100 * fraction);
+            },
+          );
+          this.running.add(run);
+          try {
+            return await run;
+          } finally {
+            this.running.delete(run);
+          }
+        },
+      );
+      const r = session.report;
+      log().info(`total ${r.total} (focal ${r.unweighted.focal}, pull ${r.unweighted.pull}, push ${r.unweighted.push}, regr ${r.unweighted.regr}); read ${r.timings.readMs.toFixed(0)} ms, compute ${r.timings.computeMs.toFixed(0)} ms; ${r.warnings.length} warning(s)`);
+      for (const w of r.warnings) log().warn(`[${w.code}] ${w.message}`);
+      this.lastError = undefined;
+      if (seq < this.shown) {
+        // A later computation already finished: never replace a newer result with an older one.
+        log().info('a newer result is already shown; this one is only returned');
+        session.dispose();
+        return r;
+      }
+      this.shown = seq;
+      const runSpec = toRunSpec(inputSpec);
+      ResultsPanel.show(this, session, runSpec, label);
+      if (picked.length) void this.offerToRemember(inputSpec, picked);
+      return r;
+    } catch (e) {
+      this.fail(e);
+      return undefined;
+    }
+  }
+
+  private async confirmLargeFiles(files: string[]): Promise<boolean> {
+    const cap = settings.maxFileBytes();
+    const big: string[] = [];
+    for (const f of new Set(files)) {
+      const st = await fsp.stat(f).catch(() => undefined);
+      if (st && st.size > cap) big.push(`${path.basename(f)} (${(st.size / 1024 ** 2).toFixed(0)} MB)`);
+    }
+    if (!big.length) return true;
+    const answer = await vscode.window.showWarningMessage(
+      `${big.join(', ')} ${big.length > 1 ? 'are' : 'is'} larger than cornernet.maxFileSizeMB (${(cap / 1024 ** 2).toFixed(0)} MB). Read anyway?`,
+      { modal: true },
+      'Read Anyway',
+    );
+    return answer === 'Read Anyway';
+  }
+
+  private async offerToRemember(spec: InputSpec, picked: RoleAssignmentSpec[]): Promise<void> {
+    const folder = await manifestFolder(spec);
+    if (!folder) return;
+    const answer = await vscode.window.showInformationMessage(
+      `Remember the chosen role${picked.length > 1 ? 's' : ''} (${picked.map((p) => p.name).join(', ')}) in ${vscode.workspace.asRelativePath(path.join(folder, 'cornernet.json'))}?`,
+      'Remember',
+      'Not Now',
+    );
+    if (answer !== 'Remember') return;
+    try {
+      const file = await rememberRoles(folder, picked);
+      log().info(`roles written to ${file}`);
+    } catch (e) {
+      this.fail(new LossRunError('input', `cannot write cornernet.json: ${(e as Error).message}`));
+    }
+  }
+
+  private fail(e: unknown): void {
+    if (e instanceof LossRunError && e.kind === 'cancelled') {
+      log().info('computation cancelled');
+      this.lastError = { kind: 'cancelled', message: 'cancelled' };
+      return;
+    }
+    let kind = 'internal';
+    let message = (e as Error)?.message ?? String(e);
+    let subject: string | undefined;
+    if (e instanceof LossRunError) {
+      kind = e.kind;
+      subject = e.subject;
+    } else if (isInputError(e)) {
+      kind = 'input';
+      subject = e.subject;
+    } else if (isTensorReadError(e)) {
+      kind = 'read';
+      subject = e.file;
+    }
+    this.lastError = { kind, message, subject };
+    if (kind === 'internal' || kind === 'crashed') {
+      log().error(`internal error: ${message}\n${(e as Error)?.stack ?? ''}`);
+      message = `internal error: ${message} (details in the CornerNet Inspector log)`;
+    } else {
+      log().error(message);
+    }
+    void vscode.window.showErrorMessage(`CornerNet Inspector: ${message}`, 'Show Log').then((a) => {
+      if (a === 'Show Log') log().show();
+    });
+  }
+
+  /** Cancels nothing by itself: sessions are owned by the panel; pending starts end with their token. */
+  dispose(): void {
+    this.running.clear();
+  }
+}
+
+function toRunSpec(spec: InputSpec): RunSpec {
+  return { paths: spec.paths, roles: (spec.roles ?? []).map((r) => ({ name: r.name, path: r.path, ...(r.key !== undefined ? { key: r.key } : {}) })) };
+}
+
+function inputsLabel(paths: string[]): string {
+  const rel = paths.map((p) => vscode.workspace.asRelativePath(p));
+  return rel.length <= 3 ? rel.join(', ') : `${rel.slice(0, 3).join(', ')} and ${rel.length - 3} more`;
+}

@@ -1,0 +1,170 @@
+/**
+ * The results panel's messages, both directions, imported by the extension host and by the
+ * webview bundle. Tensor data travels as ArrayBuffers (Float32 element data), never as JSON
+ * arrays. Each side validates what it receives with the parsers below; anything else is dropped.
+ */
+import type { LossReport } from '../cornernet/report';
+
+export const PANEL_VIEW_TYPE = 'cornernet.results';
+
+export type Colormap = 'viridis' | 'magma' | 'gray';
+export const COLORMAPS: readonly Colormap[] = ['viridis', 'magma', 'gray'];
+export type CornerName = 'tl' | 'br';
+
+export interface Selection {
+  stack: number;
+  image: number;
+  class: number;
+}
+
+/** One corner type's plane: Float32 data [height * width], row-major. */
+export interface SliceData {
+  corner: CornerName;
+  width: number;
+  height: number;
+  logit: ArrayBuffer;
+  prob: ArrayBuffer;
+  target: ArrayBuffer;
+  loss: ArrayBuffer;
+  positives: { x: number; y: number }[];
+  peaks: { x: number; y: number; score: number; rank: number }[];
+  planeLoss: number;
+}
+
+export interface ThumbnailClass {
+  class: number;
+  loss: number;
+  lossTl: number;
+  lossBr: number;
+}
+
+/** What the webview drew, for tests: every number shown and a checksum of every canvas. */
+export interface RenderReport {
+  runId: number;
+  selection: Selection;
+  metrics: Record<string, number | null>;
+  canvases: { id: string; width: number; height: number; checksum: string; nonBlank: boolean }[];
+}
+
+// ---- host -> webview
+export type ToPanel =
+  /** A new result (or the restored one) to show; `runId` tags every later request. */
+  | { type: 'load'; runId: number; report: LossReport; inputsLabel: string; spec: RunSpec; selection: Selection; colormap: Colormap }
+  | { type: 'slices'; requestId: number; runId: number; selection: Selection; tl: SliceData; br: SliceData }
+  | { type: 'thumbnails'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; classes: ThumbnailClass[]; data: ArrayBuffer }
+  | { type: 'colormap'; colormap: Colormap }
+  | { type: 'busy'; message: string | null }
+  | { type: 'requestFailed'; requestId: number; message: string };
+
+// ---- webview -> host
+export type FromPanel =
+  | { type: 'ready' }
+  | { type: 'requestSlices'; requestId: number; runId: number; selection: Selection }
+  | { type: 'requestThumbnails'; requestId: number; runId: number; stack: number; image: number }
+  | { type: 'changeRoles' }
+  | { type: 'recompute' }
+  | { type: 'rendered'; report: RenderReport };
+
+// ---- validation (hand-written: small, no dependency, runs on both sides)
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown, min = 0, max = 1e9): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+const isNum = (v: unknown): v is number => typeof v === 'number';
+const isStr = (v: unknown, max = 10000): v is string => typeof v === 'string' && v.length <= max;
+
+function isSelection(v: unknown): v is Selection {
+  return isObj(v) && isInt(v.stack, 0, 1e4) && isInt(v.image, 0, 1e6) && isInt(v.class, 0, 1e6);
+}
+
+function isRenderReport(v: unknown): v is RenderReport {
+  if (!isObj(v) || !isInt(v.runId) || !isSelection(v.selection) || !isObj(v.metrics) || !Array.isArray(v.canvases)) return false;
+  if (Object.keys(v.metrics).length > 10000) return false;
+  for (const [k, m] of Object.entries(v.metrics)) if (!isStr(k, 200) || !(m === null || isNum(m))) return false;
+  return v.canvases.length <= 1000 && v.canvases.every((c) => isObj(c) && isStr(c.id, 200) && isInt(c.width) && isInt(c.height) && isStr(c.checksum, 64) && typeof c.nonBlank === 'boolean');
+}
+
+/** A message from the webview, or undefined if it is not one of ours (drop and log it). */
+export function parseFromPanel(v: unknown): FromPanel | undefined {
+  if (!isObj(v) || !isStr(v.type, 40)) return undefined;
+  switch (v.type) {
+    case 'ready':
+    case 'changeRoles':
+    case 'recompute':
+      return { type: v.type };
+    case 'requestSlices':
+      return isInt(v.requestId) && isInt(v.runId) && isSelection(v.selection)
+        ? { type: 'requestSlices', requestId: v.requestId, runId: v.runId, selection: { stack: v.selection.stack, image: v.selection.image, class: v.selection.class } }
+        : undefined;
+    case 'requestThumbnails':
+      return isInt(v.requestId) && isInt(v.runId) && isInt(v.stack, 0, 1e4) && isInt(v.image, 0, 1e6)
+        ? { type: 'requestThumbnails', requestId: v.requestId, runId: v.runId, stack: v.stack, image: v.image }
+        : undefined;
+    case 'rendered':
+      return isRenderReport(v.report) ? { type: 'rendered', report: v.report } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function isSliceData(v: unknown): v is SliceData {
+  return (
+    isObj(v) &&
+    (v.corner === 'tl' || v.corner === 'br') &&
+    isInt(v.width, 1, 1e5) &&
+    isInt(v.height, 1, 1e5) &&
+    ['logit', 'prob', 'target', 'loss'].every((k) => v[k] instanceof ArrayBuffer && (v[k] as ArrayBuffer).byteLength === (v.width as number) * (v.height as number) * 4) &&
+    Array.isArray(v.positives) &&
+    Array.isArray(v.peaks) &&
+    isNum(v.planeLoss)
+  );
+}
+
+/** A message from the host (the webview checks too: a stale or malformed message must not break it). */
+export function parseToPanel(v: unknown): ToPanel | undefined {
+  if (!isObj(v) || !isStr(v.type, 40)) return undefined;
+  switch (v.type) {
+    case 'load':
+      return isInt(v.runId) && isObj(v.report) && isStr(v.inputsLabel) && isRunSpec(v.spec) && isSelection(v.selection) && (COLORMAPS as readonly unknown[]).includes(v.colormap)
+        ? (v as unknown as ToPanel)
+        : undefined;
+    case 'slices':
+      return isInt(v.requestId) && isInt(v.runId) && isSelection(v.selection) && isSliceData(v.tl) && isSliceData(v.br) ? (v as unknown as ToPanel) : undefined;
+    case 'thumbnails':
+      return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height * 4
+        ? (v as unknown as ToPanel)
+        : undefined;
+    case 'colormap':
+      return (COLORMAPS as readonly unknown[]).includes(v.colormap) ? (v as unknown as ToPanel) : undefined;
+    case 'busy':
+      return v.message === null || isStr(v.message) ? (v as unknown as ToPanel) : undefined;
+    case 'requestFailed':
+      return isInt(v.requestId) && isStr(v.message) ? (v as unknown as ToPanel) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The inputs of a run, enough to compute it again (after a window reload, or "Recompute"). */
+export interface RunSpec {
+  paths: string[];
+  roles: { name: string; path: string; key?: string }[];
+}
+
+/** What the webview persists with setState (restored after a window reload). */
+export interface PanelState {
+  selection: Selection;
+  load?: { report: LossReport; inputsLabel: string; spec: RunSpec };
+}
+
+export function isRunSpec(v: unknown): v is RunSpec {
+  return (
+    isObj(v) &&
+    Array.isArray(v.paths) &&
+    v.paths.length <= 10000 &&
+    v.paths.every((p) => isStr(p, 4096)) &&
+    Array.isArray(v.roles) &&
+    v.roles.length <= 1000 &&
+    v.roles.every((r) => isObj(r) && isStr(r.name, 100) && isStr(r.path, 4096) && (r.key === undefined || isStr(r.key, 4096)))
+  );
+}

@@ -1,0 +1,291 @@
+/**
+ * The results panel (a WebviewPanel): shows one computation, serves the planes the webview asks
+ * for from the computation's worker, and survives a window reload (the webview keeps the report and
+ * the inputs in its state; planes are recomputed on demand).
+ */
+import * as vscode from 'vscode';
+import type { LossReport } from './cornernet/report';
+import { worstPlane, type HeatSlice } from './cornernet/slices';
+import { log } from './log';
+import { LossRunError, type LossSession } from './lossSession';
+import {
+  PANEL_VIEW_TYPE,
+  isRunSpec,
+  parseFromPanel,
+  type FromPanel,
+  type PanelState,
+  type RenderReport,
+  type RunSpec,
+  type Selection,
+  type SliceData,
+  type ToPanel,
+} from './protocol/panel';
+import * as settings from './settings';
+
+/** What the panel needs from the rest of the extension. */
+export interface PanelHost {
+  extensionUri: vscode.Uri;
+  /** Computes again (same inputs, or new roles chosen by the user); undefined if it failed or was cancelled. */
+  recompute(spec: RunSpec, how: 'again' | 'changeRoles' | 'restore'): Promise<LossReport | undefined>;
+}
+
+export class ResultsPanel {
+  static current: ResultsPanel | undefined;
+  private static runCounter = 0;
+
+  private session: LossSession | undefined;
+  private report: LossReport | undefined;
+  private spec: RunSpec | undefined;
+  private inputsLabel = '';
+  private runId = 0;
+  private restoring: Promise<unknown> | undefined;
+  private restoredSelection: Selection | undefined;
+  private lastRender: RenderReport | undefined;
+  private readonly renderListeners = new Set<(r: RenderReport) => void>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  private constructor(
+    private readonly panel: vscode.WebviewPanel,
+    private readonly host: PanelHost,
+  ) {
+    panel.webview.options = webviewOptions(host.extensionUri);
+    panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'cornernet.svg');
+    panel.webview.html = html(panel.webview, host.extensionUri);
+    this.disposables.push(
+      panel.webview.onDidReceiveMessage((m) => this.onMessage(m)),
+      panel.onDidDispose(() => this.dispose()),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('cornernet.colormap')) this.post({ type: 'colormap', colormap: settings.colormap() });
+      }),
+    );
+  }
+
+  /** Shows a new result, in the existing panel if there is one. The panel owns the session. */
+  static show(host: PanelHost, session: LossSession, spec: RunSpec, inputsLabel: string): ResultsPanel {
+    let p = ResultsPanel.current;
+    if (!p) {
+      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'CornerNet Loss', vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+      p = ResultsPanel.current = new ResultsPanel(panel, host);
+    } else {
+      p.panel.reveal(undefined, false);
+    }
+    p.setSession(session, spec, inputsLabel);
+    return p;
+  }
+
+  /** After a window reload: the report comes back from the webview's state, the worker does not. */
+  static revive(host: PanelHost, panel: vscode.WebviewPanel, state: unknown): ResultsPanel {
+    const p = (ResultsPanel.current = new ResultsPanel(panel, host));
+    const s = state as Partial<PanelState> | undefined;
+    if (s?.load && isRunSpec(s.load.spec) && typeof s.load.report === 'object') {
+      p.report = s.load.report;
+      p.spec = s.load.spec;
+      p.inputsLabel = String(s.load.inputsLabel ?? '');
+      p.runId = ++ResultsPanel.runCounter;
+      p.restoredSelection = s.selection;
+    }
+    return p;
+  }
+
+  get currentReport(): LossReport | undefined {
+    return this.report;
+  }
+
+  get currentSpec(): RunSpec | undefined {
+    return this.spec;
+  }
+
+  get lastRenderReport(): RenderReport | undefined {
+    return this.lastRender;
+  }
+
+  /** Resolves with the next render report for the current run (or the last one if it is already in). */
+  waitForRender(timeoutMs = 30000, predicate: (r: RenderReport) => boolean = () => true): Promise<RenderReport> {
+    if (this.lastRender && this.lastRender.runId === this.runId && predicate(this.lastRender)) return Promise.resolve(this.lastRender);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.renderListeners.delete(listener);
+        reject(new Error(`the panel did not report a render within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (r: RenderReport) => {
+        if (r.runId !== this.runId || !predicate(r)) return;
+        clearTimeout(timer);
+        this.renderListeners.delete(listener);
+        resolve(r);
+      };
+      this.renderListeners.add(listener);
+    });
+  }
+
+  private setSession(session: LossSession, spec: RunSpec, inputsLabel: string): void {
+    if (this.session && this.session !== session) this.session.dispose();
+    this.session = session;
+    this.report = session.report;
+    this.spec = spec;
+    this.inputsLabel = inputsLabel;
+    this.runId = ++ResultsPanel.runCounter;
+    this.lastRender = undefined;
+    this.postLoad();
+  }
+
+  private postLoad(): void {
+    if (!this.report || !this.spec) return;
+    const sel = this.restoredSelection ?? { stack: this.report.nstack - 1, ...worstPlane(this.report) };
+    this.restoredSelection = undefined;
+    this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap() });
+  }
+
+  private post(msg: ToPanel): void {
+    void this.panel.webview.postMessage(msg);
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const msg = parseFromPanel(raw);
+    if (!msg) {
+      log().warn(`results panel: dropped a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    try {
+      await this.handle(msg);
+    } catch (e) {
+      if (e instanceof LossRunError && e.kind === 'cancelled') return;
+      log().error(`results panel: ${(e as Error).message}`);
+      if (msg.type === 'requestSlices' || msg.type === 'requestThumbnails') this.post({ type: 'requestFailed', requestId: msg.requestId, message: (e as Error).message });
+    }
+  }
+
+  private async handle(msg: FromPanel): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        this.postLoad();
+        return;
+      case 'requestSlices': {
+        if (msg.runId !== this.runId) return;
+        const session = await this.liveSession();
+        if (!session || msg.runId !== this.runId) return;
+        const { stack, image, class: cls } = msg.selection;
+        const [tl, br] = await Promise.all([session.slice('tl', stack, image, cls), session.slice('br', stack, image, cls)]);
+        this.post({ type: 'slices', requestId: msg.requestId, runId: msg.runId, selection: msg.selection, tl: sliceData(tl), br: sliceData(br) });
+        return;
+      }
+      case 'requestThumbnails': {
+        if (msg.runId !== this.runId) return;
+        const session = await this.liveSession();
+        if (!session || msg.runId !== this.runId) return;
+        const t = await session.thumbnails(msg.stack, msg.image);
+        this.post({
+          type: 'thumbnails',
+          requestId: msg.requestId,
+          runId: msg.runId,
+          stack: t.stack,
+          image: t.image,
+          width: t.size.width,
+          height: t.size.height,
+          classes: t.classes,
+          data: exactBuffer(t.data),
+        });
+        return;
+      }
+      case 'changeRoles':
+        if (this.spec) await this.host.recompute(this.spec, 'changeRoles');
+        return;
+      case 'recompute':
+        if (this.spec) await this.host.recompute(this.spec, 'again');
+        return;
+      case 'rendered':
+        this.lastRender = msg.report;
+        for (const l of [...this.renderListeners]) l(msg.report);
+        return;
+    }
+  }
+
+  /** The worker of the shown run; after a reload, the run is computed again (once). */
+  private async liveSession(): Promise<LossSession | undefined> {
+    if (this.session?.alive) return this.session;
+    if (!this.spec) return undefined;
+    this.restoring ??= (async () => {
+      this.post({ type: 'busy', message: 'Reading the inputs again to draw the heatmaps…' });
+      try {
+        return await this.host.recompute(this.spec!, 'restore');
+      } finally {
+        this.post({ type: 'busy', message: null });
+        this.restoring = undefined;
+      }
+    })();
+    await this.restoring;
+    // recompute() shows the new session through show(), which posts a fresh load: requests of the
+    // old run are dropped and the webview asks again.
+    return undefined;
+  }
+
+  dispose(): void {
+    if (ResultsPanel.current === this) ResultsPanel.current = undefined;
+    this.session?.dispose();
+    this.session = undefined;
+    this.panel.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+function sliceData(s: HeatSlice): SliceData {
+  return {
+    corner: s.corner,
+    width: s.width,
+    height: s.height,
+    logit: exactBuffer(s.logit),
+    prob: exactBuffer(s.prob),
+    target: exactBuffer(s.target),
+    loss: exactBuffer(s.loss),
+    positives: s.positives,
+    peaks: s.peaks.map(({ x, y, score, rank }) => ({ x, y, score, rank })),
+    planeLoss: s.planeLoss,
+  };
+}
+
+/** An ArrayBuffer holding exactly the array's bytes (views into larger buffers are copied). */
+function exactBuffer(a: Float32Array): ArrayBuffer {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? (a.buffer as ArrayBuffer) : (a.slice().buffer as ArrayBuffer);
+}
+
+export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
+}
+
+function nonce(): string {
+  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let s = '';
+  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
+  return s;
+}
+
+function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+  const n = nonce();
+  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'panel.js'));
+  const css = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
+  // Scripts only with the nonce; styles from our files (web components use constructable sheets);
+  // no remote resources, no inline script, no eval.
+  const csp = [
+    "default-src 'none'",
+    `img-src ${webview.cspSource} data: blob:`,
+    `style-src ${webview.cspSource}`,
+    `font-src ${webview.cspSource}`,
+    `script-src 'nonce-${n}'`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" href="${css}">
+<title>CornerNet Loss</title>
+</head>
+<body>
+<main id="root"><p>Loading…</p></main>
+<script nonce="${n}" src="${script}"></script>
+</body>
+</html>`;
+}

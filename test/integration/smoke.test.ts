@@ -1,0 +1,59 @@
+/// <reference types="mocha" />
+// (tsconfig's "types": ["node"] keeps mocha's globals out unless referenced explicitly.)
+/**
+ * First integration suite: the harness itself works. The extension is loaded from the repo root as
+ * the extension under development, in code-server's Node extension host, on the test workspace that
+ * scripts/vscode/run-integration.js copied from test/workspace/ (see its README).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+
+const EXTENSION_ID = 'cornernet-inspector.cornernet-inspector';
+
+function npyFilesOnDisk(root: string, dir = ''): string[] {
+  return fs
+    .readdirSync(path.join(root, dir), { withFileTypes: true })
+    .flatMap((e) => {
+      const rel = path.join(dir, e.name);
+      return e.isDirectory() ? npyFilesOnDisk(root, rel) : e.name.endsWith('.npy') ? [rel] : [];
+    })
+    .sort();
+}
+
+describe('harness smoke', () => {
+  it('runs in a real VS Code extension host', () => {
+    assert.ok(vscode.version, 'vscode.version');
+    // Facts that differ from desktop VS Code (docs/vscode-testing.md pitfall 10), logged for triage.
+    console.log(
+      `    vscode ${vscode.version}, node ${process.version}, uiKind ${vscode.env.uiKind}, remoteName ${vscode.env.remoteName}`,
+    );
+  });
+
+  it(`finds and activates ${EXTENSION_ID}`, async () => {
+    const ext = vscode.extensions.getExtension(EXTENSION_ID);
+    assert.ok(ext, `${EXTENSION_ID} is not registered`);
+    await ext.activate();
+    assert.equal(ext.isActive, true);
+    assert.equal(ext.packageJSON.name, 'cornernet-inspector');
+  });
+
+  it('opens the copied test workspace', () => {
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    assert.equal(folders.length, 1, 'exactly one workspace folder');
+    const expected = process.env.HARNESS_WORKSPACE;
+    assert.ok(expected, 'HARNESS_WORKSPACE is set by the runner');
+    assert.equal(folders[0].uri.fsPath, expected);
+  });
+
+  it('sees the fixture files through workspace.findFiles', async () => {
+    const root = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const found = (await vscode.workspace.findFiles('**/*.npy')).map((u) => path.relative(root, u.fsPath)).sort();
+    for (const dir of ['p01_basic', 'p02_two_stacks', 'p04_one_object', 'sample']) {
+      assert.ok(found.includes(path.join(dir, 'tl_heat.npy')), `${dir}/tl_heat.npy missing from ${found.length} .npy files`);
+    }
+    // exactly the .npy files on disk: nothing hidden by files.exclude, nothing stale
+    assert.deepEqual(found, npyFilesOnDisk(root));
+  });
+});

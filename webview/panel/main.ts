@@ -1,0 +1,487 @@
+/**
+ * The results panel: summary of the loss, warnings, and per-corner heatmaps (probability, target,
+ * per-pixel loss) of one (stack, image, class) plane, with a class thumbnail strip. The host keeps
+ * the tensors; this page asks for the planes it shows and tells the host what it drew.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import type { LossReport, Num } from '../../src/cornernet/report';
+import { WARNING_EXPLANATIONS, type WarningCode } from '../../src/cornernet/warnings';
+import {
+  COLORMAPS,
+  parseToPanel,
+  type Colormap,
+  type CornerName,
+  type FromPanel,
+  type PanelState,
+  type RenderReport,
+  type Selection,
+  type SliceData,
+  type ToPanel,
+} from '../../src/protocol/panel';
+import { canvasDigest, drawColorbar, drawHeatmap, type Marker } from '../shared/heatmap';
+import { clear, el, fmt, metric } from '../shared/dom';
+
+interface VsCodeApi {
+  postMessage(msg: FromPanel): void;
+  getState(): PanelState | undefined;
+  setState(s: PanelState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+const vscode = acquireVsCodeApi();
+const post = (m: FromPanel) => vscode.postMessage(m);
+
+interface DecodedSlice {
+  corner: CornerName;
+  width: number;
+  height: number;
+  logit: Float32Array;
+  prob: Float32Array;
+  target: Float32Array;
+  loss: Float32Array;
+  positives: { x: number; y: number }[];
+  peaks: { x: number; y: number; score: number; rank: number }[];
+  planeLoss: number;
+}
+
+const KINDS = ['prob', 'target', 'loss'] as const;
+type Kind = (typeof KINDS)[number];
+const KIND_TITLES: Record<Kind, string> = { prob: 'predicted probability', target: 'target', loss: 'per-pixel focal loss' };
+const CORNER_TITLES: Record<CornerName, string> = { tl: 'top-left', br: 'bottom-right' };
+
+let runId = -1;
+let report: LossReport | undefined;
+let loaded: PanelState['load'];
+let selection: Selection = vscode.getState()?.selection ?? { stack: 0, image: 0, class: 0 };
+let colormap: Colormap = 'viridis';
+let slices: Record<CornerName, DecodedSlice> | undefined;
+let thumbs: { stack: number; image: number; width: number; height: number; classes: { class: number; loss: number }[]; data: Float32Array } | undefined;
+let nextRequest = 1;
+let slicesRequest = 0;
+let thumbsRequest = 0;
+
+const root = document.getElementById('root')!;
+
+window.addEventListener('message', (e: MessageEvent) => {
+  const msg = parseToPanel(e.data);
+  if (!msg) {
+    console.warn('CornerNet Inspector: dropped a malformed message');
+    return;
+  }
+  onMessage(msg);
+});
+
+function onMessage(msg: ToPanel): void {
+  switch (msg.type) {
+    case 'load':
+      runId = msg.runId;
+      report = msg.report;
+      loaded = { report: msg.report, inputsLabel: msg.inputsLabel, spec: msg.spec };
+      colormap = msg.colormap;
+      selection = clampSelection(msg.selection, msg.report);
+      slices = undefined;
+      thumbs = undefined;
+      renderAll(msg.inputsLabel);
+      requestPlanes();
+      break;
+    case 'slices':
+      if (msg.requestId !== slicesRequest || msg.runId !== runId) return;
+      slices = { tl: decode(msg.tl), br: decode(msg.br) };
+      drawSlices();
+      maybeReportRender();
+      break;
+    case 'thumbnails':
+      if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
+      thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: new Float32Array(msg.data) };
+      drawThumbnails();
+      maybeReportRender();
+      break;
+    case 'colormap':
+      colormap = msg.colormap;
+      syncColormapSelect();
+      redraw();
+      break;
+    case 'busy': {
+      const b = document.getElementById('busy');
+      if (b) {
+        b.textContent = msg.message ?? '';
+        b.hidden = msg.message === null;
+      }
+      break;
+    }
+    case 'requestFailed': {
+      const b = document.getElementById('busy');
+      if (b) {
+        b.textContent = msg.message;
+        b.hidden = false;
+      }
+      break;
+    }
+  }
+}
+
+function decode(s: SliceData): DecodedSlice {
+  return {
+    corner: s.corner,
+    width: s.width,
+    height: s.height,
+    logit: new Float32Array(s.logit),
+    prob: new Float32Array(s.prob),
+    target: new Float32Array(s.target),
+    loss: new Float32Array(s.loss),
+    positives: s.positives,
+    peaks: s.peaks,
+    planeLoss: s.planeLoss,
+  };
+}
+
+function clampSelection(s: Selection, r: LossReport): Selection {
+  const inRange = (v: number, n: number) => (v >= 0 && v < n ? v : 0);
+  return { stack: inRange(s.stack, r.nstack), image: inRange(s.image, r.sizes.batch), class: inRange(s.class, r.sizes.classes) };
+}
+
+function requestPlanes(): void {
+  if (!report) return;
+  slicesRequest = nextRequest++;
+  post({ type: 'requestSlices', requestId: slicesRequest, runId, selection });
+  if (!thumbs || thumbs.stack !== selection.stack || thumbs.image !== selection.image) {
+    thumbsRequest = nextRequest++;
+    post({ type: 'requestThumbnails', requestId: thumbsRequest, runId, stack: selection.stack, image: selection.image });
+  }
+  vscode.setState({ selection, load: loaded });
+}
+
+// ---------------------------------------------------------------- layout
+
+function renderAll(inputsLabel: string): void {
+  const r = report!;
+  clear(root);
+  root.append(
+    renderHeader(r, inputsLabel),
+    el('p', { id: 'busy', class: 'busy', hidden: true }),
+    renderSummary(r),
+    renderWarnings(r),
+    renderHeatmapSection(r),
+  );
+}
+
+function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
+  const change = el('vscode-button', { id: 'change-roles' }, 'Change roles…');
+  change.addEventListener('click', () => post({ type: 'changeRoles' }));
+  const again = el('vscode-button', { id: 'recompute', secondary: '' }, 'Recompute');
+  again.addEventListener('click', () => post({ type: 'recompute' }));
+  const rows = r.inputs.roles.map((u) =>
+    el(
+      'tr',
+      {},
+      el('td', {}, u.role),
+      el('td', { class: 'path' }, u.key !== undefined ? `${u.file}:${u.key}` : u.file),
+      el('td', {}, `[${u.shape.join(', ')}]`),
+      el('td', {}, u.dtype),
+      el('td', {}, [u.form, u.purpose === 'check' ? 'checked' : '', u.origin !== 'name' ? u.origin : ''].filter(Boolean).join(', ')),
+    ),
+  );
+  const unused = r.inputs.unused.map((u) =>
+    el('tr', { class: 'unused' }, el('td', {}, '(unused)'), el('td', { class: 'path' }, u.key !== undefined ? `${u.file}:${u.key}` : u.file), el('td', {}, `[${u.shape.join(', ')}]`), el('td', {}, u.dtype), el('td', {}, u.reason)),
+  );
+  const { batch, classes, height, width, maxObjects } = r.sizes;
+  return el(
+    'header',
+    {},
+    el('div', { class: 'title-row' }, el('h1', {}, 'CornerNet loss'), el('div', { class: 'actions' }, change, again)),
+    el('p', { class: 'inputs', title: inputsLabel }, inputsLabel),
+    el('p', { class: 'sizes' }, `${r.nstack} stack${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes · ${height}×${width} · K ${maxObjects} · ${r.precision} · weights pull ${r.weights.pull}, push ${r.weights.push}, regr ${r.weights.regr}`),
+    el(
+      'details',
+      { id: 'roles' },
+      el('summary', {}, `Roles (${r.inputs.roles.length} arrays${r.inputs.unused.length ? `, ${r.inputs.unused.length} unused` : ''})`),
+      el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['role', 'file', 'shape', 'dtype', ''].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows, ...unused)),
+    ),
+  );
+}
+
+function renderSummary(r: LossReport): HTMLElement {
+  const total = r.total;
+  const share = (v: Num) => (v === null || !total ? '' : `${((100 * v) / total).toFixed(1)}%`);
+  const weight = { focal: 1, pull: r.weights.pull, push: r.weights.push, regr: r.weights.regr };
+  const sum = (f: (s: LossReport['perStack'][number]) => Num) => r.perStack.reduce<Num>((a, s) => (a === null || f(s) === null ? null : a + f(s)!), 0);
+  const termRows = (['focal', 'pull', 'push', 'regr'] as const).map((t) =>
+    el(
+      'tr',
+      {},
+      el('th', { scope: 'row' }, t),
+      el('td', {}, metric(t, r.unweighted[t])),
+      el('td', {}, String(weight[t])),
+      el('td', {}, metric(`${t}Weighted`, r.weighted[t])),
+      el('td', {}, metric(`${t}Contribution`, r.contribution[t])),
+      el('td', { class: 'share' }, share(r.contribution[t]), bar(r.contribution[t], total)),
+    ),
+  );
+  const split = el(
+    'p',
+    { class: 'split' },
+    'focal tl ',
+    metric('focalTl', sum((s) => s.focalTl)),
+    ' · focal br ',
+    metric('focalBr', sum((s) => s.focalBr)),
+    ' · regr tl ',
+    metric('regrTl', sum((s) => s.regrTl)),
+    ' · regr br ',
+    metric('regrBr', sum((s) => s.regrBr)),
+    ` · positives tl ${r.numPositives.tl}, br ${r.numPositives.br}`,
+  );
+  const stackRows = r.perStack.map((s) =>
+    el(
+      'tr',
+      {},
+      el('th', { scope: 'row' }, String(s.stack)),
+      ...(['focalTl', 'focalBr', 'pull', 'push', 'regrTl', 'regrBr', 'total'] as const).map((k) => el('td', {}, metric(`stack${s.stack}.${k}`, s[k]))),
+    ),
+  );
+  const imageRows = r.perImage.map((i) =>
+    el(
+      'tr',
+      {},
+      el('th', { scope: 'row' }, String(i.image)),
+      el('td', {}, String(i.objects)),
+      el('td', {}, `${i.positives.tl}/${i.positives.br}`),
+      el('td', {}, metric(`image${i.image}.focal`, i.focal)),
+      el('td', {}, i.focalShare === null ? '–' : `${(100 * i.focalShare).toFixed(1)}%`),
+      el('td', {}, metric(`image${i.image}.pull`, i.pull)),
+      el('td', {}, metric(`image${i.image}.push`, i.push)),
+      el('td', {}, metric(`image${i.image}.regr`, i.regr)),
+      el('td', {}, metric(`image${i.image}.total`, i.total)),
+    ),
+  );
+  const head = (...hs: string[]) => el('thead', {}, el('tr', {}, ...hs.map((h) => el('th', { scope: 'col' }, h))));
+  return el(
+    'section',
+    { id: 'summary', 'aria-label': 'loss summary' },
+    el('div', { class: 'total' }, el('span', { class: 'label' }, 'total'), metric('total', total, 8)),
+    el('table', { class: 'grid terms' }, head('term', 'unweighted', 'weight', 'weighted', '÷ S', 'share of total'), el('tbody', {}, ...termRows)),
+    split,
+    el('h2', {}, 'Per stack'),
+    el('table', { class: 'grid' }, head('stack', 'focal tl', 'focal br', 'pull', 'push', 'regr tl', 'regr br', 'share of total'), el('tbody', {}, ...stackRows)),
+    el('h2', {}, 'Per image'),
+    el('table', { class: 'grid' }, head('image', 'objects', 'positives tl/br', 'focal', 'focal share', 'pull', 'push', 'regr', 'share of total'), el('tbody', {}, ...imageRows)),
+  );
+}
+
+function bar(v: Num, total: Num): HTMLElement {
+  const w = v === null || !total ? 0 : Math.max(0, Math.min(100, (100 * v) / total));
+  const b = el('span', { class: 'bar', 'aria-hidden': 'true' });
+  b.style.width = `${w}%`;
+  return b;
+}
+
+function renderWarnings(r: LossReport): HTMLElement {
+  if (!r.warnings.length) return el('section', { id: 'warnings' }, el('p', { class: 'none' }, 'No warnings.'));
+  return el(
+    'section',
+    { id: 'warnings', 'aria-label': 'warnings' },
+    el('h2', {}, `Warnings (${r.warnings.length})`),
+    el(
+      'ul',
+      {},
+      ...r.warnings.map((w) =>
+        el(
+          'li',
+          { 'data-warning': w.code },
+          el('code', { class: 'code' }, w.code),
+          el('span', { class: 'message' }, w.message),
+          WARNING_EXPLANATIONS[w.code as WarningCode] ? el('details', {}, el('summary', {}, 'What is this?'), el('p', {}, WARNING_EXPLANATIONS[w.code as WarningCode])) : '',
+        ),
+      ),
+    ),
+  );
+}
+
+function select(id: string, label: string, options: { value: string; label: string }[], value: string, onChange: (v: string) => void): HTMLElement {
+  const s = el('vscode-single-select', { id, 'aria-label': label }) as HTMLElement & { value: string };
+  for (const o of options) {
+    const opt = el('vscode-option', { value: o.value }, o.label);
+    if (o.value === value) opt.setAttribute('selected', '');
+    s.append(opt);
+  }
+  s.addEventListener('change', () => onChange(s.value));
+  return el('label', { class: 'control' }, el('span', {}, label), s);
+}
+
+function renderHeatmapSection(r: LossReport): HTMLElement {
+  const range = (n: number) => Array.from({ length: n }, (_, i) => ({ value: String(i), label: String(i) }));
+  const classOptions = r.perClass.map((c) => ({ value: String(c.class), label: `${c.class}` }));
+  const controls = el(
+    'div',
+    { class: 'controls' },
+    select('sel-stack', 'Stack', range(r.nstack), String(selection.stack), (v) => choose({ stack: Number(v) })),
+    select('sel-image', 'Image', range(r.sizes.batch), String(selection.image), (v) => choose({ image: Number(v) })),
+    select('sel-class', 'Class', classOptions, String(selection.class), (v) => choose({ class: Number(v) })),
+    select('sel-colormap', 'Colormap', COLORMAPS.map((c) => ({ value: c, label: c })), colormap, (v) => {
+      colormap = v as Colormap;
+      redraw();
+    }),
+  );
+  const corners = (['tl', 'br'] as const).map((corner) =>
+    el(
+      'div',
+      { class: 'corner', 'data-corner': corner },
+      el('h3', {}, `${CORNER_TITLES[corner]} `, el('span', { class: 'plane-loss' }, 'plane loss ', metric(`plane.${corner}`, null))),
+      el(
+        'div',
+        { class: 'maps' },
+        ...KINDS.map((kind) =>
+          el(
+            'figure',
+            {},
+            el('canvas', { id: `canvas-${corner}-${kind}`, class: 'heatmap', role: 'img', 'aria-label': `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}`, 'data-corner': corner, 'data-kind': kind }),
+            el('figcaption', {}, KIND_TITLES[kind], el('span', { class: 'colorbar' }, el('span', { class: 'min', id: `min-${corner}-${kind}` }), el('canvas', { class: 'cbar', id: `cbar-${corner}-${kind}` }), el('span', { class: 'max', id: `max-${corner}-${kind}` }))),
+          ),
+        ),
+      ),
+    ),
+  );
+  const legend = el('p', { class: 'legend' }, el('span', { class: 'sw positive' }), ' target positive (gt = 1)  ', el('span', { class: 'sw peak' }), ' predicted peak (decode: 3×3 max-pool NMS, top 100 of the image)');
+  const readout = el('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' }, 'Hover a pixel to read its values.');
+  return el(
+    'section',
+    { id: 'heatmaps', 'aria-label': 'heatmaps' },
+    el('h2', {}, 'Heatmaps'),
+    controls,
+    el('div', { class: 'pair' }, ...corners),
+    legend,
+    readout,
+    el('h2', {}, 'Classes of this image, by focal loss'),
+    el('div', { id: 'thumbs', class: 'thumbs', role: 'list' }),
+  );
+}
+
+function choose(change: Partial<Selection>): void {
+  selection = { ...selection, ...change };
+  slices = undefined;
+  syncSelects();
+  requestPlanes();
+}
+
+function syncSelects(): void {
+  const set = (id: string, v: number) => {
+    const s = document.getElementById(id) as (HTMLElement & { value: string }) | null;
+    if (s && s.value !== String(v)) s.value = String(v);
+  };
+  set('sel-stack', selection.stack);
+  set('sel-image', selection.image);
+  set('sel-class', selection.class);
+}
+
+function syncColormapSelect(): void {
+  const s = document.getElementById('sel-colormap') as (HTMLElement & { value: string }) | null;
+  if (s && s.value !== colormap) s.value = colormap;
+}
+
+// ---------------------------------------------------------------- drawing
+
+function themeColors() {
+  const css = getComputedStyle(document.body);
+  return {
+    positive: css.getPropertyValue('--vscode-charts-red').trim() || '#f14c4c',
+    peak: css.getPropertyValue('--vscode-charts-yellow').trim() || '#cca700',
+  };
+}
+
+/** Display scale: planes of any size drawn about 240 px wide. */
+function scaleFor(w: number, h: number): number {
+  return Math.max(1, Math.floor(240 / Math.max(w, h)));
+}
+
+function redraw(): void {
+  drawSlices();
+  drawThumbnails();
+  maybeReportRender();
+}
+
+function drawSlices(): void {
+  if (!slices || !report) return;
+  const colors = themeColors();
+  let lossMax = 0;
+  for (const s of Object.values(slices)) for (let i = 0; i < s.loss.length; i++) if (s.loss[i]! > lossMax) lossMax = s.loss[i]!;
+  for (const corner of ['tl', 'br'] as const) {
+    const s = slices[corner];
+    const scale = scaleFor(s.width, s.height);
+    const markers: Marker[] = [
+      ...s.positives.map((p) => ({ ...p, kind: 'positive' as const })),
+      ...s.peaks.map((p) => ({ x: p.x, y: p.y, kind: 'peak' as const })),
+    ];
+    for (const kind of KINDS) {
+      const canvas = document.getElementById(`canvas-${corner}-${kind}`) as HTMLCanvasElement | null;
+      if (!canvas) continue;
+      const max = kind === 'loss' ? lossMax || 1 : 1;
+      drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: 0, max, colormap, scale, markers, colors });
+      const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${s.peaks[0]!.score.toFixed(3)}` : '';
+      canvas.setAttribute('aria-label', `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}, image ${selection.image}, class ${selection.class}: ${s.positives.length} positive(s)${peakNote}`);
+      canvas.onmousemove = (e) => readout(corner, Math.floor(e.offsetX / scale), Math.floor(e.offsetY / scale));
+      drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
+      document.getElementById(`min-${corner}-${kind}`)!.textContent = '0';
+      document.getElementById(`max-${corner}-${kind}`)!.textContent = fmt(max, 3);
+    }
+    const pl = document.querySelector(`[data-metric="plane.${corner}"]`);
+    if (pl) {
+      pl.setAttribute('data-value', String(s.planeLoss));
+      pl.textContent = fmt(s.planeLoss);
+    }
+  }
+}
+
+function readout(corner: CornerName, x: number, y: number): void {
+  const s = slices?.[corner];
+  const box = document.getElementById('readout');
+  if (!s || !box || x < 0 || y < 0 || x >= s.width || y >= s.height) return;
+  const i = y * s.width + x;
+  clear(box);
+  box.append(
+    el('span', {}, `${CORNER_TITLES[corner]} · image ${selection.image} · class ${selection.class} · `),
+    el('span', {}, 'x ', metric('hover.x', x, 0), ' y ', metric('hover.y', y, 0)),
+    el('span', {}, ' · logit ', metric('hover.logit', s.logit[i]!)),
+    el('span', {}, ' · p ', metric('hover.prob', s.prob[i]!)),
+    el('span', {}, ' · target ', metric('hover.target', s.target[i]!)),
+    el('span', {}, ' · loss ', metric('hover.loss', s.loss[i]!)),
+  );
+}
+
+function drawThumbnails(): void {
+  const box = document.getElementById('thumbs');
+  if (!box || !thumbs || !report) return;
+  clear(box);
+  const { width, height } = thumbs;
+  let max = 0;
+  for (let i = 0; i < thumbs.data.length; i++) if (thumbs.data[i]! > max) max = thumbs.data[i]!;
+  const scale = Math.max(1, Math.floor(64 / Math.max(width, height)));
+  thumbs.classes.forEach((c, i) => {
+    const canvas = el('canvas', { class: 'thumb', id: `thumb-${c.class}`, role: 'img', 'aria-label': `class ${c.class}, loss ${fmt(c.loss)}` }) as HTMLCanvasElement;
+    drawHeatmap(canvas, { data: thumbs!.data.subarray(i * width * height, (i + 1) * width * height), width, height, min: 0, max: max || 1, colormap, scale, colors: themeColors() });
+    const item = el('button', { class: `thumb-item${c.class === selection.class ? ' selected' : ''}`, role: 'listitem', title: `class ${c.class}: focal loss ${c.loss}` }, canvas, el('span', {}, `class ${c.class}`), el('span', { class: 'num' }, fmt(c.loss, 4)));
+    item.addEventListener('click', () => choose({ class: c.class }));
+    box.append(item);
+  });
+}
+
+/** Once the heatmaps and thumbnails of the current selection are drawn, tell the host. */
+function maybeReportRender(): void {
+  if (!report || !slices || !thumbs) return;
+  requestAnimationFrame(() => {
+    const metrics: Record<string, number | null> = {};
+    document.querySelectorAll('[data-metric]').forEach((n) => {
+      const v = n.getAttribute('data-value');
+      metrics[n.getAttribute('data-metric')!] = v === null || v === 'null' ? null : Number(v);
+    });
+    const canvases: RenderReport['canvases'] = [];
+    document.querySelectorAll<HTMLCanvasElement>('canvas.heatmap, canvas.thumb').forEach((c) => {
+      canvases.push({ id: c.id, width: c.width, height: c.height, ...canvasDigest(c) });
+    });
+    post({ type: 'rendered', report: { runId, selection, metrics, canvases } });
+  });
+}
+
+// Theme changes (body class) recolour the markers.
+new MutationObserver(() => redraw()).observe(document.body, { attributes: true, attributeFilter: ['class'] });
+
+post({ type: 'ready' });
