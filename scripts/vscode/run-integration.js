@@ -60,7 +60,7 @@ async function main() {
 
     let finish;
     const exited = new Promise((resolve) => (finish = resolve));
-    await context.exposeFunction('codeAutomationLog', (type, args) => printAutomationLog(type, args, verbose));
+    await context.exposeFunction('codeAutomationLog', makeAutomationLogger(path.join(runDir, 'automation.log'), verbose));
     await context.exposeFunction('codeAutomationExit', (code) => finish(Number(code)));
     const page = context.pages()[0] || (await context.newPage());
     await page.goto(
@@ -108,24 +108,28 @@ async function main() {
   }
   ok = exitCode === 0 && res && res.failed === 0 && res.passed > 0;
   if (ok && !keepAlways) h.removeRunDir(runDir);
-  else console.log(`[integration] kept ${runDir} (code-server.log, ud/logs/*/exthost*/remoteexthost.log, timeout.png)`);
+  else console.log(`[integration] kept ${runDir} (automation.log: workbench + extension host console; code-server.log; ud/logs/; timeout.png)`);
   if (!res) failed = Math.max(failed, 1);
   console.log(`integration: ${passed} passed, ${failed} failed`);
   process.exitCode = ok ? 0 : 1;
 }
 
 // The workbench forwards its log here as (level, [format, ...args]): its own messages (auth
-// providers, the dead gallery, shutdown noise) and the extension host's console. While the tests
-// run, test/integration/index.ts prefixes each console line with EXTHOST_TAG; those lines (mocha's
-// spec report, console output of tests and extension) are always shown, the rest only with --verbose.
+// providers, the dead gallery, shutdown noise) and the extension host's console. Every line goes
+// to <run dir>/automation.log; lines tagged by test/integration/index.ts (mocha's report) are
+// printed, the rest only with --verbose.
 const EXTHOST_TAG = 'EXTHOST| ';
-function printAutomationLog(type, args, verbose) {
-  const text = format(...(Array.isArray(args) ? args : [args]));
-  const print = type === 'error' ? console.error : console.log;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(EXTHOST_TAG)) print(line.slice(EXTHOST_TAG.length));
-    else if (verbose) print(`[workbench ${type}] ${line}`);
-  }
+function makeAutomationLogger(file, verbose) {
+  const out = fs.createWriteStream(file);
+  return (type, args) => {
+    const text = format(...(Array.isArray(args) ? args : [args]));
+    for (const line of text.split('\n')) {
+      const tagged = line.startsWith(EXTHOST_TAG);
+      out.write(`[${type}] ${tagged ? line.slice(EXTHOST_TAG.length) : line}\n`);
+      if (tagged) console.log(line.slice(EXTHOST_TAG.length));
+      else if (verbose) console.log(`[workbench ${type}] ${line}`);
+    }
+  };
 }
 
 main().catch((e) => {

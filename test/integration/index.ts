@@ -17,23 +17,23 @@ import { format } from 'node:util';
 import Mocha from 'mocha';
 
 /**
- * Prefix of every console line written while the tests run. The workbench forwards the extension
- * host's console and its own log through one channel (window.codeAutomationLog) with no way to tell
- * them apart; the runner shows tagged lines and hides the workbench's noise unless --verbose.
- * Lines are pre-formatted because mocha logs printf-style ('%s (%dms)', ...), which that channel
- * would pass on unformatted.
+ * Prefix of the report lines. The workbench forwards the extension host's console and its own log
+ * through one channel (window.codeAutomationLog) with no way to tell them apart, so the runner
+ * prints tagged lines and keeps the rest (workbench noise, console output of tests and extension)
+ * in <run dir>/automation.log, or prints it with --verbose. Lines are formatted here because mocha
+ * logs printf-style ('%s (%dms)', ...), which that channel passes on unformatted.
+ * (Wrapping console.log itself is not possible: VS Code's extension host defines console methods
+ * with a getter and a no-op setter.)
  */
 const TAG = 'EXTHOST| ';
-const METHODS = ['log', 'info', 'warn', 'error', 'debug'] as const;
 
-function tagConsole(): () => void {
-  const saved = METHODS.map((m) => console[m]);
-  for (const [i, m] of METHODS.entries()) {
-    const orig = saved[i];
-    console[m] = (...args: unknown[]) =>
-      orig.call(console, format(...args).split('\n').map((l) => TAG + l).join('\n'));
-  }
-  return () => METHODS.forEach((m, i) => (console[m] = saved[i]));
+function report(...args: unknown[]): void {
+  console.log(
+    format(...args)
+      .split('\n')
+      .map((line) => TAG + line)
+      .join('\n'),
+  );
 }
 
 interface Results {
@@ -60,13 +60,13 @@ export function run(): Promise<void> {
   for (const file of listTestFiles(__dirname)) mocha.addFile(file);
 
   const results: Results = { passed: 0, failed: 0, pending: 0, failures: [] };
-  const untag = tagConsole();
+  // every built-in reporter writes through Base.consoleLog
+  Mocha.reporters.Base.consoleLog = report;
   return new Promise((resolve, reject) => {
     const finish = (error?: Error) => {
       const out = process.env.HARNESS_RESULTS;
       if (out) fs.writeFileSync(out, JSON.stringify(results, null, 2));
-      console.log(`${results.passed} passed, ${results.failed} failed`);
-      untag();
+      report(`${results.passed} passed, ${results.failed} failed`);
       if (error) reject(error);
       else if (results.failed > 0) reject(new Error(`${results.failed} test(s) failed`));
       else resolve();
