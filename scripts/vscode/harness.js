@@ -36,6 +36,12 @@ const QUIET_SETTINGS = {
   'workbench.enableExperiments': false,
   'workbench.startupEditor': 'none',
   'workbench.tips.enabled': false,
+  // Some editors (Settings, Running Extensions, ...) open as a modal overlay by default in 1.139
+  // that blocks clicks elsewhere; the smoke-test-driver mode (dev/integration) turns that off by
+  // itself, so "off" makes all modes behave alike and like a classic desktop layout.
+  'workbench.editor.useModal': 'off',
+  // the (empty, AI-less) chat side bar would otherwise take a third of every screenshot
+  'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'workbench.welcomePage.walkthroughs.openOnInstall': false,
   'chat.disableAIFeatures': true,
   'npm.fetchOnlinePackageInfo': false,
@@ -107,15 +113,16 @@ function copyIntoWorkspace(dest, entries) {
 }
 
 /**
- * Builds the test workspace in <runDir>/ws from test/workspace/: its own small files are copied
+ * Builds the test workspace in <parentDir>/ws from test/workspace/: its own small files are copied
  * as they are, and workspace.json's "copy" map ({target: repo-relative source}) pulls in fixture
- * folders and sample/ at run time, so nothing is committed twice.
+ * folders and sample/ at run time, so nothing is committed twice. Returns the workspace path.
  */
-function prepareTestWorkspace(runDir, template = path.join(ROOT, 'test/workspace')) {
-  const ws = path.join(runDir, 'ws');
+function prepareTestWorkspace(parentDir, template = path.join(ROOT, 'test/workspace')) {
+  const ws = path.join(parentDir, 'ws');
   const manifestFile = path.join(template, 'workspace.json');
   const manifest = fs.existsSync(manifestFile) ? JSON.parse(fs.readFileSync(manifestFile, 'utf8')) : {};
   const skip = new Set([manifestFile, path.join(template, 'README.md')]);
+  fs.rmSync(ws, { recursive: true, force: true });
   fs.cpSync(template, ws, { recursive: true, filter: (src) => !skip.has(src) });
   copyIntoWorkspace(ws, Object.entries(manifest.copy || {}).map(([to, from]) => ({ from, to })));
   return ws;

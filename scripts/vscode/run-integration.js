@@ -45,6 +45,8 @@ async function main() {
   let server;
   let context;
   let exitCode = null;
+  let tOpen = 0;
+  let tests = 0;
   try {
     server = await h.startCodeServer(runDir, {
       settings,
@@ -63,6 +65,7 @@ async function main() {
     await context.exposeFunction('codeAutomationLog', makeAutomationLogger(path.join(runDir, 'automation.log'), verbose));
     await context.exposeFunction('codeAutomationExit', (code) => finish(Number(code)));
     const page = context.pages()[0] || (await context.newPage());
+    tOpen = Date.now();
     await page.goto(
       server.workbenchUrl({
         folder: workspace,
@@ -77,6 +80,7 @@ async function main() {
     const timedOut = new Promise((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
     const result = await Promise.race([exited, timedOut]);
     clearTimeout(timer);
+    tests = Date.now() - tOpen;
     if (result === 'timeout') {
       const shot = path.join(runDir, 'timeout.png');
       await page.screenshot({ path: shot }).catch(() => {});
@@ -95,7 +99,9 @@ async function main() {
   } catch {
     /* no results: the tests never ran to the end */
   }
-  console.log(`[integration] extension host exit code ${exitCode}; ${Date.now() - t0} ms in total`);
+  console.log(
+    `[integration] extension host exit code ${exitCode}; workbench + tests ${tests} ms, ${Date.now() - t0} ms in total`,
+  );
   let passed = 0;
   let failed = 1; // a run that produced no results counts as one failure, never as green
   if (res) {

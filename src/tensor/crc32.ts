@@ -33,8 +33,9 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
   // Bytes until 4-aligned, then 8 bytes per step read as two little-endian words (twice as fast
   // as assembling them from bytes; the readers already require a little-endian host).
   for (; i < n && (bytes.byteOffset + i) & 3; i++) c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  const steps = (n - i) >>> 3;
-  const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, steps * 2);
+  const steps = i < n ? (n - i) >>> 3 : 0;
+  // (No view when there is nothing to step over: a short input may end before 4-alignment.)
+  const w = steps > 0 ? new Int32Array(bytes.buffer, bytes.byteOffset + i, steps * 2) : new Int32Array(0);
   for (let k = 0; k < w.length; k += 2) {
     const a = c ^ w[k]!;
     const b = w[k + 1]!;

@@ -53,77 +53,108 @@ function wordView(bytes: Uint8Array, wordSize: number): WordArray {
 const TILE = 32;
 
 /**
- * Fortran (column-major) bytes -> C order. Axes of length 1 do not affect the layout, so after
- * dropping them an array with fewer than two axes is returned as is (no copy).
+ * Fortran (column-major) bytes -> a new C-order buffer. Axes of length 1 do not affect the layout,
+ * so after dropping them an array with fewer than two axes is returned as is (no copy).
  *
- * Fortran order of shape (d0, ..., dn-1) is C order of the reversed shape. The full axis reversal
- * is done as n-1 batched 2-D transposes, each moving one axis to its place:
- *   (dn-1 ... d1 | d0) -> (d0 | dn-1 ... d2 | d1) -> (d0 d1 | dn-1 ... d3 | d2) -> ... -> (d0 ... dn-1)
- * where pass k, per index of the axes already placed, transposes an (R = dn-1*...*dk+1) x (dk)
- * matrix. Every pass is a cache-blocked transpose, unlike a single pass over the reversed strides,
- * which for shapes such as (4, 128, 256, 256) walks memory with a stride of megabytes and misses
- * cache and TLB on nearly every element. The passes ping-pong between the input (which the reader
- * owns) and one new buffer, so the cost is one allocation however many axes there are.
+ * In the C-order output, axis 0 has source stride 1 and the last axis has the largest source
+ * stride: for every index of the middle axes, the copy is a 2-D transpose of (axis 0 x last axis),
+ * done in tiles so the strided side is only walked for TILE items at a time, while writes run
+ * sequentially along the last axis. The middle axes are visited with axis 1 fastest (the smallest
+ * source stride among them), so when axis 0 is short -- e.g. (4, 128, 256, 256) -- consecutive
+ * tiles read the rest of the cache lines the previous one loaded instead of coming back to them
+ * after they were evicted. (Measured: faster than both a C-order walk of the middle axes and a
+ * sequence of n-1 batched 2-D transposes.)
  */
 export function fortranToC(bytes: Uint8Array, shape: readonly number[], itemSize: number): Uint8Array {
   const dims = shape.filter((d) => d !== 1);
   if (dims.length < 2 || bytes.byteLength === 0) return bytes;
+  const out = new Uint8Array(bytes.byteLength);
   const lanes = itemSize === 8 ? 2 : 1; // 8-byte items move as two u32 words
   const wordSize = itemSize === 8 ? 4 : itemSize;
-  let from: Uint8Array = bytes;
-  let to: Uint8Array = new Uint8Array(bytes.byteLength);
-  const n = dims.length;
-  let batch = 1;
-  let rows = dims.reduce((a, b) => a * b, 1);
-  for (let k = 0; k < n - 1; k++) {
-    const cols = dims[k]!;
-    rows /= cols;
-    transposeBatched(wordView(from, wordSize), wordView(to, wordSize), batch, rows, cols, lanes);
-    [from, to] = [to, from];
-    batch *= cols;
-  }
-  return from;
-}
+  const src = wordView(bytes, wordSize);
+  const dst = wordView(out, wordSize);
 
-/** For each of `batch` consecutive rows x cols matrices (items `lanes` words wide): dst = transpose(src). */
-function transposeBatched(
-  src: WordArray,
-  dst: WordArray,
-  batch: number,
-  rows: number,
-  cols: number,
-  lanes: number,
-): void {
-  const matrix = rows * cols * lanes;
-  for (let b = 0, base = 0; b < batch; b++, base += matrix) {
+  const n = dims.length;
+  const fStride = new Array<number>(n); // in words
+  const cStride = new Array<number>(n);
+  fStride[0] = lanes;
+  for (let k = 1; k < n; k++) fStride[k] = fStride[k - 1]! * dims[k - 1]!;
+  cStride[n - 1] = lanes;
+  for (let k = n - 2; k >= 0; k--) cStride[k] = cStride[k + 1]! * dims[k + 1]!;
+
+  const rows = dims[0]!;
+  const cols = dims[n - 1]!;
+  const srcColStride = fStride[n - 1]!;
+  const dstRowStride = cStride[0]!;
+  const mid = dims.slice(1, n - 1);
+  const midCount = mid.reduce((a, b) => a * b, 1);
+  const midIdx = new Array<number>(mid.length).fill(0);
+  let srcBase = 0;
+  let dstBase = 0;
+  for (let m = 0; m < midCount; m++) {
     for (let r0 = 0; r0 < rows; r0 += TILE) {
       const r1 = Math.min(rows, r0 + TILE);
       for (let c0 = 0; c0 < cols; c0 += TILE) {
         const c1 = Math.min(cols, c0 + TILE);
-        if (lanes === 1) copyTile1(src, dst, base, rows, cols, r0, r1, c0, c1);
-        else copyTile2(src, dst, base, rows, cols, r0, r1, c0, c1);
+        if (lanes === 1) copyTile1(src, dst, srcBase, dstBase, r0, r1, c0, c1, srcColStride, dstRowStride);
+        else copyTile2(src, dst, srcBase, dstBase, r0, r1, c0, c1, srcColStride, dstRowStride);
       }
     }
+    // Odometer over the middle axes, axis 1 fastest; offsets updated incrementally.
+    for (let k = 0; k < mid.length; k++) {
+      const axis = k + 1;
+      if (++midIdx[k]! < mid[k]!) {
+        srcBase += fStride[axis]!;
+        dstBase += cStride[axis]!;
+        break;
+      }
+      midIdx[k] = 0;
+      srcBase -= fStride[axis]! * (mid[k]! - 1);
+      dstBase -= cStride[axis]! * (mid[k]! - 1);
+    }
+  }
+  return out;
+}
+
+// dst[dstBase + r*dstRowStride + c] = src[srcBase + r + c*srcColStride], over one tile.
+function copyTile1(
+  src: WordArray,
+  dst: WordArray,
+  srcBase: number,
+  dstBase: number,
+  r0: number,
+  r1: number,
+  c0: number,
+  c1: number,
+  srcColStride: number,
+  dstRowStride: number,
+): void {
+  for (let r = r0; r < r1; r++) {
+    let o = dstBase + r * dstRowStride + c0;
+    let s = srcBase + r + c0 * srcColStride;
+    for (let c = c0; c < c1; c++, s += srcColStride) dst[o++] = src[s]!;
   }
 }
 
-// src[r][c] -> dst[c][r], reading src rows sequentially within the tile.
-function copyTile1(src: WordArray, dst: WordArray, base: number, rows: number, cols: number, r0: number, r1: number, c0: number, c1: number): void {
+// The same for 8-byte items moved as two words.
+function copyTile2(
+  src: WordArray,
+  dst: WordArray,
+  srcBase: number,
+  dstBase: number,
+  r0: number,
+  r1: number,
+  c0: number,
+  c1: number,
+  srcColStride: number,
+  dstRowStride: number,
+): void {
   for (let r = r0; r < r1; r++) {
-    let s = base + r * cols + c0;
-    let d = base + c0 * rows + r;
-    for (let c = c0; c < c1; c++, d += rows) dst[d] = src[s++]!;
-  }
-}
-
-function copyTile2(src: WordArray, dst: WordArray, base: number, rows: number, cols: number, r0: number, r1: number, c0: number, c1: number): void {
-  const step = rows * 2;
-  for (let r = r0; r < r1; r++) {
-    let s = base + (r * cols + c0) * 2;
-    let d = base + (c0 * rows + r) * 2;
-    for (let c = c0; c < c1; c++, d += step) {
-      dst[d] = src[s++]!;
-      dst[d + 1] = src[s++]!;
+    let o = dstBase + r * dstRowStride + c0 * 2;
+    let s = srcBase + r * 2 + c0 * srcColStride;
+    for (let c = c0; c < c1; c++, s += srcColStride) {
+      dst[o++] = src[s]!;
+      dst[o++] = src[s + 1]!;
     }
   }
 }

@@ -26,7 +26,8 @@ export interface NpyHeaderInfo extends TensorHeader {
   dataOffset: number;
   /**
    * Bytes after the array data. Non-zero only when another .npy follows (np.save called repeatedly
-   * on one file handle); any other excess is refused, see checkNpyTrailingBytes.
+   * on one file handle); any other excess is refused, see checkNpyTrailingBytes. (Exception: a
+   * header-only read of a deflated npz member cannot look past the data cheaply; the full read checks.)
    */
   trailingBytes: number;
 }
@@ -40,7 +41,7 @@ export interface ParseNpyHeaderOptions {
   limits?: Partial<ReadLimits>;
 }
 
-interface Preamble {
+export interface NpyPreamble {
   version: [number, number];
   /** Offset of the header dict text. */
   headerStart: number;
@@ -58,7 +59,7 @@ function startsWithMagic(bytes: Uint8Array): boolean {
  * Magic, version and header length from the first bytes (up to NPY_PREAMBLE_BYTES; fewer only if
  * the file is that short). Refuses a header above limits.maxHeaderBytes before it is read.
  */
-export function parseNpyPreamble(bytes: Uint8Array, file: string, limits?: Partial<ReadLimits>): Preamble {
+export function parseNpyPreamble(bytes: Uint8Array, file: string, limits?: Partial<ReadLimits>): NpyPreamble {
   if (!startsWithMagic(bytes)) {
     throw new TensorReadError('bad-magic', file, 'not an .npy file (it does not start with "\\x93NUMPY")');
   }

@@ -200,6 +200,12 @@ test('crc32 matches zlib', () => {
     if (zcrc) assert.equal(crc32(b), zcrc(b) >>> 0, `n=${n}`);
     // Incremental use gives the same result.
     assert.equal(crc32(b.subarray(n >> 1), crc32(b.subarray(0, n >> 1))), crc32(b));
+    // Views starting at every alignment (the word loop starts after an unaligned head).
+    for (let off = 1; off < 8 && off < n; off++) {
+      const v = b.subarray(off);
+      if (zcrc) assert.equal(crc32(v), zcrc(v) >>> 0, `n=${n} offset=${off}`);
+      assert.equal(crc32(v), crc32(v.slice()), `n=${n} offset=${off} (copy)`);
+    }
   }
 });
 

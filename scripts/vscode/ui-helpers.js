@@ -1,0 +1,206 @@
+// Helpers handed to every test/ui/*.ui.js as ctx.helpers: drive the code-server workbench in
+// chromium the way a user does (command palette, explorer, context menus) and reach into webviews.
+// Selectors are VS Code 1.139's DOM; when an upgrade breaks one, fix it here, not in the tests.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const { userSettingsFile } = require('./harness');
+
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Matches an element whose whole (trimmed) text is `text`. */
+const exactly = (text) => new RegExp(`^\\s*${escapeRe(text)}\\s*$`);
+
+/**
+ * @param {object} o
+ * @param {import('playwright-core').Page} o.page
+ * @param {string} o.workspaceDir  absolute path of the opened folder (explorer items carry it)
+ * @param {string} o.shotsDir      where screenshot(name) writes (test/ui/shots, committed)
+ * @param {string} o.dataDir       code-server's user-data dir (for setSettings)
+ */
+function createHelpers({ page, workspaceDir, shotsDir, dataDir }) {
+  const quickInput = page.locator('.quick-input-widget');
+  const quickInputBox = quickInput.locator('.quick-input-box input');
+  const explorer = page.locator('.explorer-folders-view');
+  const menu = page.locator('.context-view .monaco-menu');
+
+  /**
+   * Runs a command by its palette label ("Category: Title"), like a user: F1, type, click the row.
+   * The palette computes its list when it opens, so an F1 right after the workbench appears (before
+   * the remote extension host registered its contributions) misses extension commands: close and
+   * retry until the row shows (docs/vscode-testing.md pitfall 5).
+   */
+  async function runCommand(title, { attempts = 20, perAttemptMs = 3000 } = {}) {
+    const row = quickInput
+      .locator('.quick-input-list .monaco-list-row')
+      .filter({ has: page.locator('.label-name', { hasText: exactly(title) }) })
+      .first();
+    for (let i = 0; i < attempts; i++) {
+      await page.keyboard.press('Escape');
+      await page.keyboard.press('F1');
+      if (!(await quickInputBox.isVisible().catch(() => false))) {
+        await page.waitForTimeout(500);
+        continue;
+      }
+      await quickInputBox.fill(`>${title}`);
+      if (await row.waitFor({ timeout: perAttemptMs }).then(() => true, () => false)) {
+        // click the exact row: Enter would run whatever fuzzy match is on top
+        await row.click();
+        await quickInput.waitFor({ state: 'hidden', timeout: 10000 }).catch(() => {});
+        return;
+      }
+    }
+    await page.keyboard.press('Escape');
+    throw new Error(`command not found in the palette after ${attempts} tries: ${title}`);
+  }
+
+  /**
+   * The content frame of a webview (panel or view): two nested iframes, both served by code-server
+   * itself. Returns a FrameLocator; locators inside it auto-wait, e.g.
+   *   await helpers.webviewFrame().locator('[data-metric="total"]').textContent()
+   * index: which of the visible webviews (0 = first in DOM order).
+   */
+  function webviewFrame({ index = 0 } = {}) {
+    return page
+      .locator('iframe.webview.ready')
+      .filter({ visible: true })
+      .nth(index)
+      .contentFrame()
+      .locator('iframe#active-frame')
+      .contentFrame();
+  }
+
+  async function showExplorer() {
+    if (await explorer.isVisible().catch(() => false)) return;
+    await runCommand('View: Show Explorer');
+    await explorer.waitFor({ timeout: 10000 });
+  }
+
+  /** Row of a workspace-relative path; its icon label's aria-label is the absolute path. */
+  function explorerRow(relPath) {
+    const abs = path.join(workspaceDir, relPath);
+    return explorer.locator('.monaco-list-row').filter({
+      has: page.locator(`.explorer-item[aria-label=${JSON.stringify(abs)}]`),
+    });
+  }
+
+  /** Brings a row into the DOM: the tree is virtual, rows outside its viewport do not exist. */
+  async function revealRow(relPath) {
+    const row = explorerRow(relPath);
+    if ((await row.count()) > 0) return row;
+    const list = explorer.locator('.monaco-list').first();
+    const box = await list.boundingBox();
+    if (!box) throw new Error('explorer list not visible');
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    for (const dy of [-5000, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300]) {
+      await page.mouse.wheel(0, dy);
+      await page.waitForTimeout(100);
+      if ((await row.count()) > 0) return row;
+    }
+    throw new Error(`explorer item not found: ${relPath}`);
+  }
+
+  /** Expands every folder on the way to relPath (not relPath itself). */
+  async function expandParents(relPath) {
+    const parts = relPath.split(/[\\/]/).filter(Boolean);
+    for (let i = 1; i < parts.length; i++) {
+      const row = await revealRow(parts.slice(0, i).join('/'));
+      if ((await row.getAttribute('aria-expanded')) === 'false') {
+        await row.locator('.monaco-tl-twistie').click();
+        await row.and(page.locator('[aria-expanded="true"]')).waitFor({ timeout: 5000 });
+      }
+    }
+  }
+
+  /**
+   * Selects explorer items by workspace-relative path ("p01_basic", "p01_basic/tl_heat.npy"):
+   * click on the first, ctrl-click on the rest (multi-select). Parents are expanded first.
+   * Returns the row locator of the last item (the one context menus open on).
+   */
+  async function explorerSelect(relPaths) {
+    if (typeof relPaths === 'string') relPaths = [relPaths];
+    await showExplorer();
+    for (const p of relPaths) await expandParents(p);
+    let row;
+    for (const [i, p] of relPaths.entries()) {
+      row = await revealRow(p);
+      await row.click({ modifiers: i === 0 ? [] : ['Control'] });
+    }
+    for (const p of relPaths) {
+      await explorerRow(p).and(page.locator('[aria-selected="true"]')).waitFor({ timeout: 5000 });
+    }
+    return row;
+  }
+
+  /** Opens the context menu on `target` (default: the focused explorer row) and returns its labels. */
+  async function openContextMenu(target) {
+    const on = target || explorer.locator('.monaco-list-row.focused').first();
+    await on.click({ button: 'right' });
+    await menu.waitFor({ timeout: 10000 });
+    // the menu lives in a shadow root; playwright's CSS locators pierce it
+    return menu.locator('.action-item:not(.disabled) .action-label').allTextContents().then((l) => l.map((s) => s.trim()).filter(Boolean));
+  }
+
+  /** Labels of the context menu on `target` (default: the focused explorer row); closes it again. */
+  async function contextMenuItems({ target } = {}) {
+    const labels = await openContextMenu(target);
+    await page.keyboard.press('Escape');
+    await menu.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+    return labels;
+  }
+
+  /**
+   * Right-clicks `target` (default: the focused explorer row, i.e. the last one explorerSelect
+   * clicked; the command receives the whole selection) and clicks the menu entry `label`.
+   */
+  async function contextMenu(label, { target } = {}) {
+    const labels = await openContextMenu(target);
+    const item = menu.locator('.action-item:not(.disabled) .action-label', { hasText: exactly(label) }).first();
+    if ((await item.count()) === 0) {
+      await page.keyboard.press('Escape');
+      throw new Error(`context menu has no enabled entry "${label}"; it has: ${labels.join(' | ')}`);
+    }
+    await item.click();
+    await menu.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+  }
+
+  /** Saves test/ui/shots/<name>.png (the committed, reviewable screenshots). */
+  async function screenshot(name, { fullPage = false } = {}) {
+    fs.mkdirSync(shotsDir, { recursive: true });
+    const file = path.join(shotsDir, `${name.replace(/\.png$/, '')}.png`);
+    await page.screenshot({ path: file, fullPage });
+    return file;
+  }
+
+  /**
+   * Merges `settings` into the user settings.json; the server watches it and the workbench and
+   * extension host pick the change up live (onDidChangeConfiguration fires). Give it a moment, or
+   * better wait for the visible effect.
+   */
+  async function setSettings(settings) {
+    const file = userSettingsFile(dataDir);
+    const current = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...current, ...settings }, null, 2));
+  }
+
+  /** Texts of the visible notification toasts (e.g. an extension's showErrorMessage). */
+  async function notifications() {
+    return page.locator('.notifications-toasts .notification-list-item-message').allTextContents();
+  }
+
+  return {
+    runCommand,
+    webviewFrame,
+    showExplorer,
+    explorerRow,
+    explorerSelect,
+    contextMenu,
+    contextMenuItems,
+    screenshot,
+    setSettings,
+    notifications,
+    exactly,
+  };
+}
+
+module.exports = { createHelpers };
