@@ -1,0 +1,44 @@
+/** Every inbound panel message is validated: ours pass, anything else is dropped. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseFromPanel, parseToPanel } from '../../src/protocol/panel';
+
+describe('panel protocol validation', () => {
+  it('accepts the webview messages it knows', () => {
+    assert.deepEqual(parseFromPanel({ type: 'ready' }), { type: 'ready' });
+    assert.deepEqual(parseFromPanel({ type: 'requestSlices', requestId: 3, runId: 1, selection: { stack: 0, image: 1, class: 2 }, extra: 'x' }), {
+      type: 'requestSlices',
+      requestId: 3,
+      runId: 1,
+      selection: { stack: 0, image: 1, class: 2 },
+    });
+    const rendered = { type: 'rendered', report: { runId: 1, selection: { stack: 0, image: 0, class: 0 }, metrics: { total: 1.5, push: null }, canvases: [{ id: 'c', width: 2, height: 2, checksum: 'ab', nonBlank: true }] } };
+    assert.deepEqual(parseFromPanel(rendered), rendered);
+  });
+  it('drops unknown, malformed and hostile messages', () => {
+    const bad: unknown[] = [
+      null,
+      'ready',
+      42,
+      [],
+      { type: 'evil' },
+      { type: 'requestSlices', requestId: -1, runId: 1, selection: { stack: 0, image: 0, class: 0 } },
+      { type: 'requestSlices', requestId: 1, runId: 1, selection: { stack: 0.5, image: 0, class: 0 } },
+      { type: 'requestSlices', requestId: 1, runId: 1 },
+      { type: 'requestThumbnails', requestId: 1, runId: 1, stack: '0', image: 0 },
+      { type: 'rendered', report: { runId: 1, selection: { stack: 0, image: 0, class: 0 }, metrics: { total: 'x' }, canvases: [] } },
+      { type: 'rendered', report: { runId: 1, selection: { stack: 0, image: 0, class: 0 }, metrics: {}, canvases: [{ id: 'c' }] } },
+      { type: 'x'.repeat(100) },
+    ];
+    for (const m of bad) assert.equal(parseFromPanel(m), undefined, JSON.stringify(m));
+  });
+  it('checks slice buffers against their declared size on the webview side', () => {
+    const buf = (n: number) => new ArrayBuffer(n * 4);
+    const slice = (n: number) => ({ corner: 'tl', width: 2, height: 2, logit: buf(n), prob: buf(4), target: buf(4), loss: buf(4), positives: [], peaks: [], planeLoss: 0 });
+    const msg = (n: number) => ({ type: 'slices', requestId: 1, runId: 1, selection: { stack: 0, image: 0, class: 0 }, tl: slice(n), br: { ...slice(4), corner: 'br' } });
+    assert.ok(parseToPanel(msg(4)));
+    assert.equal(parseToPanel(msg(3)), undefined);
+    assert.equal(parseToPanel({ type: 'load', runId: 1 }), undefined);
+    assert.equal(parseToPanel({ type: 'colormap', colormap: 'jet' }), undefined);
+  });
+});
