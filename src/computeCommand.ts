@@ -38,7 +38,8 @@ export class LossRunner implements PanelHost {
   lastError: LastError | undefined;
   private started = 0;
   private shown = 0;
-  private readonly running = new Set<LossSession | Promise<unknown>>();
+  /** Cancellation sources of the computations under way (their progress Cancel fires them too). */
+  private readonly running = new Set<vscode.CancellationTokenSource>();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.extensionUri = context.extensionUri;
@@ -138,21 +139,24 @@ export class LossRunner implements PanelHost {
         },
         async (progress, token) => {
           let last = 0;
-          const run = LossSession.start(
-            this.context.asAbsolutePath(path.join('dist', 'worker.js')),
-            inputSpec,
-            { weights, limits: this.limits() },
-            token,
-            (fraction, stage) => {
-              progress.report({ increment: Math.max(0, 100 * fraction - last), message: stage });
-              last = Math.max(last, 100 * fraction);
-            },
-          );
-          this.running.add(run);
+          const cts = new vscode.CancellationTokenSource();
+          const sub = token.onCancellationRequested(() => cts.cancel());
+          this.running.add(cts);
           try {
-            return await run;
+            return await LossSession.start(
+              this.context.asAbsolutePath(path.join('dist', 'worker.js')),
+              inputSpec,
+              { weights, limits: this.limits() },
+              cts.token,
+              (fraction, stage) => {
+                progress.report({ increment: Math.max(0, 100 * fraction - last), message: stage });
+                last = Math.max(last, 100 * fraction);
+              },
+            );
           } finally {
-            this.running.delete(run);
+            this.running.delete(cts);
+            sub.dispose();
+            cts.dispose();
           }
         },
       );
@@ -241,9 +245,19 @@ export class LossRunner implements PanelHost {
     });
   }
 
-  /** Cancels nothing by itself: sessions are owned by the panel; pending starts end with their token. */
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Cancels every computation under way, as their progress notifications' Cancel does. */
+  cancelRunning(): number {
+    const n = this.running.size;
+    for (const cts of [...this.running]) cts.cancel();
+    return n;
+  }
+
   dispose(): void {
-    this.running.clear();
+    this.cancelRunning();
   }
 }
 

@@ -19,6 +19,9 @@ export interface CornerNetInspectorApi {
   /** What the panel's webview last said it drew. */
   lastRender(): RenderReport | undefined;
   waitForRender(timeoutMs?: number, predicate?: (r: RenderReport) => boolean): Promise<RenderReport>;
+  /** Computations under way, and cancelling them (what their progress notification's Cancel does). */
+  readonly runningCount: number;
+  cancelRunning(): number;
 }
 
 export function activate(context: vscode.ExtensionContext): CornerNetInspectorApi {
@@ -30,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
         ResultsPanel.revive(runner, panel, state);
       },
     }),
+    runner,
     { dispose: () => ResultsPanel.current?.dispose() },
     { dispose: disposeLog },
   );
@@ -40,6 +44,10 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     },
     currentReport: () => ResultsPanel.current?.currentReport,
     lastRender: () => ResultsPanel.current?.lastRenderReport,
+    get runningCount() {
+      return runner.runningCount;
+    },
+    cancelRunning: () => runner.cancelRunning(),
     waitForRender: (timeoutMs, predicate) => {
       const p = ResultsPanel.current;
       return p ? p.waitForRender(timeoutMs, predicate) : Promise.reject(new Error('no results panel'));

@@ -2,10 +2,19 @@ import * as vscode from 'vscode';
 import type { LossWeights } from './cornernet/report';
 import type { Colormap } from './protocol/panel';
 
-/** The extension's settings, read fresh each time (they may change at any moment). */
-export function lossWeights(): LossWeights {
+/**
+ * Loss weights the user set (in any scope). Unset ones are left out, so that a folder's
+ * cornernet.json, then CornerNet's 0.1 / 0.1 / 1, apply.
+ */
+export function lossWeights(): Partial<LossWeights> {
   const c = vscode.workspace.getConfiguration('cornernet.loss');
-  return { pull: c.get('pullWeight', 0.1), push: c.get('pushWeight', 0.1), regr: c.get('regrWeight', 1) };
+  const out: Partial<LossWeights> = {};
+  for (const [key, name] of [['pull', 'pullWeight'], ['push', 'pushWeight'], ['regr', 'regrWeight']] as const) {
+    const i = c.inspect<number>(name);
+    const v = i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
+  }
+  return out;
 }
 
 export function maxFileBytes(): number {
