@@ -31,7 +31,7 @@ const QUIET_SETTINGS = {
   'telemetry.telemetryLevel': 'off',
   'update.mode': 'none',
   'extensions.autoCheckUpdates': false,
-  'extensions.autoUpdate': false,
+  'extensions.autoUpdate': 'off', // a string since 1.125; false would be migrated, i.e. rewritten by VS Code
   'extensions.ignoreRecommendations': true,
   'workbench.enableExperiments': false,
   'workbench.startupEditor': 'none',
@@ -40,6 +40,8 @@ const QUIET_SETTINGS = {
   // that blocks clicks elsewhere; the smoke-test-driver mode (dev/integration) turns that off by
   // itself, so "off" makes all modes behave alike and like a classic desktop layout.
   'workbench.editor.useModal': 'off',
+  // no fade-ins: screenshots show finished menus and views, not half-transparent ones
+  'workbench.reduceMotion': 'on',
   // the (empty, AI-less) chat side bar would otherwise take a third of every screenshot
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'workbench.welcomePage.walkthroughs.openOnInstall': false,
@@ -140,14 +142,14 @@ function userSettingsFile(dataDir) {
 }
 
 /**
- * Writes the user settings.json (quiet defaults + `settings`). code-server watches this file, so
- * calling it again while the server runs changes settings live (the UI helper setSettings does).
+ * Writes the user settings.json: quiet defaults + `settings`. Only before the server starts:
+ * code-server's watcher reports just the first later change of this file (UI tests change
+ * settings live through workspace settings instead, see ui-helpers.js setSettings).
  */
-function writeUserSettings(dataDir, settings = {}, { merge = false } = {}) {
+function writeUserSettings(dataDir, settings = {}) {
   const file = userSettingsFile(dataDir);
-  const base = merge && fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : QUIET_SETTINGS;
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify({ ...base, ...settings }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ ...QUIET_SETTINGS, ...settings }, null, 2));
 }
 
 function freePort() {

@@ -2,7 +2,8 @@
 // UI suite: the extension installed in code-server, the workbench in Debian's chromium (playwright-
 // core), every test/ui/*.ui.js run against it. A UI test is a plain CommonJS module:
 //
-//   exports.run = async ({ page, workbenchUrl, workspaceDir, shotsDir, helpers, log }) => { ... }
+//   exports.run = async ({ page, workbenchUrl, workspaceDir, shotsDir, helpers, log,
+//                          extension: {id, displayName, version}, installMode, runDir }) => { ... }
 //
 // It gets a fresh browser profile and a loaded workbench on a fresh copy of the test workspace
 // (test/workspace/, see its README); it fails by throwing. helpers: scripts/vscode/ui-helpers.js.
@@ -81,7 +82,7 @@ function installExtension(runDir, opts) {
   return { mode, payload };
 }
 
-async function runOne(file, i, { server, runDir, payload, timeoutMs, verbose }) {
+async function runOne(file, i, { server, runDir, installMode, payload, timeoutMs, verbose }) {
   const name = path.basename(file, '.ui.js');
   const t0 = Date.now();
   // a fresh copy per test; also a new folder URI, so no editor state is restored from earlier tests
@@ -101,8 +102,9 @@ async function runOne(file, i, { server, runDir, payload, timeoutMs, verbose }) 
       workspaceDir: workspace,
       shotsDir: SHOTS_DIR,
       runDir,
-      extensionId: h.EXTENSION_ID,
-      helpers: createHelpers({ page, workspaceDir: workspace, shotsDir: SHOTS_DIR, dataDir: server.dataDir }),
+      extension: { id: h.EXTENSION_ID, displayName: h.PKG.displayName, version: h.PKG.version },
+      installMode, // 'vsix' | 'folder' | 'dev'
+      helpers: createHelpers({ page, workspaceDir: workspace, shotsDir: SHOTS_DIR }),
       log: (...a) => console.log(`    [${name}]`, ...a),
     };
     let timer;
@@ -144,6 +146,7 @@ async function main() {
       const ok = await runOne(file, i, {
         server,
         runDir,
+        installMode: mode,
         payload: payload && payload(server),
         timeoutMs,
         verbose,

@@ -5,7 +5,6 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const { userSettingsFile } = require('./harness');
 
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** Matches an element whose whole (trimmed) text is `text`. */
@@ -16,9 +15,8 @@ const exactly = (text) => new RegExp(`^\\s*${escapeRe(text)}\\s*$`);
  * @param {import('playwright-core').Page} o.page
  * @param {string} o.workspaceDir  absolute path of the opened folder (explorer items carry it)
  * @param {string} o.shotsDir      where screenshot(name) writes (test/ui/shots, committed)
- * @param {string} o.dataDir       code-server's user-data dir (for setSettings)
  */
-function createHelpers({ page, workspaceDir, shotsDir, dataDir }) {
+function createHelpers({ page, workspaceDir, shotsDir }) {
   const quickInput = page.locator('.quick-input-widget');
   const quickInputBox = quickInput.locator('.quick-input-box input');
   const explorer = page.locator('.explorer-folders-view');
@@ -132,7 +130,10 @@ function createHelpers({ page, workspaceDir, shotsDir, dataDir }) {
     return row;
   }
 
-  /** Opens the context menu on `target` (default: the focused explorer row) and returns its labels. */
+  /**
+   * Opens the context menu on `target` (default: the focused explorer row) and returns the labels
+   * of its enabled entries; the menu stays open (Escape closes it).
+   */
   async function openContextMenu(target) {
     const on = target || explorer.locator('.monaco-list-row.focused').first();
     await on.click({ button: 'right' });
@@ -168,18 +169,25 @@ function createHelpers({ page, workspaceDir, shotsDir, dataDir }) {
   async function screenshot(name, { fullPage = false } = {}) {
     fs.mkdirSync(shotsDir, { recursive: true });
     const file = path.join(shotsDir, `${name.replace(/\.png$/, '')}.png`);
-    await page.screenshot({ path: file, fullPage });
+    // animations: 'disabled' fast-forwards running CSS transitions, so the PNG is deterministic
+    await page.screenshot({ path: file, fullPage, animations: 'disabled' });
     return file;
   }
 
   /**
-   * Merges `settings` into the user settings.json; the server watches it and the workbench and
-   * extension host pick the change up live (onDidChangeConfiguration fires). Give it a moment, or
-   * better wait for the visible effect.
+   * Merges `settings` into the workspace settings (<workspace>/.vscode/settings.json); the
+   * workbench and the extension host pick the change up live (onDidChangeConfiguration fires) within
+   * about a second: wait for its visible effect. Workspace, not user, settings: code-server reports
+   * only the first change of the user settings.json, but every change of this file (which must
+   * exist when the workbench opens: test/workspace/.vscode/settings.json). Settings that only exist
+   * at user level (scope "application"/"machine") go in at server start: run-ui.js --settings.
    */
   async function setSettings(settings) {
-    const file = userSettingsFile(dataDir);
-    const current = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const file = path.join(workspaceDir, '.vscode', 'settings.json');
+    // the committed file is JSONC with whole-line comments; drop them to parse it
+    const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').replace(/^\s*\/\/.*$/gm, '') : '';
+    const current = text.trim() ? JSON.parse(text) : {};
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, JSON.stringify({ ...current, ...settings }, null, 2));
   }
 
@@ -194,6 +202,7 @@ function createHelpers({ page, workspaceDir, shotsDir, dataDir }) {
     showExplorer,
     explorerRow,
     explorerSelect,
+    openContextMenu,
     contextMenu,
     contextMenuItems,
     screenshot,
