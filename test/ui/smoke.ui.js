@@ -37,10 +37,11 @@ exports.run = async ({ page, workspaceDir, extension, installMode, helpers, log 
     .waitFor({ timeout: 30000 });
   await page.keyboard.press('Escape');
 
-  // 4) settings changed during the test take effect (window.title -> the page title)
+  // 4) settings changed during the test take effect (window.title -> the page title; a
+  //    development host prefixes "[Extension Development Host] ")
   await helpers.setSettings({ 'window.title': 'cni-smoke ${rootName}' });
   const title = `cni-smoke ${path.basename(workspaceDir)}`;
-  await page.waitForFunction((t) => document.title === t, title, { timeout: 15000 });
+  await page.waitForFunction((t) => document.title.endsWith(t), title, { timeout: 15000 });
 
   // 5) webviewFrame() reaches into a webview: the built-in markdown preview is one
   fs.writeFileSync(path.join(workspaceDir, 'notes.md'), '# Webview reached\n\nFrom *test/ui/smoke.ui.js*.\n');

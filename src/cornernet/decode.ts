@@ -1,0 +1,169 @@
+/**
+ * CornerNet's test-time decode (`_decode` in kp_utils.py) on one stack: sigmoid (no clamp),
+ * k x k max-pool NMS, top K corners per type over all classes, offsets added, all K x K pairs
+ * scored (tl + br)/2 and rejected (score -1) when the classes differ, the embeddings are further
+ * apart than the threshold, or br is left of / above tl; then the top `numDets` pairs.
+ * float32 inputs are decoded in float32 steps (sigmoid, offsets, scores rounded as torch does).
+ */
+import type { FloatArray, LossInputs } from './batch';
+import { InputError } from './errors';
+import type { Corner } from './roles';
+
+export interface DecodeOptions {
+  /** Corners kept per type (CornerNet: top_k 100). */
+  K?: number;
+  /** NMS window (CornerNet: nms_kernel 3). */
+  kernel?: number;
+  /** Largest embedding distance of a pair (CornerNet: ae_threshold 0.5). */
+  aeThreshold?: number;
+  /** Pairs kept after scoring (CornerNet's test: 1000). */
+  numDets?: number;
+}
+
+export const DECODE_DEFAULTS: Required<DecodeOptions> = { K: 100, kernel: 3, aeThreshold: 0.5, numDets: 1000 };
+
+export interface CornerCandidate {
+  /** Rank in the top K (0 = best). */
+  rank: number;
+  score: number;
+  class: number;
+  /** Integer pixel. */
+  px: number;
+  py: number;
+  /** Pixel plus the predicted offset. */
+  x: number;
+  y: number;
+  tag: number;
+}
+
+export type RejectReason = 'class' | 'distance' | 'geometry';
+
+export interface Detection {
+  x1: number;
+  y1: number;
+  x2: number;
+  y2: number;
+  score: number;
+  tlScore: number;
+  brScore: number;
+  class: number;
+  /** Indices into `tl` / `br` of the result. */
+  tl: number;
+  br: number;
+}
+
+export interface ImageDecode {
+  image: number;
+  tl: CornerCandidate[];
+  br: CornerCandidate[];
+  /** Valid detections (score > -1), best first, at most numDets. */
+  detections: Detection[];
+}
+
+export function decodeImage(inputs: LossInputs, stack: number, image: number, options: DecodeOptions = {}): ImageDecode {
+  const o = { ...DECODE_DEFAULTS, ...options };
+  const { C, H, W, S, B } = inputs.dims;
+  if (!(stack >= 0 && stack < S) || !(image >= 0 && image < B)) throw new InputError('decode', `no stack ${stack} / image ${image}`);
+  if (!Number.isInteger(o.K) || o.K < 1 || o.K > C * H * W) throw new InputError('decode', `K must be an integer in [1, ${C * H * W}] (C*H*W)`);
+  if (o.K * o.K < o.numDets) throw new InputError('decode', `K*K = ${o.K * o.K} pairs cannot cover ${o.numDets} detections (the original's topk raises): raise K to at least ${Math.ceil(Math.sqrt(o.numDets))}`);
+  if (!Number.isInteger(o.kernel) || o.kernel < 1 || o.kernel % 2 === 0) throw new InputError('decode', 'the NMS kernel must be an odd positive integer');
+  const tagMap = inputs.tagMap;
+  const regrMap = inputs.regrMap;
+  if (!tagMap?.tl || !tagMap.br || !regrMap?.tl || !regrMap.br) {
+    throw new InputError('decode', 'decoding needs the embedding and offset maps (tl_tag/br_tag [B,1,H,W], tl_regr/br_regr [B,2,H,W]); only gathered values were given');
+  }
+  const f32 = inputs.heat.tl[stack]!.dtype !== 'float64';
+  const r = f32 ? Math.fround : (x: number) => x;
+  const corners = (corner: Corner): CornerCandidate[] => {
+    const logits = inputs.heat[corner][stack]!.logits;
+    const tags = tagMap[corner]![stack]!;
+    const regr = regrMap[corner]![stack]!;
+    return topCorners(logits, image, C, H, W, o.K, o.kernel, f32).map((c, rank) => {
+      const pix = c.py * W + c.px;
+      return {
+        ...c,
+        rank,
+        x: r(c.px + regr[(image * 2) * H * W + pix]!),
+        y: r(c.py + regr[(image * 2 + 1) * H * W + pix]!),
+        tag: tags[image * H * W + pix]!,
+      };
+    });
+  };
+  const tl = corners('tl');
+  const br = corners('br');
+  const scored: { s: number; i: number; j: number }[] = [];
+  for (let i = 0; i < tl.length; i++) {
+    for (let j = 0; j < br.length; j++) {
+      const a = tl[i]!;
+      const b = br[j]!;
+      const reject = rejectReason(a, b, o.aeThreshold, f32);
+      scored.push({ s: reject ? -1 : r((a.score + b.score) / 2), i, j });
+    }
+  }
+  // torch.topk leaves the order of ties undefined; ours is by pair index (tl rank, then br rank).
+  scored.sort((p, q) => q.s - p.s || p.i - q.i || p.j - q.j);
+  const detections: Detection[] = [];
+  for (const p of scored.slice(0, o.numDets)) {
+    if (!(p.s > -1)) continue;
+    const a = tl[p.i]!;
+    const b = br[p.j]!;
+    detections.push({ x1: a.x, y1: a.y, x2: b.x, y2: b.y, score: p.s, tlScore: a.score, brScore: b.score, class: a.class, tl: p.i, br: p.j });
+  }
+  return { image, tl, br, detections };
+}
+
+/** Why the original gives a pair the score -1 (the first reason that applies), or undefined. */
+export function rejectReason(a: CornerCandidate, b: CornerCandidate, aeThreshold: number, f32 = true): RejectReason | undefined {
+  if (a.class !== b.class) return 'class';
+  const d = f32 ? Math.fround(Math.abs(a.tag - b.tag)) : Math.abs(a.tag - b.tag);
+  if (d > aeThreshold) return 'distance';
+  if (b.x < a.x || b.y < a.y) return 'geometry';
+  return undefined;
+}
+
+/**
+ * The top K of the NMS'd probabilities of one image over all classes: [score, class, px, py]. A
+ * pixel survives NMS when it equals the maximum of its window (plateaus keep every equal pixel),
+ * in probability space, as the original compares `hmax == heat` after the sigmoid.
+ */
+export function topCorners(logits: FloatArray, image: number, C: number, H: number, W: number, K: number, kernel: number, f32: boolean): Omit<CornerCandidate, 'rank' | 'x' | 'y' | 'tag'>[] {
+  const HW = H * W;
+  const n = C * HW;
+  const prob = f32 ? new Float32Array(n) : new Float64Array(n);
+  const base = image * n;
+  for (let i = 0; i < n; i++) prob[i] = 1 / (1 + Math.exp(-logits[base + i]!));
+  const pad = (kernel - 1) >> 1;
+  const kept: number[] = [];
+  const survives = new Uint8Array(n);
+  for (let c = 0; c < C; c++) {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = c * HW + y * W + x;
+        const v = prob[i]!;
+        let isMax = true;
+        for (let yy = Math.max(0, y - pad); yy <= Math.min(H - 1, y + pad) && isMax; yy++) {
+          for (let xx = Math.max(0, x - pad); xx <= Math.min(W - 1, x + pad); xx++) {
+            if (prob[c * HW + yy * W + xx]! > v) {
+              isMax = false;
+              break;
+            }
+          }
+        }
+        if (isMax) {
+          kept.push(i);
+          survives[i] = 1;
+        }
+      }
+    }
+  }
+  kept.sort((a, b) => prob[b]! - prob[a]! || a - b);
+  const top = kept.slice(0, K);
+  // Fewer survivors than K: the original's topk then returns suppressed pixels (score 0).
+  for (let i = 0; top.length < K && i < n; i++) if (!survives[i]) top.push(i);
+  return top.map((i) => ({
+    score: survives[i] ? prob[i]! : 0,
+    class: Math.floor(i / HW),
+    px: i % W,
+    py: Math.floor((i % HW) / W),
+  }));
+}
