@@ -80,6 +80,9 @@ if (only !== 'dist') {
         entryPoints: [...integration, 'test/integration/index.ts'],
         outbase: 'test',
         outdir: 'out/test',
+        // mocha's parallel mode (require.resolve of its worker files) is never used in the
+        // extension host; without this every build prints two warnings about it
+        logOverride: { 'require-resolve-not-external': 'silent' },
       }),
     );
   }

@@ -23,6 +23,8 @@ export function fmt(v: number | null, digits = 6): string {
   if (v === null || !Number.isFinite(v)) return v === null ? 'NaN/Inf' : String(v);
   if (v === 0) return '0';
   const a = Math.abs(v);
+  if (Number.isInteger(v) && a < 1e9) return String(v);
+  digits = Math.min(21, Math.max(1, digits));
   return a >= 1e-4 && a < 1e6 ? Number(v.toPrecision(digits)).toString() : v.toExponential(Math.max(0, digits - 1));
 }
 
