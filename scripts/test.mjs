@@ -1,5 +1,7 @@
-// `npm test`: type check, build, then the unit suite (Node's test runner).
-// Each suite ends with a line "N passed, N failed"; the exit code is non-zero if any suite fails.
+// `npm test`: type check, build, then three suites: unit (Node's test runner), integration (mocha
+// in code-server's real extension host) and UI (Debian's chromium driving the workbench).
+// Each suite ends with a line "<suite>: N passed, N failed"; the exit code is non-zero if any fails.
+// `--unit` runs the unit suite only. The VS Code suites need `bash scripts/setup-code-server.sh`.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,7 +23,7 @@ function listJs(dir) {
 
 let failed = false;
 console.log('> type check');
-if (run('npx', ['tsc', '-p', '.', '--noEmit']) !== 0) {
+if (run('npx', ['tsc', '-p', '.', '--noEmit']) !== 0 || run('npx', ['tsc', '-p', 'webview', '--noEmit']) !== 0) {
   console.log('type check failed');
   process.exit(1);
 }
@@ -40,7 +42,28 @@ const fail = Number(/^# fail (\d+)/m.exec(tap)?.[1] ?? 0) + Number(/^# cancelled
 console.log(`unit: ${pass} passed, ${fail} failed`);
 if (r.status !== 0 || fail > 0 || pass === 0) failed = true;
 
-if (!unitOnly) {
-  // Integration and UI suites are added by the VS Code harness (scripts/ci-vscode).
+/**
+ * A suite run by a harness script whose last line is "<suite>: N passed, N failed". The harness
+ * fails loudly (exit non-zero, with the install command) when chromium or code-server is missing.
+ */
+function runSuite(name, script, extra = []) {
+  console.log(`> ${name} suite`);
+  const r = spawnSync('node', [script, '--no-build', ...extra], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  process.stdout.write(r.stdout ?? '');
+  const m = new RegExp(`^${name}: (\\d+) passed, (\\d+) failed$`, 'm').exec(r.stdout ?? '');
+  const counts = m ? { pass: Number(m[1]), fail: Number(m[2]) } : { pass: 0, fail: 1 };
+  if (!m) console.log(`${name}: 0 passed, 1 failed (the suite did not report; exit ${r.status})`);
+  if (r.status !== 0 || counts.fail > 0 || counts.pass === 0) failed = true;
+  return counts;
 }
+
+const summary = [`unit: ${pass} passed, ${fail} failed`];
+if (!unitOnly) {
+  // Real VS Code suites, one after the other (each drives code-server and chromium on 2 cores).
+  const it = runSuite('integration', 'scripts/vscode/run-integration.js');
+  summary.push(`integration: ${it.pass} passed, ${it.fail} failed`);
+  const ui = runSuite('ui', 'scripts/vscode/run-ui.js');
+  summary.push(`ui: ${ui.pass} passed, ${ui.fail} failed`);
+}
+console.log(`\n${summary.join('\n')}`);
 process.exit(failed ? 1 : 0);

@@ -58,6 +58,8 @@ let colormap: Colormap = 'viridis';
 let slices: Record<CornerName, DecodedSlice> | undefined;
 let thumbs: { stack: number; image: number; width: number; height: number; classes: { class: number; loss: number }[]; data: Float32Array } | undefined;
 let nextRequest = 1;
+/** Decode peaks drawn: the best `peaksShown` of the image's top 100 (over all classes). */
+let peaksShown = 10;
 let slicesRequest = 0;
 let thumbsRequest = 0;
 
@@ -317,38 +319,42 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
     select('sel-stack', 'Stack', range(r.nstack), String(selection.stack), (v) => choose({ stack: Number(v) })),
     select('sel-image', 'Image', range(r.sizes.batch), String(selection.image), (v) => choose({ image: Number(v) })),
     select('sel-class', 'Class', classOptions, String(selection.class), (v) => choose({ class: Number(v) })),
+    select('sel-peaks', 'Peaks shown', [0, 5, 10, 20, 50, 100].map((k) => ({ value: String(k), label: String(k) })), String(peaksShown), (v) => {
+      peaksShown = Number(v);
+      redraw();
+    }),
     select('sel-colormap', 'Colormap', COLORMAPS.map((c) => ({ value: c, label: c })), colormap, (v) => {
       colormap = v as Colormap;
       redraw();
     }),
   );
-  const corners = (['tl', 'br'] as const).map((corner) =>
+  const figure = (corner: CornerName, kind: Kind) =>
     el(
-      'div',
-      { class: 'corner', 'data-corner': corner },
-      el('h3', {}, `${CORNER_TITLES[corner]} `, el('span', { class: 'plane-loss' }, 'plane loss ', metric(`plane.${corner}`, null))),
+      'figure',
+      { 'data-corner': corner, 'data-kind': kind },
+      el('canvas', { id: `canvas-${corner}-${kind}`, class: 'heatmap', role: 'img', 'aria-label': `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}`, 'data-corner': corner, 'data-kind': kind }),
       el(
-        'div',
-        { class: 'maps' },
-        ...KINDS.map((kind) =>
-          el(
-            'figure',
-            {},
-            el('canvas', { id: `canvas-${corner}-${kind}`, class: 'heatmap', role: 'img', 'aria-label': `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}`, 'data-corner': corner, 'data-kind': kind }),
-            el('figcaption', {}, KIND_TITLES[kind], el('span', { class: 'colorbar' }, el('span', { class: 'min', id: `min-${corner}-${kind}` }), el('canvas', { class: 'cbar', id: `cbar-${corner}-${kind}` }), el('span', { class: 'max', id: `max-${corner}-${kind}` }))),
-          ),
-        ),
+        'figcaption',
+        {},
+        el('span', { class: 'colorbar' }, el('span', { class: 'min', id: `min-${corner}-${kind}` }), el('canvas', { class: 'cbar', id: `cbar-${corner}-${kind}` }), el('span', { class: 'max', id: `max-${corner}-${kind}` })),
       ),
-    ),
+    );
+  // tl and br side by side, one row per quantity, so each pair compares at a glance.
+  const grid = el(
+    'div',
+    { class: 'heat-grid' },
+    el('div', {}),
+    ...(['tl', 'br'] as const).map((corner) => el('div', { class: 'col-head' }, CORNER_TITLES[corner], el('span', { class: 'plane-loss' }, ' · plane loss ', metric(`plane.${corner}`, null)))),
+    ...KINDS.flatMap((kind) => [el('div', { class: 'row-head' }, KIND_TITLES[kind]), figure('tl', kind), figure('br', kind)]),
   );
-  const legend = el('p', { class: 'legend' }, el('span', { class: 'sw positive' }), ' target positive (gt = 1)  ', el('span', { class: 'sw peak' }), ' predicted peak (decode: 3×3 max-pool NMS, top 100 of the image)');
+  const legend = el('p', { class: 'legend' }, el('span', { class: 'sw positive' }), ' target positive (gt = 1)  ', el('span', { class: 'sw peak' }), ' predicted peak: among the image\'s best (decode: sigmoid, 3×3 max-pool NMS, top K over all classes)');
   const readout = el('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' }, 'Hover a pixel to read its values.');
   return el(
     'section',
     { id: 'heatmaps', 'aria-label': 'heatmaps' },
     el('h2', {}, 'Heatmaps'),
     controls,
-    el('div', { class: 'pair' }, ...corners),
+    grid,
     legend,
     readout,
     el('h2', {}, 'Classes of this image, by focal loss'),
@@ -361,6 +367,8 @@ function choose(change: Partial<Selection>): void {
   slices = undefined;
   syncSelects();
   requestPlanes();
+  // Same image: the strip stays, only its highlighted class moves.
+  drawThumbnails();
 }
 
 function syncSelects(): void {
@@ -388,9 +396,9 @@ function themeColors() {
   };
 }
 
-/** Display scale: planes of any size drawn about 240 px wide. */
+/** Pixels per data pixel in the canvas itself (CSS then shows it at a fixed size, pixelated). */
 function scaleFor(w: number, h: number): number {
-  return Math.max(1, Math.floor(240 / Math.max(w, h)));
+  return Math.max(1, Math.ceil(200 / Math.max(w, h)));
 }
 
 function redraw(): void {
@@ -409,7 +417,7 @@ function drawSlices(): void {
     const scale = scaleFor(s.width, s.height);
     const markers: Marker[] = [
       ...s.positives.map((p) => ({ ...p, kind: 'positive' as const })),
-      ...s.peaks.map((p) => ({ x: p.x, y: p.y, kind: 'peak' as const })),
+      ...s.peaks.filter((p) => p.rank < peaksShown).map((p) => ({ x: p.x, y: p.y, kind: 'peak' as const })),
     ];
     for (const kind of KINDS) {
       const canvas = document.getElementById(`canvas-${corner}-${kind}`) as HTMLCanvasElement | null;
@@ -418,7 +426,7 @@ function drawSlices(): void {
       drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: 0, max, colormap, scale, markers, colors });
       const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${s.peaks[0]!.score.toFixed(3)}` : '';
       canvas.setAttribute('aria-label', `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}, image ${selection.image}, class ${selection.class}: ${s.positives.length} positive(s)${peakNote}`);
-      canvas.onmousemove = (e) => readout(corner, Math.floor(e.offsetX / scale), Math.floor(e.offsetY / scale));
+      canvas.onmousemove = (e) => readout(corner, Math.floor((e.offsetX / canvas.clientWidth) * s.width), Math.floor((e.offsetY / canvas.clientHeight) * s.height));
       drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
       document.getElementById(`min-${corner}-${kind}`)!.textContent = '0';
       document.getElementById(`max-${corner}-${kind}`)!.textContent = fmt(max, 3);
