@@ -17,6 +17,7 @@ import { ResultsPanel, type PanelHost } from './resultsPanel';
 import { changeRoles, manifestFolder, rememberRoles, settleRoles } from './rolePicker';
 import * as settings from './settings';
 import { isTensorReadError } from './tensor/errors';
+import { tensorFormatOf } from './tensor/tensorFile';
 
 export const COMPUTE_COMMAND = 'cornernet.computeLoss';
 
@@ -70,7 +71,21 @@ export class LossRunner implements PanelHost {
     let items: (string | vscode.Uri)[] | undefined;
     let roles: RoleAssignmentSpec[] = [];
     let weights: Partial<LossWeights> | undefined;
-    if (Array.isArray(b) && b.length && b.every((x) => x instanceof vscode.Uri)) items = b as vscode.Uri[];
+    if (Array.isArray(b) && b.length && b.every((x) => x instanceof vscode.Uri)) {
+      // An explorer selection may hold other files too (expected.json next to the arrays): keep
+      // folders and tensor files, say what was left out.
+      const all = b as vscode.Uri[];
+      items = [];
+      for (const u of all) {
+        const st = await vscode.workspace.fs.stat(u).then((x) => x, () => undefined);
+        if (st?.type === vscode.FileType.Directory || tensorFormatOf(u.path)) items.push(u);
+        else log().info(`ignored ${vscode.workspace.asRelativePath(u)}: not a tensor file or folder`);
+      }
+      if (!items.length) {
+        this.fail(new LossRunError('input', 'the selection holds no .npy, .npz or .safetensors file or folder'));
+        return undefined;
+      }
+    }
     else if (a instanceof vscode.Uri) items = [a];
     else if (Array.isArray(a)) items = a as (string | vscode.Uri)[];
     else if (a && typeof a === 'object' && ('paths' in a || 'roles' in a)) {
