@@ -14,7 +14,8 @@ import { log } from './log';
 import { LossRunError, LossSession } from './lossSession';
 import type { RunSpec } from './protocol/panel';
 import { ResultsPanel, type PanelHost } from './resultsPanel';
-import { changeRoles, manifestFolder, rememberRoles, settleRoles } from './rolePicker';
+import { manifestFolder, rememberRoles } from './cornernet/manifest';
+import { changeRoles, settleRoles } from './rolePicker';
 import * as settings from './settings';
 import { isTensorReadError } from './tensor/errors';
 import { tensorFormatOf } from './tensor/tensorFile';
@@ -61,7 +62,8 @@ export class LossRunner implements PanelHost {
         return undefined;
       });
       if (!changed) return undefined;
-      return this.compute(toRunSpec(changed), 'roles-given');
+      const chosen = (changed.roles ?? []).filter((r) => !spec.roles.some((o) => o.name === r.name && o.path === r.path && o.key === r.key));
+      return this.compute(toRunSpec(changed), 'roles-given', undefined, chosen);
     }
     return this.compute(spec, how === 'restore' ? 'quiet' : 'roles-given');
   }
@@ -128,7 +130,7 @@ export class LossRunner implements PanelHost {
    * no notification), runs the worker under progress and shows the result. Undefined on failure
    * or cancellation (the panel keeps its previous result).
    */
-  async compute(spec: RunSpec, mode: 'interactive' | 'roles-given' | 'quiet', weightArgs?: Partial<LossWeights>): Promise<LossReport | undefined> {
+  async compute(spec: RunSpec, mode: 'interactive' | 'roles-given' | 'quiet', weightArgs?: Partial<LossWeights>, chosen: RoleAssignmentSpec[] = []): Promise<LossReport | undefined> {
     const seq = ++this.started;
     const weights = { ...settings.lossWeights(), ...weightArgs };
     try {
@@ -141,7 +143,7 @@ export class LossRunner implements PanelHost {
           return undefined;
         }
         inputSpec = settled.spec;
-        picked = settled.picked;
+        picked = [...chosen, ...settled.picked];
         if (!(await this.confirmLargeFiles(settled.resolution.uses.map((u) => u.ref.file)))) return undefined;
       }
       const label = inputsLabel(inputSpec.paths);

@@ -2,11 +2,10 @@
  * Asks the user which array plays a role, only when inference cannot tell (a role missing, or two
  * arrays claiming it), and offers to remember the answer in the folder's cornernet.json.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError } from './cornernet/errors';
-import { discoverInputs, MANIFEST_NAME, type InputSpec, type RoleAssignmentSpec } from './cornernet/inputs';
+import { discoverInputs, type InputSpec, type RoleAssignmentSpec } from './cornernet/inputs';
 import { refLabel, resolveRoles, type ArrayRef, type Resolution } from './cornernet/resolve';
 import { ROLE_DESCRIPTIONS, type Role } from './cornernet/roles';
 import type { LossReport } from './cornernet/report';
@@ -94,32 +93,4 @@ export async function changeRoles(spec: InputSpec, report: LossReport | undefine
   if (!ref) return undefined;
   const choice = { name: role.role, path: ref.file, ...(ref.key !== undefined ? { key: ref.key } : {}) };
   return { ...spec, roles: [...(spec.roles ?? []).filter((r) => r.name !== role.role), choice] };
-}
-
-/** The folder whose cornernet.json would hold choices for these inputs, if there is exactly one. */
-export async function manifestFolder(spec: InputSpec): Promise<string | undefined> {
-  const dirs = new Set<string>();
-  for (const p of spec.paths) {
-    const st = await fsp.stat(p).catch(() => undefined);
-    dirs.add(st?.isDirectory() ? path.resolve(p) : path.dirname(path.resolve(p)));
-  }
-  return dirs.size === 1 ? [...dirs][0] : undefined;
-}
-
-/** Merges choices into `<folder>/cornernet.json`, keeping what is there. */
-export async function rememberRoles(folder: string, choices: RoleAssignmentSpec[]): Promise<string> {
-  const file = path.join(folder, MANIFEST_NAME);
-  let json: { roles?: Record<string, unknown>; [k: string]: unknown } = {};
-  try {
-    json = JSON.parse(await fsp.readFile(file, 'utf8'));
-  } catch {
-    json = {};
-  }
-  const roles: Record<string, unknown> = typeof json.roles === 'object' && json.roles !== null ? { ...json.roles } : {};
-  for (const c of choices) {
-    const rel = path.relative(folder, c.path).split(path.sep).join('/');
-    roles[c.name] = c.key !== undefined ? `${rel}:${c.key}` : rel;
-  }
-  await fsp.writeFile(file, JSON.stringify({ ...json, roles }, null, 2) + '\n');
-  return file;
 }

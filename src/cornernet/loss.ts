@@ -235,6 +235,19 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
             o[corner === 'tl' ? 'tlCorner' : 'brCorner'] = { x: p % W, y: Math.floor(p / W) };
           }
         }
+        if (o.tlCorner && o.brCorner) {
+          // The class is the target channel holding an exact 1 at both corners (tl first).
+          const at = (corner: Corner, c: number) => {
+            const q = corner === 'tl' ? o.tlCorner! : o.brCorner!;
+            return inputs.gtHeat[corner][((b * C + c) * H + q.y) * W + q.x] === 1;
+          };
+          let cls = -1;
+          for (let c = 0; c < C && cls < 0; c++) if (at('tl', c) && at('br', c)) cls = c;
+          for (let c = 0; c < C && cls < 0; c++) if (at('tl', c) || at('br', c)) cls = c;
+          if (cls >= 0) o.class = cls;
+          const gt = (corner: Corner, xy: 0 | 1) => inputs.gtRegr[corner][(b * K + item.slot) * 2 + xy]!;
+          o.box = [o.tlCorner.x + gt('tl', 0), o.tlCorner.y + gt('tl', 1), o.brCorner.x + gt('br', 0), o.brCorner.y + gt('br', 1)];
+        }
         objects.push(o);
       }
     }

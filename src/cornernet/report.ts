@@ -95,6 +95,9 @@ export interface ObjectReport {
   /** Corner pixels from the indices, when given. */
   tlCorner?: { x: number; y: number };
   brCorner?: { x: number; y: number };
+  /** With indices: the target class (the channel with a 1 at the corners) and box (corner + offset), map units. */
+  class?: number;
+  box?: [number, number, number, number];
 }
 
 export interface PixelReport {

@@ -78,4 +78,46 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   assert.notEqual(after, current);
   await frame.locator('#heatmaps').scrollIntoViewIfNeeded();
   await helpers.screenshot('panel-heatmaps');
+
+  // 6) "Change roles…": a QuickPick of roles, then of arrays; the loss is computed again
+  await frame.locator('#change-roles').click();
+  const pickRow = (label) =>
+    page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: helpers.exactly(label) }) }).first();
+  await pickRow('tl_heat').click({ timeout: 15000 });
+  await pickRow('br_heat.npy').click({ timeout: 15000 });
+  // br_heat.npy now plays tl_heat, so br_heat has no array: the picker asks; swap them.
+  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'which array is br_heat?' }).waitFor({ timeout: 15000 });
+  await pickRow('tl_heat.npy').click({ timeout: 15000 });
+  await page.waitForFunction(
+    (old) => {
+      const outer = [...document.querySelectorAll('iframe.webview.ready')].map((f) => f.contentDocument?.querySelector('iframe#active-frame')?.contentDocument);
+      return outer.some((d) => d && d.querySelector('[data-metric="total"]') && d.querySelector('[data-metric="total"]').getAttribute('data-value') !== String(old));
+    },
+    value,
+    { timeout: 60000 },
+  ).catch(() => {});
+  const changed = Number(await frame.locator('[data-metric="total"]').getAttribute('data-value'));
+  log(`after swapping tl_heat and br_heat: total ${changed}`);
+  assert.notEqual(changed, value, 'the total changed with the roles');
+  const tlRow = frame.locator('#roles tr', { has: frame.locator('td', { hasText: helpers.exactly('tl_heat') }) });
+  assert.match(await tlRow.textContent(), /br_heat\.npy.*override/);
+  await helpers.screenshot('panel-roles');
+
+  // 7) the panel survives a window reload (serializer + webview state), heatmaps drawn again
+  await helpers.runCommand('Developer: Reload Window');
+  await page.waitForTimeout(2000);
+  const restored = helpers.webviewFrame().locator('[data-metric="total"]');
+  await restored.waitFor({ timeout: 90000 });
+  assert.equal(Number(await restored.getAttribute('data-value')), changed, 'restored total');
+  const restoredCanvas = helpers.webviewFrame().locator('#canvas-br-loss');
+  await restoredCanvas.waitFor({ timeout: 60000 });
+  await page.waitForFunction(() => true);
+  const drawn = await helpers
+    .webviewFrame()
+    .locator('canvas.thumb')
+    .first()
+    .waitFor({ timeout: 60000 })
+    .then(() => true, () => false);
+  assert.ok(drawn, 'heatmaps and thumbnails drawn again after the reload');
+  log('panel restored after reload');
 };

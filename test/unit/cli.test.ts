@@ -150,6 +150,22 @@ describe('cornernet-loss', () => {
     assertBadInput(cli([d]), /tl_ind \(.*tl_ind\.npy\): index 256 at image 0, slot 3 is outside \[0, 256\)/);
   });
 
+  it('gathered values that differ from the maps at the indices: gather-mismatch, gathered used', async () => {
+    const d = copyCase('p01_basic', 'mismatch');
+    const tag = await readTensorFile(path.join(d, 'tl_tag.npy'));
+    (tag.data as Float32Array)[9] += 0.25;
+    writeFileSync(path.join(d, 'tl_tag.npy'), encodeNpy(tag));
+    const r = cli(['--json', d]);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    const w = j.warnings.find((x: any) => x.code === 'gather-mismatch');
+    assert.ok(w, 'warning raised');
+    assert.match(w.message, /tl_tag: the gathered values \(.*tl_tag\.npy\) differ from the map \(.*tl_tag_map\.npy\) gathered at tl_ind in 1 of 16 values \(first at stack 0, image 1, slot 1/);
+    assert.deepEqual(w.files.map((f: string) => path.basename(f)).sort(), ['tl_tag.npy', 'tl_tag_map.npy']);
+    // The gathered (changed) values feed the loss: pull differs from the fixture.
+    assert.notEqual(j.unweighted.pull, readExpected('p01_basic').float32.unweighted.pull);
+  });
+
   it('shapes that disagree name both sides', () => {
     const d = copyCase('p01_basic', 'shapes');
     writeFileSync(path.join(d, 'gt_br_heat.npy'), encodeNpy({ dtype: 'float32', shape: [2, 3, 16, 15], data: new Float32Array(2 * 3 * 16 * 15) }));
