@@ -7,13 +7,20 @@ import { RoleResolutionError, isInputError } from '../cornernet/errors';
 import type { LossInputs } from '../cornernet/batch';
 import { computeLossWithInputs } from '../cornernet/run';
 import { classThumbnails, countPositives, heatSlice } from '../cornernet/slices';
+import { decodeAndMatch } from '../cornernet/matching';
 import { isTensorReadError } from '../tensor/errors';
+import { histogram, plane2d, tensorStats } from '../tensor/stats';
+import { openFileSource } from '../tensor/source';
+import { listArrays, readArray, tensorFormatOf } from '../tensor/tensorFile';
+import type { Tensor } from '../tensor/tensor';
 import type { SerializedError, WorkerRequest, WorkerResponse } from './protocol';
 
 const port = parentPort;
 if (!port) throw new Error('lossWorker must run in a worker thread');
 
 let inputs: LossInputs | undefined;
+/** The array a tensor viewer shows (one viewer per worker). */
+let tensor: Tensor | undefined;
 let positives: { tl: number; br: number } | undefined;
 
 const send = (msg: WorkerResponse, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
@@ -42,6 +49,74 @@ async function handle(msg: WorkerRequest): Promise<void> {
     case 'thumbnails': {
       const t = classThumbnails(requireInputs(), msg.stack, msg.image, msg.maxSide);
       send({ type: 'thumbnails', id: msg.id, thumbnails: t }, [t.data.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'decode': {
+      const view = decodeAndMatch(requireInputs(), msg.stack, msg.image, msg.options, msg.minScore);
+      send({ type: 'decode', id: msg.id, view });
+      return;
+    }
+    case 'tagMaps': {
+      const i = requireInputs();
+      const { H, W } = i.dims;
+      const plane = (c: 'tl' | 'br') => {
+        const m = i.tagMap?.[c]?.[msg.stack];
+        if (!m) throw new Error('the embeddings were given gathered: there is no map to show');
+        return Float32Array.from(m.subarray(msg.image * H * W, (msg.image + 1) * H * W));
+      };
+      const tl = plane('tl');
+      const br = plane('br');
+      send({ type: 'tagMaps', id: msg.id, width: W, height: H, tl, br }, [tl.buffer, br.buffer]);
+      return;
+    }
+    case 'fileStats': {
+      const format = tensorFormatOf(msg.path);
+      if (!format) throw new Error(`${msg.path}: not a tensor file`);
+      const src = await openFileSource(msg.path);
+      try {
+        const arrays = [];
+        for (const a of await listArrays(src, format, msg.limits)) {
+          const t = await readArray(src, format, a.key, msg.limits);
+          arrays.push({ ...(a.key !== undefined ? { key: a.key } : {}), header: a.header, stats: tensorStats(t) });
+        }
+        send({ type: 'fileStats', id: msg.id, arrays });
+      } finally {
+        await src.close();
+      }
+      return;
+    }
+    case 'openTensor': {
+      const format = tensorFormatOf(msg.path);
+      if (!format) throw new Error(`${msg.path}: not a tensor file`);
+      const src = await openFileSource(msg.path);
+      let header;
+      try {
+        const listing = await listArrays(src, format, msg.limits);
+        const entry = msg.key === undefined ? listing[0] : listing.find((a) => a.key === msg.key);
+        if (!entry) throw new Error(`${msg.path}: no array ${msg.key ?? ''}`);
+        header = entry.header;
+        tensor = await readArray(src, format, entry.key, msg.limits);
+      } finally {
+        await src.close();
+      }
+      send({ type: 'tensor', id: msg.id, array: { ...(msg.key !== undefined ? { key: msg.key } : {}), header, stats: tensorStats(tensor) } });
+      return;
+    }
+    case 'plane': {
+      if (!tensor) throw new Error('no array is open in this worker');
+      const p = plane2d(tensor, msg.rowAxis, msg.colAxis, msg.index);
+      let lo = msg.clip?.[0] ?? Infinity;
+      let hi = msg.clip?.[1] ?? -Infinity;
+      if (!msg.clip) {
+        for (let i = 0; i < p.data.length; i++) {
+          const v = p.data[i]!;
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        if (lo > hi) [lo, hi] = [0, 1];
+      }
+      const hist = histogram(p.data, msg.bins, lo, hi);
+      send({ type: 'plane', id: msg.id, rows: p.rows, cols: p.cols, data: p.data, histogram: hist, lo, hi }, [p.data.buffer as ArrayBuffer, hist.buffer as ArrayBuffer]);
       return;
     }
   }

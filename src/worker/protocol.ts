@@ -8,7 +8,11 @@ import type { LossReport, LossWeights } from '../cornernet/report';
 import type { RoleProblem } from '../cornernet/resolve';
 import type { Corner } from '../cornernet/roles';
 import type { HeatSlice, Thumbnails } from '../cornernet/slices';
+import type { DecodeOptions } from '../cornernet/decode';
+import type { DecodeView } from '../cornernet/matching';
 import type { ReadLimits } from '../tensor/limits';
+import type { TensorStats } from '../tensor/stats';
+import type { TensorHeader } from '../tensor/tensor';
 
 export interface ComputeOptions {
   weights?: Partial<LossWeights>;
@@ -19,7 +23,20 @@ export interface ComputeOptions {
 export type WorkerRequest =
   | { type: 'compute'; id: number; spec: InputSpec; options: ComputeOptions }
   | { type: 'slice'; id: number; corner: Corner; stack: number; image: number; class: number; topK: number }
-  | { type: 'thumbnails'; id: number; stack: number; image: number; maxSide: number };
+  | { type: 'thumbnails'; id: number; stack: number; image: number; maxSide: number }
+  | { type: 'decode'; id: number; stack: number; image: number; options: DecodeOptions; minScore: number }
+  | { type: 'tagMaps'; id: number; stack: number; image: number }
+  /** Headers and statistics of every array of a file (hovers, badges, diagnostics). */
+  | { type: 'fileStats'; id: number; path: string; limits?: Partial<ReadLimits> }
+  /** Loads one array of a file and keeps it for `plane` requests (tensor viewer). */
+  | { type: 'openTensor'; id: number; path: string; key?: string; limits?: Partial<ReadLimits> }
+  | { type: 'plane'; id: number; rowAxis: number; colAxis: number; index: number[]; bins: number; clip?: [number, number] };
+
+export interface ArrayStats {
+  key?: string;
+  header: TensorHeader;
+  stats: TensorStats;
+}
 
 export type ErrorKind = 'input' | 'read' | 'roles' | 'internal';
 
@@ -37,4 +54,9 @@ export type WorkerResponse =
   | { type: 'report'; id: number; report: LossReport }
   | { type: 'slice'; id: number; slice: HeatSlice }
   | { type: 'thumbnails'; id: number; thumbnails: Thumbnails }
+  | { type: 'decode'; id: number; view: DecodeView }
+  | { type: 'tagMaps'; id: number; width: number; height: number; tl: Float32Array; br: Float32Array }
+  | { type: 'fileStats'; id: number; arrays: ArrayStats[] }
+  | { type: 'tensor'; id: number; array: ArrayStats }
+  | { type: 'plane'; id: number; rows: number; cols: number; data: Float32Array; histogram: Uint32Array; lo: number; hi: number }
   | { type: 'error'; id: number; error: SerializedError };
