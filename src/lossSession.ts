@@ -56,8 +56,9 @@ export class LossSession {
     return (await this.client.request('thumbnails', { type: 'thumbnails', stack, image, maxSide })).thumbnails;
   }
 
-  async decode(stack: number, image: number, options: DecodeOptions, minScore: number): Promise<DecodeView> {
-    return (await this.client.request('decode', { type: 'decode', stack, image, options, minScore })).view;
+  async decode(stack: number, image: number, options: DecodeOptions, minScore: number): Promise<{ view: DecodeView; background: Float32Array }> {
+    const r = await this.client.request('decode', { type: 'decode', stack, image, options, minScore });
+    return { view: r.view, background: r.background };
   }
 
   async tagMaps(stack: number, image: number): Promise<{ width: number; height: number; tl: Float32Array; br: Float32Array }> {

@@ -150,7 +150,7 @@ export class ResultsPanel {
     } catch (e) {
       if (e instanceof LossRunError && e.kind === 'cancelled') return;
       log().error(`results panel: ${(e as Error).message}`);
-      if (msg.type === 'requestSlices' || msg.type === 'requestThumbnails') this.post({ type: 'requestFailed', requestId: msg.requestId, message: (e as Error).message });
+      if ('requestId' in msg) this.post({ type: 'requestFailed', requestId: msg.requestId, message: (e as Error).message });
     }
   }
 
@@ -186,6 +186,31 @@ export class ResultsPanel {
         });
         return;
       }
+      case 'requestDecode': {
+        if (msg.runId !== this.runId || !this.report) return;
+        const session = await this.liveSession();
+        if (!session || msg.runId !== this.runId) return;
+        const stack = this.report.nstack - 1;
+        // num_dets as in CornerNet's test (1000), lowered when K*K cannot cover it.
+        const numDets = Math.min(1000, msg.K * msg.K);
+        const { view, background } = await session.decode(stack, msg.image, { K: msg.K, aeThreshold: msg.aeThreshold, numDets, kernel: 3 }, msg.minScore);
+        this.post({ type: 'decode', requestId: msg.requestId, runId: msg.runId, view, width: this.report.sizes.width, height: this.report.sizes.height, background: exactBuffer(background) });
+        return;
+      }
+      case 'requestTagMaps': {
+        if (msg.runId !== this.runId) return;
+        const session = await this.liveSession();
+        if (!session || msg.runId !== this.runId) return;
+        const m = await session.tagMaps(msg.stack, msg.image);
+        this.post({ type: 'tagMaps', requestId: msg.requestId, runId: msg.runId, stack: msg.stack, image: msg.image, width: m.width, height: m.height, tl: exactBuffer(m.tl), br: exactBuffer(m.br) });
+        return;
+      }
+      case 'exportReport':
+        if (this.report) await exportReport(this.report);
+        return;
+      case 'savePng':
+        await savePng(msg.name, msg.dataUrl);
+        return;
       case 'changeRoles':
         if (this.spec) await this.host.recompute(this.spec, 'changeRoles');
         return;
@@ -288,4 +313,39 @@ function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
 <script nonce="${n}" src="${script}"></script>
 </body>
 </html>`;
+}
+
+function defaultDir(): vscode.Uri | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri;
+}
+
+/** Writes the report as JSON: to `target`, or where the user says. Returns the file written. */
+export async function exportReport(report: LossReport, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
+  const dir = defaultDir();
+  const uri =
+    target ??
+    (await vscode.window.showSaveDialog({
+      title: 'Export the CornerNet loss report',
+      defaultUri: dir ? vscode.Uri.joinPath(dir, 'cornernet-loss-report.json') : undefined,
+      filters: { JSON: ['json'] },
+    }));
+  if (!uri) return undefined;
+  await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
+  log().info(`report written to ${uri.fsPath}`);
+  return uri;
+}
+
+async function savePng(name: string, dataUrl: string): Promise<void> {
+  const dir = defaultDir();
+  const uri = await vscode.window.showSaveDialog({
+    title: 'Save the image as PNG',
+    defaultUri: dir ? vscode.Uri.joinPath(dir, `${name}.png`) : undefined,
+    filters: { PNG: ['png'] },
+  });
+  if (!uri) return;
+  const bytes = Buffer.from(dataUrl.slice('data:image/png;base64,'.length), 'base64');
+  // A PNG starts with its 8-byte signature; anything else is not what the webview should send.
+  if (bytes.length < 8 || bytes.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG image');
+  await vscode.workspace.fs.writeFile(uri, bytes);
+  log().info(`image written to ${uri.fsPath}`);
 }

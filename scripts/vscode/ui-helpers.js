@@ -174,12 +174,18 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
    * Right-clicks `target` (default: the last item explorerSelect selected; the command receives the
    * whole selection) and clicks the menu entry `label`.
    */
-  async function contextMenu(label, { target } = {}) {
-    const labels = await openContextMenu(target);
+  async function contextMenu(label, { target, attempts = 10 } = {}) {
     const item = menu.locator('.action-item:not(.disabled) .action-label', { hasText: exactly(label) }).first();
-    if ((await item.count()) === 0) {
+    // Right after the workbench appears, extension menu contributions may not be registered yet
+    // (like the palette, pitfall 5): close the menu and open it again until the entry shows.
+    let labels = [];
+    for (let i = 0; ; i++) {
+      labels = await openContextMenu(target);
+      if ((await item.count()) > 0) break;
       await page.keyboard.press('Escape');
-      throw new Error(`context menu has no enabled entry "${label}"; it has: ${labels.join(' | ')}`);
+      await menu.waitFor({ state: 'hidden', timeout: 5000 }).catch(() => {});
+      if (i + 1 >= attempts) throw new Error(`context menu has no enabled entry "${label}"; it has: ${labels.join(' | ')}`);
+      await page.waitForTimeout(2000);
     }
     // Rarely (seen once in ~20 runs) a click right after the menu appears is not taken and the
     // menu stays open. The menu closes whenever an entry runs, so an open menu means "not run":

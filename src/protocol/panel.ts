@@ -4,6 +4,7 @@
  * arrays. Each side validates what it receives with the parsers below; anything else is dropped.
  */
 import type { LossReport } from '../cornernet/report';
+import type { DecodeView } from '../cornernet/matching';
 
 export const PANEL_VIEW_TYPE = 'cornernet.results';
 
@@ -52,6 +53,10 @@ export type ToPanel =
   | { type: 'load'; runId: number; report: LossReport; inputsLabel: string; spec: RunSpec; selection: Selection; colormap: Colormap }
   | { type: 'slices'; requestId: number; runId: number; selection: Selection; tl: SliceData; br: SliceData }
   | { type: 'thumbnails'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; classes: ThumbnailClass[]; data: ArrayBuffer }
+  /** Decode of the last stack for one image, with a background [height * width] of corner probabilities. */
+  | { type: 'decode'; requestId: number; runId: number; view: DecodeView; width: number; height: number; background: ArrayBuffer }
+  /** Embedding maps of one image (only when the inputs had maps). */
+  | { type: 'tagMaps'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; tl: ArrayBuffer; br: ArrayBuffer }
   | { type: 'colormap'; colormap: Colormap }
   | { type: 'busy'; message: string | null }
   | { type: 'requestFailed'; requestId: number; message: string };
@@ -61,8 +66,13 @@ export type FromPanel =
   | { type: 'ready' }
   | { type: 'requestSlices'; requestId: number; runId: number; selection: Selection }
   | { type: 'requestThumbnails'; requestId: number; runId: number; stack: number; image: number }
+  | { type: 'requestDecode'; requestId: number; runId: number; image: number; K: number; aeThreshold: number; minScore: number }
+  | { type: 'requestTagMaps'; requestId: number; runId: number; stack: number; image: number }
   | { type: 'changeRoles' }
   | { type: 'recompute' }
+  | { type: 'exportReport' }
+  /** A PNG of what the webview drew (data: URL), to save where the user says. */
+  | { type: 'savePng'; name: string; dataUrl: string }
   | { type: 'rendered'; report: RenderReport };
 
 // ---- validation (hand-written: small, no dependency, runs on both sides)
@@ -91,7 +101,21 @@ export function parseFromPanel(v: unknown): FromPanel | undefined {
     case 'ready':
     case 'changeRoles':
     case 'recompute':
+    case 'exportReport':
       return { type: v.type };
+    case 'requestDecode':
+      return isInt(v.requestId) && isInt(v.runId) && isInt(v.image, 0, 1e6) && isInt(v.K, 1, 10000) && isNum(v.aeThreshold) && v.aeThreshold >= 0 && v.aeThreshold <= 1e6 && isNum(v.minScore) && v.minScore >= -1 && v.minScore <= 1
+        ? { type: 'requestDecode', requestId: v.requestId, runId: v.runId, image: v.image, K: v.K, aeThreshold: v.aeThreshold, minScore: v.minScore }
+        : undefined;
+    case 'requestTagMaps':
+      return isInt(v.requestId) && isInt(v.runId) && isInt(v.stack, 0, 1e4) && isInt(v.image, 0, 1e6)
+        ? { type: 'requestTagMaps', requestId: v.requestId, runId: v.runId, stack: v.stack, image: v.image }
+        : undefined;
+    case 'savePng':
+      // A PNG data URL of bounded size (a canvas export, not an arbitrary payload).
+      return isStr(v.name, 200) && /^[\w.-]+$/.test(v.name) && isStr(v.dataUrl, 64 * 1024 * 1024) && v.dataUrl.startsWith('data:image/png;base64,')
+        ? { type: 'savePng', name: v.name, dataUrl: v.dataUrl }
+        : undefined;
     case 'requestSlices':
       return isInt(v.requestId) && isInt(v.runId) && isSelection(v.selection)
         ? { type: 'requestSlices', requestId: v.requestId, runId: v.runId, selection: { stack: v.selection.stack, image: v.selection.image, class: v.selection.class } }
@@ -132,6 +156,14 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
       return isInt(v.requestId) && isInt(v.runId) && isSelection(v.selection) && isSliceData(v.tl) && isSliceData(v.br) ? (v as unknown as ToPanel) : undefined;
     case 'thumbnails':
       return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height * 4
+        ? (v as unknown as ToPanel)
+        : undefined;
+    case 'decode':
+      return isInt(v.requestId) && isInt(v.runId) && isObj(v.view) && isInt(v.width, 1, 1e5) && isInt(v.height, 1, 1e5) && v.background instanceof ArrayBuffer && v.background.byteLength === v.width * v.height * 4
+        ? (v as unknown as ToPanel)
+        : undefined;
+    case 'tagMaps':
+      return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1, 1e5) && isInt(v.height, 1, 1e5) && [v.tl, v.br].every((b) => b instanceof ArrayBuffer && b.byteLength === (v.width as number) * (v.height as number) * 4)
         ? (v as unknown as ToPanel)
         : undefined;
     case 'colormap':

@@ -52,8 +52,22 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
     case 'decode': {
-      const view = decodeAndMatch(requireInputs(), msg.stack, msg.image, msg.options, msg.minScore);
-      send({ type: 'decode', id: msg.id, view });
+      const i = requireInputs();
+      const view = decodeAndMatch(i, msg.stack, msg.image, msg.options, msg.minScore);
+      // What the boxes are drawn over: per pixel, the best corner probability of any class.
+      const { C, H, W } = i.dims;
+      const background = new Float32Array(H * W);
+      for (const c of ['tl', 'br'] as const) {
+        const logits = i.heat[c][msg.stack]!.logits;
+        for (let k = 0; k < C; k++) {
+          const base = (msg.image * C + k) * H * W;
+          for (let p = 0; p < H * W; p++) {
+            const v = 1 / (1 + Math.exp(-logits[base + p]!));
+            if (v > background[p]!) background[p] = v;
+          }
+        }
+      }
+      send({ type: 'decode', id: msg.id, view, background }, [background.buffer]);
       return;
     }
     case 'tagMaps': {

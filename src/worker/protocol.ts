@@ -54,7 +54,7 @@ export type WorkerResponse =
   | { type: 'report'; id: number; report: LossReport }
   | { type: 'slice'; id: number; slice: HeatSlice }
   | { type: 'thumbnails'; id: number; thumbnails: Thumbnails }
-  | { type: 'decode'; id: number; view: DecodeView }
+  | { type: 'decode'; id: number; view: DecodeView; background: Float32Array }
   | { type: 'tagMaps'; id: number; width: number; height: number; tl: Float32Array; br: Float32Array }
   | { type: 'fileStats'; id: number; arrays: ArrayStats[] }
   | { type: 'tensor'; id: number; array: ArrayStats }

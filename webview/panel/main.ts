@@ -22,6 +22,7 @@ import {
 } from '../../src/protocol/panel';
 import { canvasDigest, drawColorbar, drawHeatmap, type Marker } from '../shared/heatmap';
 import { clear, el, fmt, metric } from '../shared/dom';
+import { drawDecode, drawTagMaps, renderDecodeControls, renderEmbeddings, renderOffsets, type DecodeSettings, type SectionContext } from './diagnostics';
 
 interface VsCodeApi {
   postMessage(msg: FromPanel): void;
@@ -62,6 +63,11 @@ let nextRequest = 1;
 let peaksShown = 10;
 let slicesRequest = 0;
 let thumbsRequest = 0;
+let decodeRequest = 0;
+let tagMapsRequest = 0;
+let decodeSettings: DecodeSettings = { K: 100, aeThreshold: 0.5, minScore: 0.5 };
+/** Image the embeddings/offsets/decode sections show (they follow the heatmap selection). */
+let sectionsFor = '';
 
 const root = document.getElementById('root')!;
 
@@ -98,6 +104,14 @@ function onMessage(msg: ToPanel): void {
       thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: new Float32Array(msg.data) };
       drawThumbnails();
       maybeReportRender();
+      break;
+    case 'decode':
+      if (msg.requestId !== decodeRequest || msg.runId !== runId) return;
+      drawDecode(sectionContext(), msg.view, msg.width, msg.height, new Float32Array(msg.background));
+      break;
+    case 'tagMaps':
+      if (msg.requestId !== tagMapsRequest || msg.runId !== runId) return;
+      drawTagMaps(sectionContext(), msg.width, msg.height, new Float32Array(msg.tl), new Float32Array(msg.br));
       break;
     case 'colormap':
       colormap = msg.colormap;
@@ -152,6 +166,54 @@ function requestPlanes(): void {
     post({ type: 'requestThumbnails', requestId: thumbsRequest, runId, stack: selection.stack, image: selection.image });
   }
   vscode.setState({ selection, load: loaded });
+  renderSections();
+}
+
+function sectionContext(): SectionContext {
+  return {
+    report: report!,
+    runId,
+    selection,
+    colormap,
+    post,
+    requestId: () => nextRequest++,
+    colors: themeColors,
+    drawn: () => maybeReportRender(),
+  };
+}
+
+/** Embeddings, offsets and decode follow the selected stack and image. */
+function renderSections(force = false): void {
+  if (!report) return;
+  const key = `${runId}/${selection.stack}/${selection.image}`;
+  if (key === sectionsFor && !force) return;
+  sectionsFor = key;
+  const ctx = sectionContext();
+  // Tag-map replies carry the request id the section asked with.
+  const realPost = ctx.post;
+  ctx.post = (m) => {
+    if (m.type === 'requestTagMaps') tagMapsRequest = m.requestId;
+    realPost(m);
+  };
+  renderEmbeddings(document.getElementById('embeddings')!, ctx);
+  renderOffsets(document.getElementById('offsets')!, ctx);
+  renderDecodeControls(document.getElementById('decode')!, ctx, decodeSettings, (s) => {
+    decodeSettings = s;
+    requestDecode();
+  });
+  requestDecode();
+}
+
+function requestDecode(): void {
+  if (!report) return;
+  const { K, aeThreshold, minScore } = decodeSettings;
+  if (!(K >= 1 && K <= 10000 && aeThreshold >= 0 && minScore >= 0 && minScore <= 1)) {
+    const out = document.getElementById('decode-out');
+    if (out) out.textContent = 'K must be 1–10000, the threshold ≥ 0 and the score in [0, 1].';
+    return;
+  }
+  decodeRequest = nextRequest++;
+  post({ type: 'requestDecode', requestId: decodeRequest, runId, image: selection.image, K, aeThreshold, minScore });
 }
 
 // ---------------------------------------------------------------- layout
@@ -165,7 +227,11 @@ function renderAll(inputsLabel: string): void {
     renderSummary(r),
     renderWarnings(r),
     renderHeatmapSection(r),
+    el('section', { id: 'embeddings', 'aria-label': 'embeddings' }),
+    el('section', { id: 'offsets', 'aria-label': 'offsets' }),
+    el('section', { id: 'decode', 'aria-label': 'decode' }),
   );
+  sectionsFor = '';
 }
 
 function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
@@ -173,6 +239,8 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
   change.addEventListener('click', () => post({ type: 'changeRoles' }));
   const again = el('vscode-button', { id: 'recompute', secondary: '' }, 'Recompute');
   again.addEventListener('click', () => post({ type: 'recompute' }));
+  const exportJson = el('vscode-button', { id: 'export-report', secondary: '' }, 'Export JSON…');
+  exportJson.addEventListener('click', () => post({ type: 'exportReport' }));
   const rows = r.inputs.roles.map((u) =>
     el(
       'tr',
@@ -191,7 +259,7 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
   return el(
     'header',
     {},
-    el('div', { class: 'title-row' }, el('h1', {}, 'CornerNet loss'), el('div', { class: 'actions' }, change, again)),
+    el('div', { class: 'title-row' }, el('h1', {}, 'CornerNet loss'), el('div', { class: 'actions' }, change, again, exportJson)),
     el('p', { class: 'inputs', title: inputsLabel }, inputsLabel),
     el('p', { class: 'sizes' }, `${r.nstack} stack${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes · ${height}×${width} · K ${maxObjects} · ${r.precision} · weights pull ${r.weights.pull}, push ${r.weights.push}, regr ${r.weights.regr}`),
     el(
@@ -246,7 +314,7 @@ function renderSummary(r: LossReport): HTMLElement {
       'tr',
       {},
       el('th', { scope: 'row' }, String(i.image)),
-      el('td', {}, String(i.objects)),
+      el('td', {}, metric(`image${i.image}.objects`, i.objects)),
       el('td', {}, `${i.positives.tl}/${i.positives.br}`),
       el('td', {}, metric(`image${i.image}.focal`, i.focal)),
       el('td', {}, i.focalShare === null ? '–' : `${(100 * i.focalShare).toFixed(1)}%`),
@@ -349,10 +417,12 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
   );
   const legend = el('p', { class: 'legend' }, el('span', { class: 'sw positive' }), ' target positive (gt = 1)  ', el('span', { class: 'sw peak' }), ' predicted peak: among the image\'s best (decode: sigmoid, 3×3 max-pool NMS, top K over all classes)');
   const readout = el('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' }, 'Hover a pixel to read its values.');
+  const save = el('vscode-button', { id: 'save-heatmaps', secondary: '' }, 'Save PNG…');
+  save.addEventListener('click', () => savePng('heatmaps', [...document.querySelectorAll<HTMLCanvasElement>('canvas.heatmap[id^="canvas-"]')]));
   return el(
     'section',
     { id: 'heatmaps', 'aria-label': 'heatmaps' },
-    el('h2', {}, 'Heatmaps'),
+    el('div', { class: 'title-row' }, el('h2', {}, 'Heatmaps'), save),
     controls,
     grid,
     legend,
@@ -390,9 +460,14 @@ function syncColormapSelect(): void {
 
 function themeColors() {
   const css = getComputedStyle(document.body);
+  const v = (name: string, fallback: string) => css.getPropertyValue(name).trim() || fallback;
   return {
-    positive: css.getPropertyValue('--vscode-charts-red').trim() || '#f14c4c',
-    peak: css.getPropertyValue('--vscode-charts-yellow').trim() || '#cca700',
+    positive: v('--vscode-charts-red', '#f14c4c'),
+    peak: v('--vscode-charts-yellow', '#cca700'),
+    good: v('--vscode-charts-green', '#89d185'),
+    bad: v('--vscode-charts-orange', '#d18616'),
+    text: v('--vscode-foreground', '#cccccc'),
+    grid: v('--vscode-panel-border', '#80808059'),
   };
 }
 
@@ -404,7 +479,24 @@ function scaleFor(w: number, h: number): number {
 function redraw(): void {
   drawSlices();
   drawThumbnails();
+  renderSections(true);
   maybeReportRender();
+}
+
+/** Several canvases side by side into one PNG, saved where the user says (through the host). */
+function savePng(name: string, canvases: HTMLCanvasElement[]): void {
+  if (!canvases.length) return;
+  const gap = 8;
+  const out = document.createElement('canvas');
+  out.width = canvases.reduce((w, c) => w + c.width + gap, -gap);
+  out.height = Math.max(...canvases.map((c) => c.height));
+  const ctx = out.getContext('2d')!;
+  let x = 0;
+  for (const c of canvases) {
+    ctx.drawImage(c, x, 0);
+    x += c.width + gap;
+  }
+  post({ type: 'savePng', name, dataUrl: out.toDataURL('image/png') });
 }
 
 function drawSlices(): void {
@@ -482,7 +574,7 @@ function maybeReportRender(): void {
       metrics[n.getAttribute('data-metric')!] = v === null || v === 'null' ? null : Number(v);
     });
     const canvases: RenderReport['canvases'] = [];
-    document.querySelectorAll<HTMLCanvasElement>('canvas.heatmap, canvas.thumb').forEach((c) => {
+    document.querySelectorAll<HTMLCanvasElement>('canvas[id]:not(.cbar)').forEach((c) => {
       canvases.push({ id: c.id, width: c.width, height: c.height, ...canvasDigest(c) });
     });
     post({ type: 'rendered', report: { runId, selection, metrics, canvases } });

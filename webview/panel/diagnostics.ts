@@ -1,0 +1,382 @@
+/**
+ * The panel's diagnostic sections: embeddings (pull/push per object, margins, push matrix, tag
+ * maps), offsets (predicted vs target, worst first) and decode (boxes against targets, what failed
+ * to pair and why). Each renders into its own section element; data comes from the report or
+ * from the host on request.
+ */
+import type { LossReport, ObjectReport } from '../../src/cornernet/report';
+import type { DecodeView } from '../../src/cornernet/matching';
+import type { Colormap, FromPanel, Selection } from '../../src/protocol/panel';
+import { colormapTable } from '../shared/colormap';
+import { drawHeatmap, type Marker } from '../shared/heatmap';
+import { clear, el, fmt, metric } from '../shared/dom';
+
+export interface SectionContext {
+  report: LossReport;
+  runId: number;
+  selection: Selection;
+  colormap: Colormap;
+  post(m: FromPanel): void;
+  requestId(): number;
+  colors(): { positive: string; peak: string; good: string; bad: string; text: string; grid: string };
+  /** Re-posts the render report after something was drawn. */
+  drawn(): void;
+}
+
+const objectName = (o: ObjectReport) =>
+  `object ${o.slot}${o.class !== undefined ? `, class ${o.class}` : ''}${o.box ? `, box (${o.box.map((v) => fmt(v, 4)).join(', ')})` : ''}`;
+
+// ------------------------------------------------------------------------------------ embeddings
+
+export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
+  clear(host);
+  const { stack, image } = ctx.selection;
+  const objs = ctx.report.objects.filter((o) => o.stack === stack && o.image === image).sort((a, b) => a.slot - b.slot);
+  const img = ctx.report.perStack[stack]!.images[image]!;
+  host.append(
+    el('h2', {}, 'Embeddings'),
+    el(
+      'p',
+      { class: 'note' },
+      `Stack ${stack}, image ${image}: ${objs.length} object(s); pull `,
+      metric(`embed.pull`, img.pull),
+      ', push ',
+      metric(`embed.push`, img.push),
+      '. Pull draws each object\'s two corner embeddings to their mean; push wants the means of different objects at least 1 apart (the diagonal j = k is included, as in the original).',
+    ),
+  );
+  if (!objs.length) {
+    host.append(el('p', { class: 'none' }, 'No objects in this image.'));
+    return;
+  }
+  const violations: [ObjectReport, ObjectReport, number][] = [];
+  for (let i = 0; i < objs.length; i++) {
+    for (let j = i + 1; j < objs.length; j++) {
+      const d = Math.abs((objs[i]!.mean ?? NaN) - (objs[j]!.mean ?? NaN));
+      if (d < 1) violations.push([objs[i]!, objs[j]!, d]);
+    }
+  }
+  host.append(
+    el(
+      'table',
+      { class: 'grid', id: 'embed-table' },
+      el('thead', {}, el('tr', {}, ...['object', 'class', 'box (x1, y1, x2, y2)', 'tl tag', 'br tag', 'mean', 'pull', 'push row'].map((h) => el('th', { scope: 'col' }, h)))),
+      el(
+        'tbody',
+        {},
+        ...objs.map((o) =>
+          el(
+            'tr',
+            { 'data-object': String(o.slot) },
+            el('th', { scope: 'row' }, String(o.slot)),
+            el('td', {}, o.class === undefined ? '–' : String(o.class)),
+            el('td', { class: 'path' }, o.box ? o.box.map((v) => fmt(v, 4)).join(', ') : '–'),
+            el('td', {}, metric(`embed.${o.slot}.tl`, o.tlTag)),
+            el('td', {}, metric(`embed.${o.slot}.br`, o.brTag)),
+            el('td', {}, metric(`embed.${o.slot}.mean`, o.mean)),
+            el('td', {}, metric(`embed.${o.slot}.pull`, o.pull)),
+            el('td', {}, metric(`embed.${o.slot}.push`, o.push)),
+          ),
+        ),
+      ),
+    ),
+  );
+
+  // Number line: one row per object (sorted by mean), its two tags joined through the mean, the
+  // band mean +- 0.5; two bands that overlap are a push violation (|e_j - e_k| < 1).
+  const sorted = [...objs].sort((a, b) => (a.mean ?? 0) - (b.mean ?? 0));
+  const values = objs.flatMap((o) => [o.tlTag, o.brTag, o.mean]).filter((v): v is number => v !== null);
+  const lo = Math.min(...values) - 0.8;
+  const hi = Math.max(...values) + 0.8;
+  const width = 640;
+  const rowH = 16;
+  const top = 24;
+  const canvas = el('canvas', { id: 'embed-line', class: 'figure', role: 'img', 'aria-label': `embedding means of ${objs.length} objects, ${violations.length} pair(s) closer than the margin 1` }) as HTMLCanvasElement;
+  canvas.width = width;
+  canvas.height = top + sorted.length * rowH + 20;
+  const X = (v: number) => 40 + ((v - lo) / (hi - lo)) * (width - 60);
+  const c2 = canvas.getContext('2d')!;
+  const colors = ctx.colors();
+  const violating = new Set(violations.flatMap(([a, b]) => [a.slot, b.slot]));
+  c2.font = '11px sans-serif';
+  c2.fillStyle = colors.text;
+  c2.strokeStyle = colors.grid;
+  for (let t = Math.ceil(lo); t <= Math.floor(hi); t++) {
+    c2.beginPath();
+    c2.moveTo(X(t), top - 6);
+    c2.lineTo(X(t), canvas.height - 16);
+    c2.stroke();
+    c2.fillText(String(t), X(t) - 3, canvas.height - 4);
+  }
+  sorted.forEach((o, i) => {
+    const y = top + i * rowH + rowH / 2;
+    const e = o.mean ?? NaN;
+    c2.fillStyle = violating.has(o.slot) ? withAlpha(colors.bad, 0.25) : withAlpha(colors.good, 0.18);
+    c2.fillRect(X(e - 0.5), y - 6, X(e + 0.5) - X(e - 0.5), 12);
+    c2.strokeStyle = colors.text;
+    c2.beginPath();
+    c2.moveTo(X(o.tlTag ?? e), y);
+    c2.lineTo(X(o.brTag ?? e), y);
+    c2.stroke();
+    c2.fillStyle = colors.text;
+    c2.fillRect(X(o.tlTag ?? e) - 1, y - 5, 2, 10);
+    c2.fillRect(X(o.brTag ?? e) - 1, y - 5, 2, 10);
+    c2.beginPath();
+    c2.arc(X(e), y, 3.5, 0, 2 * Math.PI);
+    c2.fillStyle = violating.has(o.slot) ? colors.bad : colors.text;
+    c2.fill();
+    c2.fillStyle = colors.text;
+    c2.fillText(String(o.slot), 4, y + 4);
+  });
+  c2.fillText('embedding value (rows: objects by mean; bar: tl and br tags; band: mean ± 0.5)', 40, 12);
+  const tip = el('div', { class: 'tooltip', id: 'embed-tip', 'aria-live': 'polite' }, '');
+  canvas.onmousemove = (ev) => {
+    const i = Math.floor((ev.offsetY * (canvas.height / canvas.clientHeight) - top) / rowH);
+    const o = sorted[i];
+    tip.textContent = o ? `${objectName(o)}: tl ${fmt(o.tlTag)}, br ${fmt(o.brTag)}, mean ${fmt(o.mean)}, pull ${fmt(o.pull)}` : '';
+  };
+  host.append(canvas, tip);
+  host.append(
+    el(
+      'p',
+      { class: 'note' },
+      'Push violations (pairs of means closer than 1): ',
+      metric('embed.violations', violations.length),
+      violations.length ? ` — ${violations.map(([a, b, d]) => `${a.slot}–${b.slot} (${fmt(d, 3)})`).join(', ')}` : ' — every pair of means is at least 1 apart',
+    ),
+  );
+
+  // Push matrix relu(1 - |e_j - e_k|).
+  const n = objs.length;
+  const m = new Float32Array(n * n);
+  for (let j = 0; j < n; j++) for (let k = 0; k < n; k++) m[j * n + k] = Math.max(0, 1 - Math.abs((objs[j]!.mean ?? NaN) - (objs[k]!.mean ?? NaN)));
+  const scale = Math.max(8, Math.min(32, Math.floor(256 / n)));
+  const matrix = el('canvas', { id: 'embed-matrix', class: 'figure', role: 'img', 'aria-label': `push matrix relu(1 - |e_j - e_k|) of ${n} objects` }) as HTMLCanvasElement;
+  drawHeatmap(matrix, { data: m, width: n, height: n, min: 0, max: 1, colormap: ctx.colormap, scale, colors: ctx.colors() });
+  const mtip = el('div', { class: 'tooltip', id: 'matrix-tip' }, '');
+  matrix.onmousemove = (ev) => {
+    const k = Math.floor((ev.offsetX / matrix.clientWidth) * n);
+    const j = Math.floor((ev.offsetY / matrix.clientHeight) * n);
+    const a = objs[j];
+    const b = objs[k];
+    mtip.textContent = a && b ? `${objectName(a)} × ${objectName(b)}: relu(1 − |Δ|) = ${fmt(m[j * n + k]!)}` : '';
+  };
+  host.append(el('h3', {}, 'Push matrix relu(1 − |e_j − e_k|)'), matrix, mtip);
+
+  // Tag maps with the corners marked, when the inputs had maps.
+  const maps = el('div', { id: 'tagmaps' });
+  host.append(maps);
+  if (ctx.report.inputs.roles.some((u) => (u.role === 'tl_tag' || u.role === 'br_tag') && u.form === 'map')) {
+    ctx.post({ type: 'requestTagMaps', requestId: ctx.requestId(), runId: ctx.runId, stack, image });
+  } else {
+    maps.append(el('p', { class: 'note' }, 'The embeddings were given gathered at the corners (no maps to show).'));
+  }
+}
+
+export function drawTagMaps(ctx: SectionContext, width: number, height: number, tl: Float32Array, br: Float32Array): void {
+  const host = document.getElementById('tagmaps');
+  if (!host) return;
+  clear(host);
+  const { stack, image } = ctx.selection;
+  const objs = ctx.report.objects.filter((o) => o.stack === stack && o.image === image);
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const a of [tl, br]) for (let i = 0; i < a.length; i++) if (Number.isFinite(a[i]!)) ((lo = Math.min(lo, a[i]!)), (hi = Math.max(hi, a[i]!)));
+  const scale = Math.max(1, Math.ceil(200 / Math.max(width, height)));
+  const row = el('div', { class: 'row' });
+  for (const [corner, data] of [['tl', tl], ['br', br]] as const) {
+    const markers: Marker[] = objs
+      .map((o) => (corner === 'tl' ? o.tlCorner : o.brCorner))
+      .filter((q): q is { x: number; y: number } => !!q)
+      .map((q) => ({ ...q, kind: 'positive' as const }));
+    const canvas = el('canvas', { id: `tagmap-${corner}`, class: 'heatmap', role: 'img', 'aria-label': `${corner} embedding map of image ${image}, objects' corners circled` }) as HTMLCanvasElement;
+    drawHeatmap(canvas, { data, width, height, min: lo, max: hi, colormap: ctx.colormap, scale, markers, colors: ctx.colors() });
+    const tip = el('div', { class: 'tooltip' }, '');
+    canvas.onmousemove = (ev) => {
+      const x = Math.floor((ev.offsetX / canvas.clientWidth) * width);
+      const y = Math.floor((ev.offsetY / canvas.clientHeight) * height);
+      const o = objs.find((q) => {
+        const c = corner === 'tl' ? q.tlCorner : q.brCorner;
+        return c && c.x === x && c.y === y;
+      });
+      tip.textContent = `x ${x}, y ${y}: ${fmt(data[y * width + x] ?? NaN)}${o ? ` (${corner} corner of ${objectName(o)})` : ''}`;
+    };
+    row.append(el('figure', {}, el('figcaption', {}, `${corner} embedding map (${fmt(lo, 3)} … ${fmt(hi, 3)})`), canvas, tip));
+  }
+  host.append(el('h3', {}, 'Embedding maps'), row);
+  ctx.drawn();
+}
+
+// --------------------------------------------------------------------------------------- offsets
+
+export function renderOffsets(host: HTMLElement, ctx: SectionContext): void {
+  clear(host);
+  const { stack, image } = ctx.selection;
+  const objs = ctx.report.objects.filter((o) => o.stack === stack && o.image === image);
+  const rows = objs
+    .flatMap((o) => [
+      { o, corner: 'tl' as const, pred: o.tlOffset, target: o.tlOffsetTarget, loss: o.regrTl },
+      { o, corner: 'br' as const, pred: o.brOffset, target: o.brOffsetTarget, loss: o.regrBr },
+    ])
+    .sort((a, b) => (b.loss ?? Infinity) - (a.loss ?? Infinity));
+  host.append(
+    el('h2', {}, 'Offsets'),
+    el('p', { class: 'note' }, `Stack ${stack}, image ${image}: predicted vs target sub-pixel offsets; smooth-L1 of x and y divided by the batch's object count, worst first.`),
+  );
+  if (!rows.length) {
+    host.append(el('p', { class: 'none' }, 'No objects in this image.'));
+    return;
+  }
+  const pair = (p: [number | null, number | null]) => `(${fmt(p[0], 4)}, ${fmt(p[1], 4)})`;
+  host.append(
+    el(
+      'table',
+      { class: 'grid', id: 'offset-table' },
+      el('thead', {}, el('tr', {}, ...['object', 'corner', 'predicted (x, y)', 'target (x, y)', '|error|', 'smooth-L1 share'].map((h) => el('th', { scope: 'col' }, h)))),
+      el(
+        'tbody',
+        {},
+        ...rows.map((r) => {
+          const dx = (r.pred[0] ?? NaN) - (r.target[0] ?? NaN);
+          const dy = (r.pred[1] ?? NaN) - (r.target[1] ?? NaN);
+          return el(
+            'tr',
+            {},
+            el('th', { scope: 'row' }, String(r.o.slot)),
+            el('td', {}, r.corner),
+            el('td', {}, pair(r.pred)),
+            el('td', {}, pair(r.target)),
+            el('td', {}, fmt(Math.hypot(dx, dy), 4)),
+            el('td', {}, metric(`offset.${r.o.slot}.${r.corner}`, r.loss)),
+          );
+        }),
+      ),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------- decode
+
+export interface DecodeSettings {
+  K: number;
+  aeThreshold: number;
+  minScore: number;
+}
+
+export function renderDecodeControls(host: HTMLElement, ctx: SectionContext, settings: DecodeSettings, onRun: (s: DecodeSettings) => void): void {
+  clear(host);
+  const input = (id: string, label: string, value: number, attrs: Record<string, string>) =>
+    el('label', { class: 'control' }, el('span', {}, label), el('input', { id, type: 'number', value: String(value), ...attrs }));
+  const run = el('vscode-button', { id: 'decode-run' }, 'Decode');
+  const read = (id: string) => Number((document.getElementById(id) as HTMLInputElement).value);
+  run.addEventListener('click', () => onRun({ K: Math.round(read('decode-k')), aeThreshold: read('decode-thr'), minScore: read('decode-min') }));
+  host.append(
+    el('h2', {}, 'Decode'),
+    el(
+      'p',
+      { class: 'note' },
+      `The original decode on the last stack (${ctx.report.nstack - 1}): sigmoid, 3×3 max-pool NMS, top K corners per type over all classes, offsets added, K×K pairs with the same class, embedding distance ≤ threshold and br not left of / above tl; then up to 1000 pairs. Detections are matched to the objects (same class, IoU ≥ 0.5).`,
+    ),
+    el(
+      'div',
+      { class: 'controls' },
+      input('decode-k', 'K', settings.K, { min: '1', max: '10000', step: '1' }),
+      input('decode-thr', 'AE threshold', settings.aeThreshold, { min: '0', step: '0.05' }),
+      input('decode-min', 'Show detections with score ≥', settings.minScore, { min: '0', max: '1', step: '0.05' }),
+      run,
+    ),
+    el('div', { id: 'decode-out' }, el('p', { class: 'note' }, 'Decoding…')),
+  );
+}
+
+export function drawDecode(ctx: SectionContext, view: DecodeView, width: number, height: number, background: Float32Array): void {
+  const host = document.getElementById('decode-out');
+  if (!host) return;
+  clear(host);
+  const colors = ctx.colors();
+  const scale = Math.max(2, Math.ceil(360 / Math.max(width, height)));
+  const canvas = el('canvas', { id: 'decode-canvas', class: 'heatmap decode', role: 'img' }) as HTMLCanvasElement;
+  drawHeatmap(canvas, { data: background, width, height, min: 0, max: 1, colormap: 'gray', scale, colors });
+  const c2 = canvas.getContext('2d')!;
+  const box = (b: readonly number[], color: string, dashed: boolean, label: string, lineWidth = 2) => {
+    c2.strokeStyle = color;
+    c2.lineWidth = lineWidth;
+    c2.setLineDash(dashed ? [5, 4] : []);
+    c2.strokeRect(b[0]! * scale, b[1]! * scale, (b[2]! - b[0]!) * scale, (b[3]! - b[1]!) * scale);
+    c2.setLineDash([]);
+    c2.font = '11px sans-serif';
+    c2.fillStyle = color;
+    c2.fillText(label, b[0]! * scale + 2, Math.max(10, b[1]! * scale - 3));
+  };
+  // Unmatched detections thin and underneath, matched ones over them, objects (dashed) on top.
+  c2.globalAlpha = 0.75;
+  for (const d of view.detections) if (d.target === undefined) box([d.x1, d.y1, d.x2, d.y2], colors.bad, false, `c${d.class} ${fmt(d.score, 2)}`, 1);
+  c2.globalAlpha = 1;
+  for (const d of view.detections) if (d.target !== undefined) box([d.x1, d.y1, d.x2, d.y2], colors.good, false, `c${d.class} ${fmt(d.score, 2)}`);
+  for (const t of view.targets) box(t.box, colors.positive, true, `#${t.slot} c${t.class}`);
+  const matched = view.targets.filter((t) => t.detection !== undefined).length;
+  canvas.setAttribute('aria-label', `image ${view.image}: ${view.targets.length} objects (dashed), ${view.detections.length} detections shown, ${matched} objects matched`);
+  const missed = view.targets.filter((t) => t.detection === undefined);
+  const extra = view.detections.filter((d) => d.target === undefined);
+  const legend = el(
+    'p',
+    { class: 'legend' },
+    el('span', { class: 'sw positive' }),
+    ' object (target box, dashed)  ',
+    el('span', { class: 'sw good' }),
+    ' detection matched  ',
+    el('span', { class: 'sw bad' }),
+    ' detection without object',
+  );
+  const save = el('vscode-button', { id: 'save-decode', secondary: '' }, 'Save PNG…');
+  save.addEventListener('click', () => ctx.post({ type: 'savePng', name: `decode-image${view.image}`, dataUrl: canvas.toDataURL('image/png') }));
+  host.append(
+    el(
+      'p',
+      {},
+      save,
+      ' Objects matched: ',
+      metric('decode.matched', matched),
+      ' of ',
+      metric('decode.objects', view.targets.length),
+      ' · detections shown: ',
+      metric('decode.shown', view.detections.length),
+      ` (score ≥ ${view.minScore}) of `,
+      metric('decode.valid', view.validCount),
+      ' valid · K ',
+      String(view.options.K),
+      ', AE threshold ',
+      String(view.options.aeThreshold),
+    ),
+    canvas,
+    legend,
+    el('h3', {}, `Objects without a detection (${missed.length})`),
+    missed.length
+      ? el(
+          'table',
+          { class: 'grid', id: 'decode-missed' },
+          el('thead', {}, el('tr', {}, ...['object', 'class', 'box', 'why'].map((h) => el('th', { scope: 'col' }, h)))),
+          el('tbody', {}, ...missed.map((t) => el('tr', { 'data-object': String(t.slot) }, el('th', { scope: 'row' }, String(t.slot)), el('td', {}, String(t.class)), el('td', { class: 'path' }, t.box.map((v) => fmt(v, 4)).join(', ')), el('td', { class: 'path' }, t.reason ?? '')))),
+        )
+      : el('p', { class: 'none' }, 'Every object has a detection.'),
+    el('h3', {}, `Detections without an object (${extra.length})`),
+    extra.length
+      ? el(
+          'table',
+          { class: 'grid', id: 'decode-extra' },
+          el('thead', {}, el('tr', {}, ...['score', 'class', 'box', 'best IoU with an object of its class'].map((h) => el('th', { scope: 'col' }, h)))),
+          el('tbody', {}, ...extra.slice(0, 50).map((d) => el('tr', {}, el('td', {}, fmt(d.score, 4)), el('td', {}, String(d.class)), el('td', { class: 'path' }, [d.x1, d.y1, d.x2, d.y2].map((v) => fmt(v, 4)).join(', ')), el('td', {}, d.bestIoU === undefined ? 'no object of this class' : `${fmt(d.bestIoU, 3)} (object ${d.bestTarget})`)))),
+        )
+      : el('p', { class: 'none' }, 'None above the score shown.'),
+  );
+  ctx.drawn();
+}
+
+function withAlpha(css: string, a: number): string {
+  const m = /^#([0-9a-f]{6})$/i.exec(css.trim());
+  if (!m) return css;
+  const n = parseInt(m[1]!, 16);
+  return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
+}
+
+export { colormapTable };
