@@ -45,7 +45,7 @@ if (only !== 'out') {
       sourcesContent: false,
       minify: production,
       logLevel: 'warning',
-      entryPoints: { panel: 'webview/panel/main.ts' },
+      entryPoints: { panel: 'webview/panel/main.ts', viewer: 'webview/viewer/main.ts', sidebar: 'webview/sidebar/main.ts' },
       outdir: 'dist/webview',
     }),
     esbuild.build({

@@ -35,9 +35,21 @@ export interface LastError {
   subject?: string;
 }
 
+export interface ComputedEvent {
+  report: LossReport;
+  spec: RunSpec;
+  label: string;
+}
+
 export class LossRunner implements PanelHost {
   readonly extensionUri: vscode.Uri;
   lastError: LastError | undefined;
+  private readonly computed = new vscode.EventEmitter<ComputedEvent>();
+  /** A result was shown in the panel. */
+  readonly onDidCompute = this.computed.event;
+  private readonly failed = new vscode.EventEmitter<{ error: LastError; spec: RunSpec }>();
+  /** A computation failed on bad input or a fault (not on cancellation). */
+  readonly onDidFail = this.failed.event;
   private started = 0;
   private shown = 0;
   /** Cancellation sources of the computations under way (their progress Cancel fires them too). */
@@ -69,7 +81,11 @@ export class LossRunner implements PanelHost {
   }
 
   private async specFromArgs(a: unknown, b: unknown): Promise<{ spec: RunSpec; weights?: Partial<LossWeights> } | undefined> {
-    const toPath = (u: string | vscode.Uri) => (typeof u === 'string' ? u : u.scheme === 'file' || u.scheme === 'vscode-remote' ? u.fsPath : undefined);
+    const toPath = (u: string | vscode.Uri): string | undefined => {
+      // Command links (hovers) pass URIs as strings.
+      if (typeof u === 'string') return /^[a-z][\w+.-]+:\/\//i.test(u) ? toPath(vscode.Uri.parse(u)) : u;
+      return u.scheme === 'file' || u.scheme === 'vscode-remote' ? u.fsPath : undefined;
+    };
     let items: (string | vscode.Uri)[] | undefined;
     let roles: RoleAssignmentSpec[] = [];
     let weights: Partial<LossWeights> | undefined;
@@ -88,7 +104,7 @@ export class LossRunner implements PanelHost {
         return undefined;
       }
     }
-    else if (a instanceof vscode.Uri) items = [a];
+    else if (a instanceof vscode.Uri || (typeof a === 'string' && a.length > 0)) items = [a as vscode.Uri | string];
     else if (Array.isArray(a)) items = a as (string | vscode.Uri)[];
     else if (a && typeof a === 'object' && ('paths' in a || 'roles' in a)) {
       const args = a as ComputeArgs;
@@ -190,10 +206,12 @@ export class LossRunner implements PanelHost {
       this.shown = seq;
       const runSpec = toRunSpec(inputSpec);
       ResultsPanel.show(this, session, runSpec, label);
+      // A quiet run re-creates a result already listed (restore after a reload, a past run).
+      if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label });
       if (picked.length) void this.offerToRemember(inputSpec, picked);
       return r;
     } catch (e) {
-      this.fail(e);
+      this.fail(e, spec);
       return undefined;
     }
   }
@@ -231,7 +249,7 @@ export class LossRunner implements PanelHost {
     }
   }
 
-  private fail(e: unknown): void {
+  private fail(e: unknown, spec?: RunSpec): void {
     if (e instanceof LossRunError && e.kind === 'cancelled') {
       log().info('computation cancelled');
       this.lastError = { kind: 'cancelled', message: 'cancelled' };
@@ -251,6 +269,7 @@ export class LossRunner implements PanelHost {
       subject = e.file;
     }
     this.lastError = { kind, message, subject };
+    if (spec) this.failed.fire({ error: this.lastError, spec });
     if (kind === 'internal' || kind === 'crashed') {
       log().error(`internal error: ${message}\n${(e as Error)?.stack ?? ''}`);
       message = `internal error: ${message} (details in the CornerNet Inspector log)`;
@@ -275,6 +294,8 @@ export class LossRunner implements PanelHost {
 
   dispose(): void {
     this.cancelRunning();
+    this.computed.dispose();
+    this.failed.dispose();
   }
 }
 

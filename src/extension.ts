@@ -1,13 +1,20 @@
 /**
- * Extension entry point: wires the surfaces. Nothing heavy happens at activation: the engine runs
- * in a worker started on first use.
+ * Extension entry point: wires the surfaces. Activation only registers providers; the engine and
+ * the tensor statistics run in worker threads started on first use.
  */
 import * as vscode from 'vscode';
 import { COMPUTE_COMMAND, LossRunner, type ComputeArgs, type LastError } from './computeCommand';
 import type { LossReport } from './cornernet/report';
+import { TensorDecorations } from './decorations';
+import { HOVER_LANGUAGES, TensorHoverProvider } from './hover';
 import { disposeLog } from './log';
+import { TensorProblems } from './problems';
 import { PANEL_VIEW_TYPE, type RenderReport } from './protocol/panel';
-import { ResultsPanel } from './resultsPanel';
+import type { FromViewer } from './protocol/viewer';
+import { exportReport, ResultsPanel } from './resultsPanel';
+import { SidebarView, type Run } from './sidebarView';
+import { TensorInfoService } from './tensorInfo';
+import { OPEN_VIEWER_COMMAND, TensorViewerProvider } from './tensorViewer';
 
 /** What `activate` returns: for tests and other extensions. */
 export interface CornerNetInspectorApi {
@@ -22,18 +29,64 @@ export interface CornerNetInspectorApi {
   /** Computations under way, and cancelling them (what their progress notification's Cancel does). */
   readonly runningCount: number;
   cancelRunning(): number;
+  /** What a tensor viewer drew (metrics and canvases). */
+  waitForViewerRender(uri: vscode.Uri, timeoutMs?: number, predicate?: (r: Extract<FromViewer, { type: 'rendered' }>) => boolean): Promise<Extract<FromViewer, { type: 'rendered' }>>;
+  /** The side view's state (what it lists). */
+  sidebarState(): ReturnType<SidebarView['state']>;
+  /** Shows a past run of the side view's list in the results panel. */
+  reopenRun(id: number): boolean;
+  /** Facts about a tensor file as hovers and badges use them. */
+  readonly tensorInfo: TensorInfoService;
+  /** The explorer decoration of a file. */
+  decoration(uri: vscode.Uri): Promise<vscode.FileDecoration | undefined>;
 }
 
 export function activate(context: vscode.ExtensionContext): CornerNetInspectorApi {
+  const workerScript = context.asAbsolutePath('dist/worker.js');
   const runner = new LossRunner(context);
+  const info = new TensorInfoService(workerScript);
+  const problems = new TensorProblems(info);
+  const viewer = new TensorViewerProvider(context.extensionUri, workerScript, info, problems);
+  const decorations = new TensorDecorations(info);
+  const sidebar = new SidebarView(context.extensionUri, {
+    reopen: (run: Run) => ResultsPanel.showDetached(runner, run.report, run.spec, run.label),
+    openTensor: async (file, key) => {
+      await vscode.commands.executeCommand(OPEN_VIEWER_COMMAND, vscode.Uri.file(file), key ?? null);
+    },
+  });
+
   context.subscriptions.push(
+    runner,
+    info,
+    problems,
+    decorations,
     vscode.commands.registerCommand(COMPUTE_COMMAND, (a?: unknown, b?: unknown) => runner.command(a, b)),
+    vscode.commands.registerCommand('cornernet.exportReport', async (target?: vscode.Uri) => {
+      const report = ResultsPanel.current?.currentReport;
+      if (!report) {
+        void vscode.window.showInformationMessage('CornerNet Inspector: compute a loss first (there is no report to export).');
+        return undefined;
+      }
+      return exportReport(report, target instanceof vscode.Uri ? target : undefined);
+    }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(panel, state) {
         ResultsPanel.revive(runner, panel, state);
       },
     }),
-    runner,
+    ...TensorViewerProvider.register(viewer),
+    ...SidebarView.register(sidebar),
+    vscode.window.registerFileDecorationProvider(decorations),
+    // Without a scheme, the selectors also match notebook cells of these languages.
+    vscode.languages.registerHoverProvider(
+      HOVER_LANGUAGES.map((language) => ({ language })),
+      new TensorHoverProvider(info),
+    ),
+    runner.onDidCompute(({ report, spec, label }) => {
+      sidebar.add(report, spec, label);
+      problems.setReport(report);
+    }),
+    runner.onDidFail(({ error, spec }) => problems.setError(error.message, error.subject, spec.paths)),
     { dispose: () => ResultsPanel.current?.dispose() },
     { dispose: disposeLog },
   );
@@ -44,14 +97,19 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     },
     currentReport: () => ResultsPanel.current?.currentReport,
     lastRender: () => ResultsPanel.current?.lastRenderReport,
-    get runningCount() {
-      return runner.runningCount;
-    },
-    cancelRunning: () => runner.cancelRunning(),
     waitForRender: (timeoutMs, predicate) => {
       const p = ResultsPanel.current;
       return p ? p.waitForRender(timeoutMs, predicate) : Promise.reject(new Error('no results panel'));
     },
+    get runningCount() {
+      return runner.runningCount;
+    },
+    cancelRunning: () => runner.cancelRunning(),
+    waitForViewerRender: (uri, timeoutMs, predicate) => viewer.waitForRender(uri, timeoutMs, predicate),
+    sidebarState: () => sidebar.state(),
+    reopenRun: (id) => sidebar.reopen(id),
+    tensorInfo: info,
+    decoration: async (uri) => decorations.provideFileDecoration(uri),
   };
 }
 

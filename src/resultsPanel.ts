@@ -21,6 +21,7 @@ import {
   type ToPanel,
 } from './protocol/panel';
 import * as settings from './settings';
+import { webviewHtml, webviewOptions } from './webviewHtml';
 
 /** What the panel needs from the rest of the extension. */
 export interface PanelHost {
@@ -50,7 +51,7 @@ export class ResultsPanel {
   ) {
     panel.webview.options = webviewOptions(host.extensionUri);
     panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'cornernet.svg');
-    panel.webview.html = html(panel.webview, host.extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, host.extensionUri, 'panel', 'CornerNet Loss');
     this.disposables.push(
       panel.webview.onDidReceiveMessage((m) => this.onMessage(m)),
       panel.onDidDispose(() => this.dispose()),
@@ -70,6 +71,26 @@ export class ResultsPanel {
       p.panel.reveal(undefined, false);
     }
     p.setSession(session, spec, inputsLabel);
+    return p;
+  }
+
+  /** A past result (side view's run list): shown at once; planes are computed again on demand. */
+  static showDetached(host: PanelHost, report: LossReport, spec: RunSpec, inputsLabel: string): ResultsPanel {
+    let p = ResultsPanel.current;
+    if (!p) {
+      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'CornerNet Loss', vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+      p = ResultsPanel.current = new ResultsPanel(panel, host);
+    } else {
+      p.panel.reveal(undefined, false);
+    }
+    p.session?.dispose();
+    p.session = undefined;
+    p.report = report;
+    p.spec = spec;
+    p.inputsLabel = inputsLabel;
+    p.runId = ++ResultsPanel.runCounter;
+    p.lastRender = undefined;
+    p.postLoad();
     return p;
   }
 
@@ -270,49 +291,6 @@ function sliceData(s: HeatSlice): SliceData {
 /** An ArrayBuffer holding exactly the array's bytes (views into larger buffers are copied). */
 function exactBuffer(a: Float32Array): ArrayBuffer {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? (a.buffer as ArrayBuffer) : (a.slice().buffer as ArrayBuffer);
-}
-
-export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
-  return {
-    enableScripts: true,
-    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist', 'webview'), vscode.Uri.joinPath(extensionUri, 'media')],
-  };
-}
-
-function nonce(): string {
-  const chars = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < 32; i++) s += chars[Math.floor(Math.random() * chars.length)];
-  return s;
-}
-
-function html(webview: vscode.Webview, extensionUri: vscode.Uri): string {
-  const n = nonce();
-  const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'panel.js'));
-  const css = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
-  // Scripts only with the nonce; styles from our files (web components use constructable sheets);
-  // no remote resources, no inline script, no eval.
-  const csp = [
-    "default-src 'none'",
-    `img-src ${webview.cspSource} data: blob:`,
-    `style-src ${webview.cspSource}`,
-    `font-src ${webview.cspSource}`,
-    `script-src 'nonce-${n}'`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${css}">
-<title>CornerNet Loss</title>
-</head>
-<body>
-<main id="root"><p>Loading…</p></main>
-<script nonce="${n}" src="${script}"></script>
-</body>
-</html>`;
 }
 
 function defaultDir(): vscode.Uri | undefined {

@@ -17,6 +17,8 @@ export interface LoadedInputs {
   inputs: LossInputs;
   warnings: LossWarning[];
   readMs: number;
+  /** NaN/Inf count of each array used (keyed by its label), for the side view and badges. */
+  nonFinite: Map<string, number>;
 }
 
 export interface LoadOptions {
@@ -58,7 +60,12 @@ export async function loadInputs(resolution: Resolution, options: LoadOptions = 
   }
   const readMs = performance.now() - t0;
   const { inputs, warnings } = assemble(dims, resolution.uses, tensors);
-  return { inputs, warnings, readMs };
+  const nonFinite = new Map<string, number>();
+  for (const [u, t] of tensors) {
+    const label = refLabel(u.ref);
+    if (!nonFinite.has(label)) nonFinite.set(label, t.data instanceof Float32Array || t.data instanceof Float64Array ? countNonFiniteValues(t.data) : 0);
+  }
+  return { inputs, warnings, readMs, nonFinite };
 }
 
 /** A file replaced between the header read and the data read must not be mixed up. */
@@ -204,4 +211,13 @@ function compareGathered(
     }
   });
   return count ? { count, ...first! } : undefined;
+}
+
+function countNonFiniteValues(a: Float32Array | Float64Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    if (x - x !== 0) n++;
+  }
+  return n;
 }

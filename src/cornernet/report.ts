@@ -127,6 +127,8 @@ export interface RoleReport {
   purpose: 'loss' | 'check';
   origin: string;
   note?: string;
+  /** NaN and +-Inf values in the array. */
+  nonFinite?: number;
 }
 
 export interface UnusedReport {

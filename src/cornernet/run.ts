@@ -10,7 +10,7 @@ import { discoverInputs, type InputSpec } from './inputs';
 import { loadInputs } from './load';
 import { computeLoss } from './loss';
 import type { LossReport, LossWeights, RoleReport, UnusedReport } from './report';
-import { resolveRoles, type Resolution } from './resolve';
+import { refLabel, resolveRoles, type Resolution } from './resolve';
 import type { LossWarning } from './warnings';
 
 export interface RunOptions {
@@ -45,7 +45,7 @@ export async function computeLossWithInputs(spec: InputSpec, options: RunOptions
     topPixels: options.topPixels,
     onProgress: (f, stage) => progress(0.5 + 0.5 * f, stage),
   });
-  report.inputs = describeInputs(resolution);
+  report.inputs = describeInputs(resolution, loaded.nonFinite);
   const skipped: LossWarning[] = discovery.skipped.map((s) => ({
     code: 'skipped-file',
     message: `${s.file} was skipped: ${s.reason}`,
@@ -56,8 +56,9 @@ export async function computeLossWithInputs(spec: InputSpec, options: RunOptions
   return { report, inputs: loaded.inputs };
 }
 
-export function describeInputs(resolution: Resolution): LossReport['inputs'] {
+export function describeInputs(resolution: Resolution, nonFinite?: Map<string, number>): LossReport['inputs'] {
   const roles: RoleReport[] = resolution.uses.map((u) => ({
+    ...(nonFinite?.has(refLabel(u.ref)) ? { nonFinite: nonFinite.get(refLabel(u.ref))! } : {}),
     role: u.role,
     file: u.ref.file,
     ...(u.ref.key !== undefined ? { key: u.ref.key } : {}),

@@ -1,0 +1,160 @@
+/**
+ * What the extension knows about tensor files, for hovers, explorer badges, Problems and the side
+ * view: headers (read on the host: a few hundred bytes) and statistics (read in a shared worker,
+ * only for files under cornernet.maxFileSizeMB), both cached by path, size and mtime, and dropped
+ * when the file changes.
+ */
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { openFileSource } from './tensor/source';
+import { listArrays, tensorFormatOf, type ArrayListing } from './tensor/tensorFile';
+import { isTensorReadError } from './tensor/errors';
+import type { ArrayStats } from './worker/protocol';
+import { WorkerClient } from './workerClient';
+import * as settings from './settings';
+
+export interface FileHeaders {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  arrays?: ArrayListing[];
+  /** The reader's message when the file cannot be read. */
+  error?: string;
+}
+
+export interface FileStats {
+  arrays?: ArrayStats[];
+  error?: string;
+  /** Not computed: the file is larger than the cap. */
+  tooLarge?: boolean;
+}
+
+interface Entry {
+  key: string;
+  headers?: Promise<FileHeaders>;
+  stats?: Promise<FileStats>;
+}
+
+/** Problems a file's own content shows (independent of any computation). */
+export function fileProblems(h: FileHeaders, s: FileStats | undefined): { severity: 'error' | 'warning'; message: string }[] {
+  if (h.error) return [{ severity: 'error', message: h.error }];
+  if (s?.error) return [{ severity: 'error', message: s.error }];
+  const out: { severity: 'error' | 'warning'; message: string }[] = [];
+  for (const a of s?.arrays ?? []) {
+    const bad = a.stats.nan + a.stats.posInf + a.stats.negInf;
+    if (bad) {
+      const where = a.key !== undefined ? `${a.key}: ` : '';
+      out.push({ severity: 'warning', message: `${where}${a.stats.nan} NaN, ${a.stats.posInf} +Inf, ${a.stats.negInf} -Inf of ${a.stats.count} values` });
+    }
+  }
+  return out;
+}
+
+export class TensorInfoService implements vscode.Disposable {
+  private readonly cache = new Map<string, Entry>();
+  private worker: WorkerClient | undefined;
+  private readonly changed = new vscode.EventEmitter<vscode.Uri[]>();
+  /** Files whose cached facts were dropped (changed, deleted) or whose statistics just arrived. */
+  readonly onDidChange = this.changed.event;
+  private readonly disposables: vscode.Disposable[] = [this.changed];
+
+  constructor(private readonly workerScript: string) {
+    const watcher = vscode.workspace.createFileSystemWatcher('**/*.{npy,npz,safetensors,NPY,NPZ}');
+    const drop = (uri: vscode.Uri) => {
+      if (this.cache.delete(uri.fsPath)) this.changed.fire([uri]);
+    };
+    this.disposables.push(watcher, watcher.onDidChange(drop), watcher.onDidDelete(drop), watcher.onDidCreate(drop));
+  }
+
+  static isTensorFile(p: string): boolean {
+    return tensorFormatOf(p) !== undefined;
+  }
+
+  /** Header facts; never throws (the error is in the result). */
+  async headers(file: string): Promise<FileHeaders> {
+    const st = await fsp.stat(file).catch(() => undefined);
+    if (!st?.isFile()) return { path: file, size: 0, mtimeMs: 0, error: 'no such file' };
+    const e = this.entry(file, st.size, st.mtimeMs);
+    e.headers ??= (async (): Promise<FileHeaders> => {
+      const format = tensorFormatOf(file);
+      if (!format) return { path: file, size: st.size, mtimeMs: st.mtimeMs, error: 'not a tensor file' };
+      try {
+        const src = await openFileSource(file, path.basename(file));
+        try {
+          return { path: file, size: st.size, mtimeMs: st.mtimeMs, arrays: await listArrays(src, format) };
+        } finally {
+          await src.close();
+        }
+      } catch (err) {
+        return { path: file, size: st.size, mtimeMs: st.mtimeMs, error: isTensorReadError(err) ? err.message : String((err as Error)?.message ?? err) };
+      }
+    })();
+    return e.headers;
+  }
+
+  /** Statistics when already computed, without starting anything (for synchronous callers). */
+  async cachedStats(file: string): Promise<FileStats | undefined> {
+    const h = await this.headers(file);
+    const e = this.cache.get(file);
+    return e && e.key === `${h.size}:${h.mtimeMs}` ? e.stats : undefined;
+  }
+
+  /** Statistics (min, max, NaN/Inf...) of every array, under the size cap unless `force`. */
+  async stats(file: string, force = false): Promise<FileStats> {
+    const h = await this.headers(file);
+    if (h.error) return { error: h.error };
+    if (!force && h.size > settings.maxFileBytes()) return { tooLarge: true };
+    const e = this.entry(file, h.size, h.mtimeMs);
+    e.stats ??= (async (): Promise<FileStats> => {
+      try {
+        this.worker ??= new WorkerClient(this.workerScript);
+        const r = await this.worker.request('fileStats', { type: 'fileStats', path: file });
+        return { arrays: r.arrays.map((a) => ({ ...a })) };
+      } catch (err) {
+        if (!this.worker?.alive) this.worker = undefined;
+        return { error: String((err as Error)?.message ?? err).replace(file, path.basename(file)) };
+      }
+    })();
+    return e.stats;
+  }
+
+  /** Computes statistics in the background and signals the file when they are in. */
+  warm(uri: vscode.Uri): void {
+    void this.stats(uri.fsPath).then((s) => {
+      if (!s.tooLarge) this.changed.fire([uri]);
+    });
+  }
+
+  private entry(file: string, size: number, mtimeMs: number): Entry {
+    const key = `${size}:${mtimeMs}`;
+    let e = this.cache.get(file);
+    if (!e || e.key !== key) {
+      e = { key };
+      this.cache.set(file, e);
+    }
+    return e;
+  }
+
+  dispose(): void {
+    this.worker?.dispose();
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+export function describeArray(a: ArrayListing): string {
+  const h = a.header;
+  return `${a.key !== undefined ? `${a.key}: ` : ''}${h.dtype} [${h.shape.join(', ')}]${h.fortranOrder ? ' (Fortran order)' : ''}`;
+}
+
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}

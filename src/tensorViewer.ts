@@ -1,0 +1,181 @@
+/**
+ * The tensor viewer: a read-only custom editor for .npy, .npz and .safetensors ("Open With...",
+ * or "Open in Tensor Viewer"). Header, statistics, archive members, and a heatmap of any 2-D slice
+ * of an N-d array. The array lives in the document's own worker; files above
+ * cornernet.maxFileSizeMB show their header and an "Open anyway" button first.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { log } from './log';
+import type { TensorProblems } from './problems';
+import { parseFromViewer, VIEWER_VIEW_TYPE, type FromViewer, type ToViewer } from './protocol/viewer';
+import * as settings from './settings';
+import type { TensorInfoService } from './tensorInfo';
+import { webviewHtml, webviewOptions } from './webviewHtml';
+import { WorkerClient } from './workerClient';
+
+export const OPEN_VIEWER_COMMAND = 'cornernet.openTensorViewer';
+
+type ViewerRender = Extract<FromViewer, { type: 'rendered' }>;
+
+class TensorDocument implements vscode.CustomDocument {
+  worker: WorkerClient | undefined;
+  /** The array shown (npz member or safetensors key). */
+  key: string | undefined;
+  forceOpen = false;
+  lastRender: ViewerRender | undefined;
+  constructor(readonly uri: vscode.Uri) {}
+  dispose(): void {
+    this.worker?.dispose();
+    this.worker = undefined;
+  }
+}
+
+export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider<TensorDocument>, vscode.Disposable {
+  /** Arrays asked for by "Open in Tensor Viewer" with a key, picked up when the editor opens. */
+  private readonly pendingKeys = new Map<string, string>();
+  private readonly documents = new Set<TensorDocument>();
+  private readonly renderListeners = new Set<(uri: vscode.Uri, r: ViewerRender) => void>();
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly workerScript: string,
+    private readonly info: TensorInfoService,
+    private readonly problems: TensorProblems,
+  ) {}
+
+  static register(provider: TensorViewerProvider): vscode.Disposable[] {
+    return [
+      vscode.window.registerCustomEditorProvider(VIEWER_VIEW_TYPE, provider, { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } }),
+      vscode.commands.registerCommand(OPEN_VIEWER_COMMAND, async (target?: vscode.Uri | string, key?: string | null) => {
+        const uri = typeof target === 'string' ? vscode.Uri.parse(target) : target ?? vscode.window.activeTextEditor?.document.uri;
+        if (!uri) return;
+        if (typeof key === 'string') provider.pendingKeys.set(uri.toString(), key);
+        await vscode.commands.executeCommand('vscode.openWith', uri, VIEWER_VIEW_TYPE);
+      }),
+      provider,
+    ];
+  }
+
+  async openCustomDocument(uri: vscode.Uri): Promise<TensorDocument> {
+    const doc = new TensorDocument(uri);
+    doc.key = this.pendingKeys.get(uri.toString());
+    this.pendingKeys.delete(uri.toString());
+    this.documents.add(doc);
+    return doc;
+  }
+
+  async resolveCustomEditor(doc: TensorDocument, panel: vscode.WebviewPanel): Promise<void> {
+    panel.webview.options = webviewOptions(this.extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, this.extensionUri, 'viewer', 'Tensor Viewer');
+    const post = (m: ToViewer) => void panel.webview.postMessage(m);
+    const subs: vscode.Disposable[] = [
+      panel.webview.onDidReceiveMessage(async (raw) => {
+        const msg = parseFromViewer(raw);
+        if (!msg) {
+          log().warn(`tensor viewer: dropped a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+          return;
+        }
+        try {
+          await this.handle(doc, msg, post);
+        } catch (e) {
+          post({ type: 'failed', message: (e as Error).message });
+        }
+      }),
+      // Reload when the file changes on disk.
+      this.info.onDidChange((uris) => {
+        if (uris.some((u) => u.fsPath === doc.uri.fsPath)) {
+          doc.worker?.dispose();
+          doc.worker = undefined;
+          void this.sendInfo(doc, post);
+        }
+      }),
+    ];
+    panel.onDidDispose(() => {
+      subs.forEach((d) => d.dispose());
+      this.documents.delete(doc);
+      if (![...this.documents].some((d) => d.uri.fsPath === doc.uri.fsPath)) this.problems.unwatch(doc.uri.fsPath);
+    });
+    void this.problems.checkFile(doc.uri.fsPath);
+  }
+
+  private async handle(doc: TensorDocument, msg: FromViewer, post: (m: ToViewer) => void): Promise<void> {
+    switch (msg.type) {
+      case 'ready':
+        await this.sendInfo(doc, post);
+        return;
+      case 'openAnyway':
+        doc.forceOpen = true;
+        await this.load(doc, post);
+        return;
+      case 'selectArray':
+        doc.key = msg.key;
+        await this.load(doc, post);
+        return;
+      case 'requestPlane': {
+        if (!doc.worker) return;
+        const p = await doc.worker.request('plane', { type: 'plane', rowAxis: msg.rowAxis, colAxis: msg.colAxis, index: msg.index, bins: 64, ...(msg.clip ? { clip: msg.clip } : {}) });
+        post({ type: 'plane', requestId: msg.requestId, rows: p.rows, cols: p.cols, data: p.data.buffer as ArrayBuffer, histogram: p.histogram.buffer as ArrayBuffer, lo: p.lo, hi: p.hi });
+        return;
+      }
+      case 'rendered':
+        doc.lastRender = msg;
+        for (const l of [...this.renderListeners]) l(doc.uri, msg);
+        return;
+    }
+  }
+
+  private async sendInfo(doc: TensorDocument, post: (m: ToViewer) => void): Promise<void> {
+    const h = await this.info.headers(doc.uri.fsPath);
+    const cap = settings.maxFileBytes();
+    const tooLarge = h.size > cap && !doc.forceOpen;
+    const arrays = (h.arrays ?? []).map((a) => ({ ...(a.key !== undefined ? { key: a.key } : {}), dtype: a.header.dtype, shape: a.header.shape, fortranOrder: a.header.fortranOrder, dataBytes: a.header.dataBytes }));
+    if (doc.key === undefined || !arrays.some((a) => a.key === doc.key)) doc.key = arrays[0]?.key;
+    post({
+      type: 'info',
+      file: path.basename(doc.uri.fsPath),
+      size: h.size,
+      arrays,
+      ...(doc.key !== undefined ? { selected: doc.key } : {}),
+      tooLarge,
+      capMB: cap / 1024 ** 2,
+      ...(h.error ? { error: h.error } : {}),
+      colormap: settings.colormap(),
+    });
+    if (!h.error && !tooLarge && arrays.length) await this.load(doc, post);
+  }
+
+  private async load(doc: TensorDocument, post: (m: ToViewer) => void): Promise<void> {
+    doc.worker?.dispose();
+    doc.worker = new WorkerClient(this.workerScript);
+    const r = await doc.worker.request('tensor', { type: 'openTensor', path: doc.uri.fsPath, ...(doc.key !== undefined ? { key: doc.key } : {}) });
+    post({ type: 'array', ...(doc.key !== undefined ? { key: doc.key } : {}), stats: r.array.stats });
+  }
+
+  /** For tests: the next render report of the viewer of `uri` (or the last one). */
+  waitForRender(uri: vscode.Uri, timeoutMs = 30000, predicate: (r: ViewerRender) => boolean = () => true): Promise<ViewerRender> {
+    const last = [...this.documents].find((d) => d.uri.fsPath === uri.fsPath)?.lastRender;
+    if (last && predicate(last)) return Promise.resolve(last);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.renderListeners.delete(l);
+        reject(new Error(`the tensor viewer of ${uri.fsPath} did not report a render within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const l = (u: vscode.Uri, r: ViewerRender) => {
+        if (u.fsPath !== uri.fsPath || !predicate(r)) return;
+        clearTimeout(timer);
+        this.renderListeners.delete(l);
+        resolve(r);
+      };
+      this.renderListeners.add(l);
+    });
+  }
+
+  dispose(): void {
+    for (const d of this.documents) d.dispose();
+    this.documents.clear();
+    for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
