@@ -1,6 +1,6 @@
 /**
  * cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W]
- *                [--regr-weight W] [--top N] [--exact] [--debug] INPUT...
+ *                [--regr-weight W] [--top N] [--exact] [--threads N] [--debug] INPUT...
  *
  * Exit 0 on success (warnings included), 2 on bad input (`error: <file or role>: <problem>`),
  * 1 on an internal fault.
@@ -28,6 +28,7 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
 --regr-weight W        default 1
 --top N                report the N pixels with the largest focal loss (default 20)
 --exact                pure float64 constants instead of the original's float32 ones
+--threads N            threads for the focal loss (default: the machine's, also for 0; 1: none)
 --debug                show stack traces
 --help, --version`;
 
@@ -38,6 +39,7 @@ interface CliArgs {
   debug: boolean;
   exact: boolean;
   top?: number;
+  threads?: number;
   roles: RoleAssignmentSpec[];
   weights: Partial<LossWeights>;
   inputs: string[];
@@ -101,6 +103,9 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
       case '--top':
         a.top = number(take(), arg, true);
         break;
+      case '--threads':
+        a.threads = number(take(), arg, true);
+        break;
       case '--':
         a.inputs.push(...argv.slice(i + 1));
         i = argv.length;
@@ -136,7 +141,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     const report = await computeLossFromFiles(
       { paths: args.inputs, roles: args.roles },
-      { weights: args.weights, arithmetic: args.exact ? 'exact' : 'original', ...(args.top !== undefined ? { topPixels: args.top } : {}) },
+      {
+        weights: args.weights,
+        arithmetic: args.exact ? 'exact' : 'original',
+        ...(args.top !== undefined ? { topPixels: args.top } : {}),
+        ...(args.threads !== undefined ? { threads: args.threads } : {}),
+      },
     );
     process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
     return 0;

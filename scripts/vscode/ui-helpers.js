@@ -79,7 +79,8 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
   function explorerRow(relPath) {
     const abs = path.join(workspaceDir, relPath);
     return explorer.locator('.monaco-list-row').filter({
-      has: page.locator(`.explorer-item[aria-label=${JSON.stringify(abs)}]`),
+      // A file decoration's tooltip is appended to the label ("<path> • <tooltip>").
+      has: page.locator(`.explorer-item[aria-label=${JSON.stringify(abs)}], .explorer-item[aria-label^=${JSON.stringify(`${abs} •`)}]`),
     });
   }
 
@@ -91,10 +92,15 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
     const box = await list.boundingBox();
     if (!box) throw new Error('explorer list not visible');
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-    for (const dy of [-5000, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300]) {
-      await page.mouse.wheel(0, dy);
-      await page.waitForTimeout(100);
-      if ((await row.count()) > 0) return row;
+    // A folder just expanded may still be resolving its children (slow on a loaded machine):
+    // sweep the list from the top a few times before giving up.
+    for (let sweep = 0; sweep < 4; sweep++) {
+      for (const dy of [-5000, 300, 300, 300, 300, 300, 300, 300, 300, 300, 300]) {
+        await page.mouse.wheel(0, dy);
+        await page.waitForTimeout(100);
+        if ((await row.count()) > 0) return row;
+      }
+      await page.waitForTimeout(1500);
     }
     throw new Error(`explorer item not found: ${relPath}`);
   }
@@ -106,7 +112,7 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
       const row = await revealRow(parts.slice(0, i).join('/'));
       if ((await row.getAttribute('aria-expanded')) === 'false') {
         await row.locator('.monaco-tl-twistie').click();
-        await row.and(page.locator('[aria-expanded="true"]')).waitFor({ timeout: 5000 });
+        await row.and(page.locator('[aria-expanded="true"]')).waitFor({ timeout: 20000 });
       }
     }
   }

@@ -16,6 +16,7 @@ import {
   type TargetScan,
 } from './focal';
 import { offsetLoss, type OffsetResult } from './offset';
+import { FocalWorkers, resolveThreadCount, type HeatmapJob } from './parallel';
 import {
   CORNERNET_WEIGHTS,
   num,
@@ -38,7 +39,22 @@ export interface LossOptions {
   arithmetic?: Arithmetic;
   /** Called between stages; throw from it to cancel. */
   onProgress?: (fraction: number, stage: string) => void;
+  /**
+   * Focal sums already computed (by computeLossThreaded), per corner type and stack; when absent
+   * computeLoss computes them on the calling thread.
+   */
+  focalSums?: Record<Corner, FocalSums[]>;
 }
+
+export interface ThreadedLossOptions extends LossOptions {
+  /** Threads for the focal loss, the calling one included (default: the machine's, 0 too). */
+  threads?: number;
+  /** Worker threads already started (FocalWorkers.start); left running for the caller to close. */
+  workers?: FocalWorkers;
+}
+
+/** Below this many heatmap pixels (all passes) threads are not worth their start-up. */
+export const MIN_THREADED_PIXELS = 1 << 21;
 
 /** The sampler's `max_tag_len`: more objects per image raise IndexError in CornerNet. */
 const MAX_TAG_LEN = 128;
@@ -68,9 +84,12 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
   for (const corner of CORNERS) {
     scans[corner] = scanTargets(inputs.gtHeat[corner], planes, HW);
     for (let s = 0; s < S; s++) {
-      progress(step++ / (2 * S + 1), `focal loss, ${corner}, stack ${s + 1}/${S}`);
-      const heat = inputs.heat[corner][s]!;
-      const r = focalSums(heat.logits, inputs.gtHeat[corner], planes, HW, boundsFor(heat.dtype), topN);
+      let r = options.focalSums?.[corner][s];
+      if (!r) {
+        progress(step++ / (2 * S + 1), `focal loss, ${corner}, stack ${s + 1}/${S}`);
+        const heat = inputs.heat[corner][s]!;
+        r = focalSums(heat.logits, inputs.gtHeat[corner], planes, HW, boundsFor(heat.dtype), topN);
+      }
       sums[corner].push(r);
       focal[corner].push(focalFromSums(r, scans[corner].positives));
     }
@@ -455,6 +474,39 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
         message: `${bad.length ? bad.join(', ') : 'the total'} ${bad.length > 1 ? 'are' : 'is'} not finite (reported as null in JSON).`,
       });
     }
+  }
+}
+
+/**
+ * computeLoss with the focal passes spread over threads (see parallel.ts): the same report, bit for
+ * bit. Runs on the calling thread alone when one thread is asked for, when the heatmaps are small
+ * (MIN_THREADED_PIXELS) or when their arrays are not in SharedArrayBuffers.
+ */
+export async function computeLossThreaded(inputs: LossInputs, options: ThreadedLossOptions = {}): Promise<LossReport> {
+  const t0 = performance.now();
+  const { S, B, C, H, W } = inputs.dims;
+  const threads = options.workers ? options.workers.size + 1 : resolveThreadCount(options.threads);
+  if (threads <= 1 || 2 * S * B * C * H * W < MIN_THREADED_PIXELS) return computeLoss(inputs, options);
+  const workers = options.workers ?? FocalWorkers.start(threads - 1);
+  try {
+    const progress = options.onProgress ?? (() => undefined);
+    const jobs: HeatmapJob[] = [];
+    for (const corner of CORNERS) {
+      for (let s = 0; s < S; s++) {
+        const heat = inputs.heat[corner][s]!;
+        jobs.push({ logits: heat.logits, gt: inputs.gtHeat[corner], bounds: boundsFor(heat.dtype) });
+      }
+    }
+    const focalShare = (2 * S) / (2 * S + 1);
+    const all = await workers.heatmapSums(jobs, B * C, H * W, options.topPixels ?? 20, (done, total) =>
+      progress((focalShare * done) / total, `focal loss (${workers.size + 1} threads)`),
+    );
+    const focal = { tl: all.slice(0, S), br: all.slice(S) };
+    const report = computeLoss(inputs, { ...options, focalSums: focal });
+    report.timings.computeMs = performance.now() - t0;
+    return report;
+  } finally {
+    if (!options.workers) await workers.close();
   }
 }
 

@@ -8,7 +8,8 @@ import type { Arithmetic } from './embedding';
 import { RoleResolutionError } from './errors';
 import { discoverInputs, type InputSpec } from './inputs';
 import { loadInputs } from './load';
-import { computeLoss } from './loss';
+import { MIN_THREADED_PIXELS, computeLossThreaded } from './loss';
+import { FocalWorkers, resolveThreadCount } from './parallel';
 import type { LossReport, LossWeights, RoleReport, UnusedReport } from './report';
 import { refLabel, resolveRoles, type Resolution } from './resolve';
 import type { LossWarning } from './warnings';
@@ -20,6 +21,11 @@ export interface RunOptions {
   limits?: Partial<ReadLimits>;
   /** Progress in [0, 1] with a stage name; throw from it to cancel. */
   onProgress?: (fraction: number, stage: string) => void;
+  /**
+   * Threads for the focal loss, this one included; undefined or 0: the machine's
+   * (`os.availableParallelism()`). Used only when the heatmaps are large enough to pay for them.
+   */
+  threads?: number;
 }
 
 export async function computeLossFromFiles(spec: InputSpec, options: RunOptions = {}): Promise<LossReport> {
@@ -35,16 +41,30 @@ export async function computeLossWithInputs(spec: InputSpec, options: RunOptions
   const resolution = resolveRoles(discovery.candidates, discovery.arrays);
   if (resolution.problems.length) throw new RoleResolutionError(resolution.problems);
   const headerMs = performance.now() - t0;
-  const loaded = await loadInputs(resolution, {
-    limits: options.limits,
-    onProgress: (f, file) => progress(0.05 + 0.45 * f, `reading ${file}`),
-  });
-  const report = computeLoss(loaded.inputs, {
-    weights: { ...discovery.weights, ...options.weights },
-    arithmetic: options.arithmetic,
-    topPixels: options.topPixels,
-    onProgress: (f, stage) => progress(0.5 + 0.5 * f, stage),
-  });
+  // Worker threads start now, so that they boot while the files are read.
+  const d = resolution.dims;
+  const heatPixels = d ? 2 * d.S * d.B * d.C * d.H * d.W : 0;
+  const threads = resolveThreadCount(options.threads);
+  const workers = threads > 1 && heatPixels >= MIN_THREADED_PIXELS ? FocalWorkers.start(threads - 1) : undefined;
+  let loaded: Awaited<ReturnType<typeof loadInputs>>;
+  let report: LossReport;
+  try {
+    loaded = await loadInputs(resolution, {
+      limits: options.limits,
+      onProgress: (f, file) => progress(0.05 + 0.45 * f, `reading ${file}`),
+      shared: workers !== undefined,
+    });
+    report = await computeLossThreaded(loaded.inputs, {
+      weights: { ...discovery.weights, ...options.weights },
+      arithmetic: options.arithmetic,
+      topPixels: options.topPixels,
+      onProgress: (f, stage) => progress(0.5 + 0.5 * f, stage),
+      threads: 1,
+      ...(workers ? { workers } : {}),
+    });
+  } finally {
+    void workers?.close();
+  }
   report.inputs = describeInputs(resolution, loaded.nonFinite);
   const skipped: LossWarning[] = discovery.skipped.map((s) => ({
     code: 'skipped-file',

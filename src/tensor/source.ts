@@ -36,8 +36,16 @@ function checkRange(name: string, size: number, offset: number, length: number):
   }
 }
 
+export interface FileSourceOptions {
+  /**
+   * Allocate the buffers of `readOwned` as SharedArrayBuffers, so that the arrays read can be
+   * handed to worker threads without copying (see cornernet/parallel.ts). Default false.
+   */
+  shared?: boolean;
+}
+
 /** A file on disk, read with positioned reads (no whole-file read for a header). */
-export async function openFileSource(path: string, name = path): Promise<ByteSource> {
+export async function openFileSource(path: string, name = path, options: FileSourceOptions = {}): Promise<ByteSource> {
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(path, 'r');
@@ -57,10 +65,10 @@ export async function openFileSource(path: string, name = path): Promise<ByteSou
     if (e instanceof TensorReadError) throw e;
     throw new TensorReadError('io', name, describeIoError(e));
   }
-  const readInto = async (offset: number, length: number): Promise<Uint8Array> => {
+  const readInto = async (offset: number, length: number, shared = false): Promise<Uint8Array> => {
     checkRange(name, size, offset, length);
-    // A fresh ArrayBuffer per read: the caller may keep views into it (zero-copy arrays).
-    const out = new Uint8Array(new ArrayBuffer(length));
+    // A fresh buffer per read: the caller may keep views into it (zero-copy arrays).
+    const out = new Uint8Array(shared ? new SharedArrayBuffer(length) : new ArrayBuffer(length));
     let done = 0;
     try {
       while (done < length) {
@@ -79,8 +87,8 @@ export async function openFileSource(path: string, name = path): Promise<ByteSou
   return {
     name,
     size,
-    read: readInto,
-    readOwned: readInto,
+    read: (offset, length) => readInto(offset, length),
+    readOwned: (offset, length) => readInto(offset, length, options.shared === true),
     close: () => handle.close().catch(() => undefined),
   };
 }

@@ -28,6 +28,7 @@ function render(s: SidebarState): void {
     el('h2', {}, 'Latest loss'),
     el('p', { class: 'inputs', title: l.label }, l.label),
     el('div', { class: 'total' }, el('span', { class: 'label' }, 'total'), metric('side.total', l.total, 6)),
+    el('p', { class: 'note' }, 'Terms weighted and divided by the stacks: they add up to the total.'),
     el(
       'table',
       { class: 'grid' },

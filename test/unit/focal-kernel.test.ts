@@ -1,0 +1,272 @@
+/**
+ * The fast focal kernel (focalKernel.ts) against the plain per-pixel loop (referenceFocalSums) on
+ * random and adversarial inputs; the threaded engine against the single-threaded one; the integer
+ * non-finite count of the loader.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  FLOAT32_BOUNDS,
+  FLOAT64_BOUNDS,
+  clampedSigmoid,
+  focalSums,
+  referenceFocalSums,
+  type ClampBounds,
+  type FocalSums,
+} from '../../src/cornernet/focal';
+import { KERNEL_CONSTANTS, createFocalKernel } from '../../src/cornernet/focalKernel';
+import { FocalWorkers, resolveThreadCount, defaultThreadCount } from '../../src/cornernet/parallel';
+import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from '../../src/cornernet/loss';
+import { countNonFiniteValues } from '../../src/cornernet/load';
+import type { LossInputs } from '../../src/cornernet/batch';
+import { rng, normal, makeSyntheticBatch } from '../../src/cornernet/synthetic';
+
+const F = Math.fround;
+/** Logits just around the clamp bounds, as float32 values (where the float32 rounding decides). */
+const logit = (p: number) => Math.log(p / (1 - p));
+
+function randomCase(seed: number, planes: number, HW: number, float64: boolean) {
+  const rand = rng(seed);
+  const gauss = normal(rand);
+  const n = planes * HW;
+  const x = float64 ? new Float64Array(n) : new Float32Array(n);
+  const g = float64 ? new Float64Array(n) : new Float32Array(n);
+  const specialX = [
+    Infinity, -Infinity, NaN, 0, -0, 9.5, -9.5, 9.4999, -9.4999, 20, -20, 1e30, -1e30, 5e-324, -1e-40,
+    logit(1e-4), logit(1 - 1e-4), F(logit(1e-4)), F(logit(1 - 1e-4)),
+    -9.2103, -9.21034, -9.21033, 9.21033, 9.21034, 9.2103,
+    Math.log(1 / 7), -Math.log(7), logit(0.125), F(logit(0.125)), 2.5, -2.5,
+  ];
+  const specialG = [1, 1, 0.99999994, 1.0000001, 2, NaN, -Infinity, Infinity, -0.5, 0.5, 1e-8, 0.9990001];
+  for (let i = 0; i < n; i++) {
+    const u = rand();
+    let xi: number;
+    if (u < 0.6) xi = -4.6 + gauss();
+    else if (u < 0.85) xi = -12 + 24 * rand();
+    else if (u < 0.95) xi = 3 * gauss();
+    else xi = specialX[Math.floor(rand() * specialX.length)]!;
+    x[i] = xi;
+    const v = rand();
+    g[i] = v < 0.8 ? 0 : v < 0.9 ? Math.pow(rand(), 3) : v < 0.95 ? 1 : specialG[Math.floor(rand() * specialG.length)]!;
+  }
+  return { x, g };
+}
+
+function sameNumber(a: number, b: number, rtol: number, what: string): void {
+  if (Number.isNaN(a) || Number.isNaN(b)) {
+    assert.ok(Number.isNaN(a) && Number.isNaN(b), `${what}: ${a} vs ${b}`);
+    return;
+  }
+  if (a === b) return; // includes both infinite with the same sign
+  assert.ok(Math.abs(a - b) <= rtol * Math.abs(b), `${what}: ${a} vs ${b} (rel ${(Math.abs(a - b) / Math.abs(b)).toExponential(2)})`);
+}
+
+function checkSums(fast: FocalSums, ref: FocalSums, rtol: number, label: string): void {
+  assert.equal(fast.pos.length, ref.pos.length);
+  for (let i = 0; i < ref.pos.length; i++) {
+    sameNumber(fast.pos[i]!, ref.pos[i]!, rtol, `${label} pos[${i}]`);
+    sameNumber(fast.neg[i]!, ref.neg[i]!, rtol, `${label} neg[${i}]`);
+  }
+  assert.equal(fast.clampedLow, ref.clampedLow, `${label} clampedLow`);
+  assert.equal(fast.clampedHigh, ref.clampedHigh, `${label} clampedHigh`);
+  assert.equal(fast.clampedPositives, ref.clampedPositives, `${label} clampedPositives`);
+  assert.equal(fast.nonFinite, ref.nonFinite, `${label} nonFinite`);
+  const a = fast.top.sorted();
+  const b = ref.top.sorted();
+  assert.equal(a.length, b.length, `${label} top size`);
+  a.forEach((e, i) => sameNumber(e.value, b[i]!.value, 1e-12, `${label} top[${i}]`));
+}
+
+describe('fast focal kernel', () => {
+  it('equals the reference loop per plane (1e-9 relative) on random and adversarial inputs', () => {
+    const shapes: [number, number][] = [
+      [3, 1],
+      [5, 7],
+      [4, 256],
+      [2, 2048],
+      [3, 5000], // planes cross the kernel's 2048-pixel blocks
+    ];
+    let seed = 1;
+    for (const float64 of [false, true]) {
+      const bounds: ClampBounds = float64 ? FLOAT64_BOUNDS : FLOAT32_BOUNDS;
+      for (const [planes, HW] of shapes) {
+        for (const topK of [0, 1, 20]) {
+          const { x, g } = randomCase(seed++, planes, HW, float64);
+          if (float64) {
+            // Exactly at the bound logits the clamp decision of float64 p hangs on the last ulp of
+            // exp (Math.exp's or the kernel's); the float32 sigmoid absorbs it. Move those off.
+            for (let i = 0; i < x.length; i++) if (Math.abs(Math.abs(x[i]!) - 9.21024036697585) < 1e-12) x[i] = x[i]! * (1 + 1e-9);
+          }
+          const ref = referenceFocalSums(x, g, planes, HW, bounds, topK);
+          const fast = focalSums(x, g, planes, HW, bounds, topK);
+          checkSums(fast, ref, 1e-9, `${float64 ? 'f64' : 'f32'} ${planes}x${HW} k=${topK}`);
+        }
+      }
+    }
+  });
+
+  it('is far closer than the tolerance on realistic planes (1e-13)', () => {
+    const planes = 6;
+    const HW = 4096;
+    const rand = rng(7);
+    const gauss = normal(rand);
+    const x = new Float32Array(planes * HW).map(() => -4.6 + gauss());
+    const g = new Float32Array(planes * HW).map(() => (rand() < 0.98 ? 0 : rand() < 0.5 ? 1 : rand()));
+    checkSums(focalSums(x, g, planes, HW, FLOAT32_BOUNDS, 20), referenceFocalSums(x, g, planes, HW, FLOAT32_BOUNDS, 20), 1e-13, 'realistic');
+  });
+
+  it('gives the exact clamp bounds to saturated logits (float32 and float64)', () => {
+    for (const [bounds, Arr] of [
+      [FLOAT32_BOUNDS, Float32Array],
+      [FLOAT64_BOUNDS, Float64Array],
+    ] as const) {
+      // One pixel per plane: a positive at -20 (p = lo), a negative at +20 (p = hi), then the
+      // float32 neighbours of logit(lo) and logit(hi), where the rounding of p decides the clamp.
+      const xs = [-20, 20, -9.5, 9.5, -Infinity, Infinity];
+      for (const edge of bounds.round32 ? [logit(1e-4), logit(1 - 1e-4)] : []) {
+        let v = F(edge);
+        for (let k = 0; k < 40; k++) v = F(v - 2 ** -21);
+        for (let k = 0; k < 80; k++) {
+          xs.push(v);
+          v = F(v + 2 ** -21);
+        }
+      }
+      for (const gt of [0, 1]) {
+        const x = new Arr(xs);
+        const g = new Arr(xs.length).fill(gt);
+        const fast = focalSums(x, g, xs.length, 1, bounds, 0);
+        const ref = referenceFocalSums(x, g, xs.length, 1, bounds, 0);
+        checkSums(fast, ref, 1e-15, `bounds ${bounds.round32 ? 'f32' : 'f64'} gt=${gt}`);
+        xs.forEach((xi, i) => {
+          const p = clampedSigmoid(xi, bounds);
+          const expected = gt === 1 ? -Math.log(p) * (1 - p) ** 2 : -Math.log(1 - p) * p * p;
+          sameNumber(gt === 1 ? fast.pos[i]! : fast.neg[i]!, expected, 1e-15, `x=${xi} gt=${gt}`);
+        });
+      }
+      assert.equal(clampedSigmoid(-20, bounds), bounds.lo);
+      assert.equal(clampedSigmoid(20, bounds), bounds.hi);
+    }
+  });
+
+  it('spells its constants as literals equal to their definitions', () => {
+    const literals = new Set(
+      (createFocalKernel.toString().match(/-?\d+(?:\.\d+)?(?:e[-+]?\d+)?/gi) ?? []).map((t) => Math.abs(Number(t))),
+    );
+    for (const [name, v] of Object.entries(KERNEL_CONSTANTS)) {
+      assert.ok(literals.has(Math.abs(v)), `${name} = ${v} is not among the kernel's literals`);
+    }
+    assert.ok(literals.has(6755399441055744), 'rounding constant 1.5 * 2^52');
+  });
+
+  it('is self-contained, so that worker threads can build it from its source', () => {
+    const make = new Function(`return (${createFocalKernel.toString()})();`) as () => ReturnType<typeof createFocalKernel>;
+    const k = make();
+    const { x, g } = randomCase(99, 4, 300, false);
+    const r = k.sums(x, g, 1, 3, 300, FLOAT32_BOUNDS.lo, FLOAT32_BOUNDS.hi, true, 5);
+    const ref = referenceFocalSums(x, g, 4, 300, FLOAT32_BOUNDS, 5);
+    for (let i = 0; i < 2; i++) {
+      sameNumber(r.pos[i]!, ref.pos[i + 1]!, 1e-9, `pos ${i}`);
+      sameNumber(r.neg[i]!, ref.neg[i + 1]!, 1e-9, `neg ${i}`);
+    }
+  });
+});
+
+/** LossInputs straight from a synthetic batch (gathered tags and offsets). */
+function syntheticInputs(S: number, B: number, C: number, H: number, W: number, K: number, objects: number[], seed: number): LossInputs {
+  const { arrays } = makeSyntheticBatch({ S, B, C, H, W, K, objectsPerImage: objects, seed, logitMean: -3, logitStd: 2.5 });
+  const f32 = (name: string) => arrays[name]!.data as Float32Array;
+  const perStack = (name: string, inner: number) => Array.from({ length: S }, (_, s) => f32(name).subarray(s * inner, (s + 1) * inner));
+  const N = B * C * H * W;
+  return {
+    dims: { S, B, C, H, W, K },
+    heat: {
+      tl: perStack('tl_heat', N).map((logits) => ({ logits, dtype: 'float32' as const })),
+      br: perStack('br_heat', N).map((logits) => ({ logits, dtype: 'float32' as const })),
+    },
+    tag: { tl: perStack('tl_tag', B * K).map((a) => Float64Array.from(a)), br: perStack('br_tag', B * K).map((a) => Float64Array.from(a)) },
+    regr: { tl: perStack('tl_regr', B * K * 2).map((a) => Float64Array.from(a)), br: perStack('br_regr', B * K * 2).map((a) => Float64Array.from(a)) },
+    gtHeat: { tl: f32('gt_tl_heat'), br: f32('gt_br_heat') },
+    mask: Float64Array.from(arrays.gt_mask!.data as Uint8Array),
+    maskDType: 'uint8',
+    gtRegr: { tl: Float64Array.from(f32('gt_tl_regr')), br: Float64Array.from(f32('gt_br_regr')) },
+  };
+}
+
+/** The same inputs with the heatmaps copied into SharedArrayBuffers (what loadInputs reads into). */
+function shared(i: LossInputs): LossInputs {
+  const sab = <T extends Float32Array | Float64Array>(a: T): T => {
+    const out = new (a.constructor as { new (b: SharedArrayBuffer): T })(new SharedArrayBuffer(a.byteLength));
+    out.set(a);
+    return out;
+  };
+  return {
+    ...i,
+    heat: { tl: i.heat.tl.map((h) => ({ ...h, logits: sab(h.logits) })), br: i.heat.br.map((h) => ({ ...h, logits: sab(h.logits) })) },
+    gtHeat: { tl: sab(i.gtHeat.tl), br: sab(i.gtHeat.br) },
+  };
+}
+
+describe('threads', () => {
+  it('thread counts default to the machine', () => {
+    assert.ok(defaultThreadCount() >= 1);
+    assert.equal(resolveThreadCount(undefined), defaultThreadCount());
+    assert.equal(resolveThreadCount(0), defaultThreadCount());
+    assert.equal(resolveThreadCount(1), 1);
+    assert.equal(resolveThreadCount(3.7), 3);
+  });
+
+  it('computeLossThreaded gives the single-threaded report, bit for bit', async () => {
+    // Large enough to be threaded: 2 * S * B * C * H * W >= MIN_THREADED_PIXELS.
+    const plainInputs = syntheticInputs(2, 2, 16, 128, 128, 8, [3, 2], 5);
+    const inputs = shared(plainInputs);
+    const { S, B, C, H, W } = inputs.dims;
+    assert.ok(2 * S * B * C * H * W >= MIN_THREADED_PIXELS);
+    const single = computeLoss(inputs, { topPixels: 7 });
+    const workers = FocalWorkers.start(1);
+    try {
+      for (let run = 0; run < 2; run++) {
+        const threaded = await computeLossThreaded(inputs, { topPixels: 7, workers });
+        assert.deepEqual({ ...threaded, timings: null }, { ...single, timings: null });
+      }
+    } finally {
+      await workers.close();
+    }
+    // Not shared: falls back to this thread, same report.
+    const plain = await computeLossThreaded(plainInputs, { topPixels: 7, threads: 2 });
+    assert.deepEqual({ ...plain, timings: null }, { ...single, timings: null });
+  });
+
+  it('a cancelled threaded computation leaves the workers usable', async () => {
+    const inputs = shared(syntheticInputs(2, 2, 16, 128, 128, 8, [3, 2], 6));
+    const workers = FocalWorkers.start(1);
+    try {
+      await assert.rejects(
+        computeLossThreaded(inputs, {
+          workers,
+          onProgress: (f) => {
+            if (f > 0) throw new Error('cancelled');
+          },
+        }),
+        /cancelled/,
+      );
+      const again = await computeLossThreaded(inputs, { workers });
+      assert.deepEqual({ ...again, timings: null }, { ...computeLoss(inputs), timings: null });
+    } finally {
+      await workers.close();
+    }
+  });
+});
+
+describe('non-finite count of the loader', () => {
+  it('counts NaN and +-Inf from the exponent bits, float32 and float64, at any offset', () => {
+    const values = [0, -0, 1, -1, NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 1e-45, 5e-324, 1.7976931348623157e308, 2 ** 127, -(2 ** -126)];
+    for (const Arr of [Float32Array, Float64Array]) {
+      const a = new Arr(values.length + 3);
+      a.set(values, 3);
+      const expected = Array.from(a).filter((v) => !Number.isFinite(v)).length; // 1.8e308 is Inf in float32
+      assert.equal(countNonFiniteValues(a.subarray(3) as Float32Array | Float64Array), expected);
+      const wide = new Arr(10000).map((_, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -Infinity : i * 1e-3));
+      assert.equal(countNonFiniteValues(wide), wide.filter((v) => !Number.isFinite(v)).length);
+    }
+  });
+});
