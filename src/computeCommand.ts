@@ -39,6 +39,8 @@ export interface ComputedEvent {
   report: LossReport;
   spec: RunSpec;
   label: string;
+  /** When the computation started (ms since epoch): file changes before it are already in it. */
+  startedAt: number;
 }
 
 export class LossRunner implements PanelHost {
@@ -47,7 +49,7 @@ export class LossRunner implements PanelHost {
   private readonly computed = new vscode.EventEmitter<ComputedEvent>();
   /** A result was shown in the panel. */
   readonly onDidCompute = this.computed.event;
-  private readonly failed = new vscode.EventEmitter<{ error: LastError; spec: RunSpec }>();
+  private readonly failed = new vscode.EventEmitter<{ error: LastError; spec: RunSpec; startedAt: number }>();
   /** A computation failed on bad input or a fault (not on cancellation). */
   readonly onDidFail = this.failed.event;
   private started = 0;
@@ -148,6 +150,7 @@ export class LossRunner implements PanelHost {
    */
   async compute(spec: RunSpec, mode: 'interactive' | 'roles-given' | 'quiet', weightArgs?: Partial<LossWeights>, chosen: RoleAssignmentSpec[] = []): Promise<LossReport | undefined> {
     const seq = ++this.started;
+    const startedAt = Date.now();
     const weights = { ...settings.lossWeights(), ...weightArgs };
     try {
       let inputSpec: InputSpec = { paths: spec.paths, roles: spec.roles };
@@ -207,11 +210,11 @@ export class LossRunner implements PanelHost {
       const runSpec = toRunSpec(inputSpec);
       ResultsPanel.show(this, session, runSpec, label);
       // A quiet run re-creates a result already listed (restore after a reload, a past run).
-      if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label });
+      if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label, startedAt });
       if (picked.length) void this.offerToRemember(inputSpec, picked);
       return r;
     } catch (e) {
-      this.fail(e, spec);
+      this.fail(e, spec, startedAt);
       return undefined;
     }
   }
@@ -249,7 +252,7 @@ export class LossRunner implements PanelHost {
     }
   }
 
-  private fail(e: unknown, spec?: RunSpec): void {
+  private fail(e: unknown, spec?: RunSpec, startedAt = Date.now()): void {
     if (e instanceof LossRunError && e.kind === 'cancelled') {
       log().info('computation cancelled');
       this.lastError = { kind: 'cancelled', message: 'cancelled' };
@@ -269,7 +272,7 @@ export class LossRunner implements PanelHost {
       subject = e.file;
     }
     this.lastError = { kind, message, subject };
-    if (spec) this.failed.fire({ error: this.lastError, spec });
+    if (spec) this.failed.fire({ error: this.lastError, spec, startedAt });
     if (kind === 'internal' || kind === 'crashed') {
       log().error(`internal error: ${message}\n${(e as Error)?.stack ?? ''}`);
       message = `internal error: ${message} (details in the CornerNet Inspector log)`;

@@ -82,11 +82,11 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
       HOVER_LANGUAGES.map((language) => ({ language })),
       new TensorHoverProvider(info),
     ),
-    runner.onDidCompute(({ report, spec, label }) => {
+    runner.onDidCompute(({ report, spec, label, startedAt }) => {
       sidebar.add(report, spec, label);
-      problems.setReport(report);
+      problems.setReport(report, startedAt);
     }),
-    runner.onDidFail(({ error, spec }) => problems.setError(error.message, error.subject, spec.paths)),
+    runner.onDidFail(({ error, spec, startedAt }) => problems.setError(error.message, error.subject, spec.paths, startedAt)),
     { dispose: () => ResultsPanel.current?.dispose() },
     { dispose: disposeLog },
   );

@@ -4,7 +4,7 @@
  * content for files opened in the tensor viewer (unreadable, NaN/Inf). A new computation replaces
  * the computation's diagnostics; a changed file loses its stale ones and is checked again.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
 import type { LossReport } from './cornernet/report';
 import { fileProblems, TensorInfoService } from './tensorInfo';
@@ -18,13 +18,21 @@ export class TensorProblems implements vscode.Disposable {
   private readonly fromFile = new Map<string, vscode.Diagnostic[]>();
   /** Files whose own content is watched (opened in the viewer). */
   private readonly watched = new Set<string>();
+  /** When the computation behind `fromRun` started reading (ms since epoch). */
+  private runStartedAt = 0;
   private readonly disposables: vscode.Disposable[] = [this.collection];
 
   constructor(private readonly info: TensorInfoService) {
     this.disposables.push(
-      info.onDidChange((uris) => {
+      info.onDidChange(async (uris) => {
         for (const u of uris) {
-          if (this.fromRun.delete(u.fsPath)) this.publish(u.fsPath);
+          // File events arrive late: a write the computation already read is no reason to drop
+          // its diagnostics, only a write after it started.
+          const st = await fsp.stat(u.fsPath).catch(() => undefined);
+          if (this.fromRun.has(u.fsPath) && (!st || st.mtimeMs > this.runStartedAt)) {
+            this.fromRun.delete(u.fsPath);
+            this.publish(u.fsPath);
+          }
           if (this.watched.has(u.fsPath)) void this.checkFile(u.fsPath);
         }
       }),
@@ -39,8 +47,9 @@ export class TensorProblems implements vscode.Disposable {
   }
 
   /** After a computation: its warnings on their files (and clears the previous computation's). */
-  setReport(report: LossReport): void {
+  setReport(report: LossReport, startedAt: number): void {
     this.clearRun();
+    this.runStartedAt = startedAt;
     for (const w of report.warnings) {
       for (const f of w.files ?? []) this.addRun(f, vscode.DiagnosticSeverity.Warning, `[${w.code}] ${w.message}`, w.code);
     }
@@ -48,8 +57,9 @@ export class TensorProblems implements vscode.Disposable {
   }
 
   /** After a failed computation: the error on the files it names (subject "file", "role (file, file)"). */
-  setError(message: string, subject: string | undefined, inputs: string[]): void {
+  setError(message: string, subject: string | undefined, inputs: string[], startedAt: number): void {
     this.clearRun();
+    this.runStartedAt = startedAt;
     const files = filesIn(subject).filter((f) => existsSync(f));
     for (const f of files.length ? files : inputs.filter((p) => TensorInfoService.isTensorFile(p))) {
       this.addRun(f, vscode.DiagnosticSeverity.Error, message, 'error');

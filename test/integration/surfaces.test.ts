@@ -252,6 +252,32 @@ describe('explorer decorations', () => {
   });
 });
 
+describe('switches', () => {
+  it('badges and Problems can be turned off', async () => {
+    const cfg = vscode.workspace.getConfiguration('cornernet');
+    const broken = path.join(ws(), 'broken-off.npy');
+    fs.writeFileSync(broken, 'not numpy');
+    const uri = vscode.Uri.file(broken);
+    assert.equal((await api.decoration(uri))?.badge, '!');
+    await cfg.update('decorations.enabled', false, vscode.ConfigurationTarget.Global);
+    try {
+      assert.equal(await api.decoration(uri), undefined);
+    } finally {
+      await cfg.update('decorations.enabled', undefined, vscode.ConfigurationTarget.Global);
+    }
+    await vscode.commands.executeCommand('vscode.openWith', uri, 'cornernet.tensorViewer');
+    await eventually('diagnostic', () => vscode.languages.getDiagnostics(uri).find((d) => d.source === 'CornerNet Inspector'));
+    await cfg.update('diagnostics.enabled', false, vscode.ConfigurationTarget.Global);
+    try {
+      await eventually('cleared', () => (vscode.languages.getDiagnostics(uri).some((d) => d.source === 'CornerNet Inspector') ? undefined : true));
+    } finally {
+      await cfg.update('diagnostics.enabled', undefined, vscode.ConfigurationTarget.Global);
+    }
+    await eventually('back', () => vscode.languages.getDiagnostics(uri).find((d) => d.source === 'CornerNet Inspector'));
+    await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  });
+});
+
 describe('side view', () => {
   it('lists the latest loss, the runs and the tensors; a run reopens in the panel', async () => {
     const a = (await vscode.commands.executeCommand(COMMAND, vscode.Uri.file(path.join(ws(), 'p04_one_object')))) as LossReport;
