@@ -5,8 +5,10 @@
 'use strict';
 
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
 
-exports.run = async ({ page, helpers, log }) => {
+exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await helpers.explorerSelect('sample');
   await helpers.contextMenu('Compute CornerNet Loss');
   const frame = helpers.webviewFrame();
@@ -58,4 +60,17 @@ exports.run = async ({ page, helpers, log }) => {
   await dec.locator('#decode-out', { hasText: 'K 100,' }).waitFor({ timeout: 30000 });
   await dec.scrollIntoViewIfNeeded();
   await helpers.screenshot('decode');
+
+  // "Save PNG…": VS Code's save dialog (a quick input in the browser workbench) takes a path.
+  await dec.locator('#save-decode').click();
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor({ timeout: 20000 });
+  // It proposes <workspace>/decode-image<N>.png: accept it.
+  const target = path.join(workspaceDir, `decode-image${image}.png`);
+  await page.waitForTimeout(500);
+  await page.keyboard.press('Enter');
+  for (let i = 0; i < 50 && !fs.existsSync(target); i++) await page.waitForTimeout(200);
+  const png = fs.readFileSync(target);
+  assert.equal(png.readUInt32BE(0), 0x89504e47, 'a PNG was written');
+  log(`saved ${png.length} bytes of PNG`);
 };

@@ -127,10 +127,11 @@ function onMessage(msg: ToPanel): void {
       break;
     }
     case 'requestFailed': {
-      const b = document.getElementById('busy');
-      if (b) {
-        b.textContent = msg.message;
-        b.hidden = false;
+      // A section's own request failed (e.g. decode without maps): say so in that section.
+      const target = msg.requestId === decodeRequest ? document.getElementById('decode-out') : msg.requestId === tagMapsRequest ? document.getElementById('tagmaps') : document.getElementById('busy');
+      if (target) {
+        target.textContent = msg.message;
+        target.hidden = false;
       }
       break;
     }
