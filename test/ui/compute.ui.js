@@ -38,7 +38,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   const canvas = frame.locator('#canvas-tl-prob');
   await canvas.waitFor({ timeout: 30000 });
   await frame.locator('canvas.thumb').first().waitFor({ timeout: 30000 });
-  const stats = await frame.locator('canvas.heatmap').evaluateAll((cs) =>
+  const stats = await frame.locator('canvas.heatmap[id^="canvas-"]').evaluateAll((cs) =>
     cs.map((c) => {
       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       const colours = new Set();
