@@ -61,36 +61,28 @@ export class ResultsPanel {
     );
   }
 
+  /** The panel, created or revealed. */
+  private static obtain(host: PanelHost): ResultsPanel {
+    const p = ResultsPanel.current;
+    if (p) {
+      p.panel.reveal(undefined, false);
+      return p;
+    }
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'CornerNet Loss', vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
+    return (ResultsPanel.current = new ResultsPanel(panel, host));
+  }
+
   /** Shows a new result, in the existing panel if there is one. The panel owns the session. */
   static show(host: PanelHost, session: LossSession, spec: RunSpec, inputsLabel: string): ResultsPanel {
-    let p = ResultsPanel.current;
-    if (!p) {
-      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'CornerNet Loss', vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
-      p = ResultsPanel.current = new ResultsPanel(panel, host);
-    } else {
-      p.panel.reveal(undefined, false);
-    }
-    p.setSession(session, spec, inputsLabel);
+    const p = ResultsPanel.obtain(host);
+    p.setResult(session.report, spec, inputsLabel, session);
     return p;
   }
 
   /** A past result (side view's run list): shown at once; planes are computed again on demand. */
   static showDetached(host: PanelHost, report: LossReport, spec: RunSpec, inputsLabel: string): ResultsPanel {
-    let p = ResultsPanel.current;
-    if (!p) {
-      const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, 'CornerNet Loss', vscode.ViewColumn.Active, { enableScripts: true, retainContextWhenHidden: false });
-      p = ResultsPanel.current = new ResultsPanel(panel, host);
-    } else {
-      p.panel.reveal(undefined, false);
-    }
-    p.session?.dispose();
-    p.session = undefined;
-    p.report = report;
-    p.spec = spec;
-    p.inputsLabel = inputsLabel;
-    p.runId = ++ResultsPanel.runCounter;
-    p.lastRender = undefined;
-    p.postLoad();
+    const p = ResultsPanel.obtain(host);
+    p.setResult(report, spec, inputsLabel, undefined);
     return p;
   }
 
@@ -138,10 +130,10 @@ export class ResultsPanel {
     });
   }
 
-  private setSession(session: LossSession, spec: RunSpec, inputsLabel: string): void {
+  private setResult(report: LossReport, spec: RunSpec, inputsLabel: string, session: LossSession | undefined): void {
     if (this.session && this.session !== session) this.session.dispose();
     this.session = session;
-    this.report = session.report;
+    this.report = report;
     this.spec = spec;
     this.inputsLabel = inputsLabel;
     this.runId = ++ResultsPanel.runCounter;

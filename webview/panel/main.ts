@@ -33,18 +33,8 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const post = (m: FromPanel) => vscode.postMessage(m);
 
-interface DecodedSlice {
-  corner: CornerName;
-  width: number;
-  height: number;
-  logit: Float32Array;
-  prob: Float32Array;
-  target: Float32Array;
-  loss: Float32Array;
-  positives: { x: number; y: number }[];
-  peaks: { x: number; y: number; score: number; rank: number }[];
-  planeLoss: number;
-}
+/** A plane as received, its buffers viewed as Float32Arrays. */
+type DecodedSlice = Omit<SliceData, 'logit' | 'prob' | 'target' | 'loss'> & { logit: Float32Array; prob: Float32Array; target: Float32Array; loss: Float32Array };
 
 const KINDS = ['prob', 'target', 'loss'] as const;
 type Kind = (typeof KINDS)[number];
