@@ -34,7 +34,7 @@ const jobs = [];
 if (only !== 'out') {
   rmSync('dist', { recursive: true, force: true });
   jobs.push(
-    esbuild.build({ ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist' }),
+    esbuild.build({ ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', banner: { js: 'globalThis.__cnT0 = performance.now();' } }),
     esbuild.build({ ...nodeCommon, entryPoints: { worker: 'src/worker/lossWorker.ts' }, outdir: 'dist' }),
     esbuild.build({
       bundle: true,

@@ -9,10 +9,20 @@
  */
 import { mkdirSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { makeSyntheticBatch } from '../src/cornernet/synthetic';
+import { REALISTIC_SPEC, makeSyntheticBatch } from '../src/cornernet/synthetic';
 import { encodeNpy } from '../src/tensor/npy';
 
 const out = process.argv[2] ?? 'sample';
+
+if (process.argv.includes('--realistic')) {
+  // The realistic size of cornernet-loss.md (S=2, B=4, C=80, 128x128, K=128): the 17 arrays of a
+  // fixture folder, for timing the panel on real sizes (test/ui/perf.ui.js). Not committed.
+  const b = makeSyntheticBatch(REALISTIC_SPEC);
+  mkdirSync(out, { recursive: true });
+  for (const [name, t] of Object.entries(b.arrays)) writeFileSync(path.join(out, `${name}.npy`), encodeNpy(t));
+  console.log(`wrote the realistic case to ${out}/`);
+  process.exit(0);
+}
 const batch = makeSyntheticBatch({
   S: 2,
   B: 2,

@@ -18,6 +18,8 @@ import { OPEN_VIEWER_COMMAND, TensorViewerProvider } from './tensorViewer';
 
 /** What `activate` returns: for tests and other extensions. */
 export interface CornerNetInspectorApi {
+  /** The extension's own activation cost: evaluating its bundle, and running activate(). */
+  readonly activation: { loadMs: number | null; activateMs: number };
   computeLoss(args: ComputeArgs | vscode.Uri | vscode.Uri[]): Promise<LossReport | undefined>;
   /** The error of the last failed computation (cleared by a success). */
   readonly lastError: LastError | undefined;
@@ -41,7 +43,12 @@ export interface CornerNetInspectorApi {
   decoration(uri: vscode.Uri): Promise<vscode.FileDecoration | undefined>;
 }
 
+/** Set by the bundle's first line (scripts/build.mjs banner): when our code started loading. */
+declare const globalThis: { __cnT0?: number };
+const moduleLoadedAt = performance.now();
+
 export function activate(context: vscode.ExtensionContext): CornerNetInspectorApi {
+  const activateStart = performance.now();
   const workerScript = context.asAbsolutePath('dist/worker.js');
   const runner = new LossRunner(context);
   const info = new TensorInfoService(workerScript);
@@ -90,7 +97,12 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     { dispose: () => ResultsPanel.current?.dispose() },
     { dispose: disposeLog },
   );
+  const activation = {
+    loadMs: globalThis.__cnT0 === undefined ? null : moduleLoadedAt - globalThis.__cnT0,
+    activateMs: performance.now() - activateStart,
+  };
   return {
+    activation,
     computeLoss: (args) => runner.command(args),
     get lastError() {
       return runner.lastError;

@@ -55,6 +55,7 @@ async function main() {
       env: {
         HARNESS_RESULTS: resultsFile,
         HARNESS_WORKSPACE: workspace,
+        HARNESS_REPO: h.ROOT,
         ...(opts.grep ? { HARNESS_GREP: opts.grep } : {}),
       },
     });

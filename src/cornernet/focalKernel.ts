@@ -62,12 +62,22 @@ export interface FocalKernel {
 
 /** The constants the kernel's loops spell out as literals (checked by a unit test). */
 export const KERNEL_CONSTANTS = {
+  // Exact path (float64 inputs, and the float32 pixels the table path leaves).
   XLIM: 9.5,
   TO_STEPS: 64 / Math.LN2,
   STEP_HI: Math.fround(Math.LN2 / 64),
   STEP_LO: Math.LN2 / 64 - Math.fround(Math.LN2 / 64),
   OFFSET: 14 * 64,
   SERIES_MAX: 0.125,
+  // Table path (float32 inputs): cells of 1/64 in x from TABLE_X0 up to 0.
+  TABLE_X0: -9.25,
+  CELLS_PER_UNIT: 64,
+  TABLE_OFFSET: 9.25 * 64,
+  TABLE_CELLS: 9.25 * 64,
+  /** Relative error bound of the tabulated sigmoid (Chebyshev interpolation, measured ~2e-14 after rounding). */
+  TABLE_P_ERROR: 2e-13,
+  /** Widening factor of the rounding check: 2^25 * TABLE_P_ERROR, rounded up. */
+  ROUNDING_GUARD: 1e-5,
 };
 
 export function createFocalKernel(): FocalKernel {

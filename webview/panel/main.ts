@@ -83,18 +83,24 @@ function onMessage(msg: ToPanel): void {
       renderAll(msg.inputsLabel);
       requestPlanes();
       break;
-    case 'slices':
+    case 'slices': {
       if (msg.requestId !== slicesRequest || msg.runId !== runId) return;
+      const t0 = performance.now();
       slices = { tl: decode(msg.tl), br: decode(msg.br) };
       drawSlices();
+      timeToPaint('perf.slicesMs', t0);
       maybeReportRender();
       break;
-    case 'thumbnails':
+    }
+    case 'thumbnails': {
       if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
+      const t0 = performance.now();
       thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: new Float32Array(msg.data) };
       drawThumbnails();
+      timeToPaint('perf.thumbsMs', t0);
       maybeReportRender();
       break;
+    }
     case 'decode':
       if (msg.requestId !== decodeRequest || msg.runId !== runId) return;
       drawDecode(sectionContext(), msg.view, msg.width, msg.height, new Float32Array(msg.background));
@@ -221,6 +227,7 @@ function renderAll(inputsLabel: string): void {
     el('section', { id: 'embeddings', 'aria-label': 'embeddings' }),
     el('section', { id: 'offsets', 'aria-label': 'offsets' }),
     el('section', { id: 'decode', 'aria-label': 'decode' }),
+    el('div', { id: 'perf', hidden: true }),
   );
   sectionsFor = '';
 }
@@ -509,7 +516,7 @@ function drawSlices(): void {
       drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: 0, max, colormap, scale, markers, colors });
       const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${s.peaks[0]!.score.toFixed(3)}` : '';
       canvas.setAttribute('aria-label', `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}, image ${selection.image}, class ${selection.class}: ${s.positives.length} positive(s)${peakNote}`);
-      canvas.onmousemove = (e) => readout(corner, Math.floor((e.offsetX / canvas.clientWidth) * s.width), Math.floor((e.offsetY / canvas.clientHeight) * s.height));
+      canvas.onmousemove = (e) => readout(corner, Math.floor((e.offsetX / canvas.clientWidth) * s.width), Math.floor((e.offsetY / canvas.clientHeight) * s.height), e.timeStamp);
       drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
       document.getElementById(`min-${corner}-${kind}`)!.textContent = '0';
       document.getElementById(`max-${corner}-${kind}`)!.textContent = fmt(max, 3);
@@ -522,7 +529,21 @@ function drawSlices(): void {
   }
 }
 
-function readout(corner: CornerName, x: number, y: number): void {
+/**
+ * How long from `t0` (a message's arrival, an event) until the frame that shows its result: kept
+ * in hidden metrics so that the UI harness can measure the panel in a real browser.
+ */
+function timeToPaint(name: string, t0: number): void {
+  requestAnimationFrame(() => {
+    const host = document.getElementById('perf');
+    if (!host) return;
+    let m = host.querySelector(`[data-metric="${name}"]`);
+    if (!m) host.append((m = metric(name, null)));
+    m.setAttribute('data-value', String(performance.now() - t0));
+  });
+}
+
+function readout(corner: CornerName, x: number, y: number, eventTime = performance.now()): void {
   const s = slices?.[corner];
   const box = document.getElementById('readout');
   if (!s || !box || x < 0 || y < 0 || x >= s.width || y >= s.height) return;
@@ -536,6 +557,7 @@ function readout(corner: CornerName, x: number, y: number): void {
     el('span', {}, ' · target ', metric('hover.target', s.target[i]!)),
     el('span', {}, ' · loss ', metric('hover.loss', s.loss[i]!)),
   );
+  timeToPaint('perf.hoverMs', eventTime);
 }
 
 function drawThumbnails(): void {
