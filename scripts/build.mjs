@@ -86,7 +86,7 @@ if (only !== 'dist') {
       }),
     );
   }
-  const tools = ['scripts/bench.ts', 'scripts/gen-sample.ts'].filter((f) => existsSync(f));
+  const tools = ['scripts/bench.ts', 'scripts/gen-sample.ts', 'scripts/fuzz.ts'].filter((f) => existsSync(f));
   if (tools.length) {
     jobs.push(esbuild.build({ ...nodeCommon, entryPoints: tools, outdir: 'out' }));
   }
