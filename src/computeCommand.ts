@@ -55,7 +55,7 @@ export class LossRunner implements PanelHost {
   private started = 0;
   private shown = 0;
   /** Cancellation sources of the computations under way (their progress Cancel fires them too). */
-  private readonly running = new Set<vscode.CancellationTokenSource>();
+  private readonly running = new Map<vscode.CancellationTokenSource, string[]>();
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.extensionUri = context.extensionUri;
@@ -177,7 +177,7 @@ export class LossRunner implements PanelHost {
           let last = 0;
           const cts = new vscode.CancellationTokenSource();
           const sub = token.onCancellationRequested(() => cts.cancel());
-          this.running.add(cts);
+          this.running.set(cts, inputSpec.paths);
           try {
             return await LossSession.start(
               this.context.asAbsolutePath(path.join('dist', 'worker.js')),
@@ -288,11 +288,20 @@ export class LossRunner implements PanelHost {
     return this.running.size;
   }
 
-  /** Cancels every computation under way, as their progress notifications' Cancel does. */
-  cancelRunning(): number {
-    const n = this.running.size;
-    for (const cts of [...this.running]) cts.cancel();
+  /** Cancels the computations under way (those reading `path`, when given), as their progress notifications' Cancel does. */
+  cancelRunning(path?: string): number {
+    let n = 0;
+    for (const [cts, paths] of [...this.running]) {
+      if (path !== undefined && !paths.some((p) => p.includes(path))) continue;
+      cts.cancel();
+      n++;
+    }
     return n;
+  }
+
+  /** Paths of the computations under way (tests). */
+  runningPaths(): string[][] {
+    return [...this.running.values()];
   }
 
   dispose(): void {

@@ -30,7 +30,9 @@ export interface CornerNetInspectorApi {
   waitForRender(timeoutMs?: number, predicate?: (r: RenderReport) => boolean): Promise<RenderReport>;
   /** Computations under way, and cancelling them (what their progress notification's Cancel does). */
   readonly runningCount: number;
-  cancelRunning(): number;
+  /** Inputs of the computations under way. */
+  runningPaths(): string[][];
+  cancelRunning(path?: string): number;
   /** What a tensor viewer drew (metrics and canvases). */
   waitForViewerRender(uri: vscode.Uri, timeoutMs?: number, predicate?: (r: Extract<FromViewer, { type: 'rendered' }>) => boolean): Promise<Extract<FromViewer, { type: 'rendered' }>>;
   /** The side view's state (what it lists). */
@@ -116,7 +118,8 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     get runningCount() {
       return runner.runningCount;
     },
-    cancelRunning: () => runner.cancelRunning(),
+    cancelRunning: (path) => runner.cancelRunning(path),
+    runningPaths: () => runner.runningPaths(),
     waitForViewerRender: (uri, timeoutMs, predicate) => viewer.waitForRender(uri, timeoutMs, predicate),
     sidebarState: () => sidebar.state(),
     reopenRun: (id) => sidebar.reopen(id),
