@@ -186,6 +186,10 @@ export class ResultsPanel {
         const session = await this.liveSession();
         if (!session || msg.runId !== this.runId) return;
         const t = await session.thumbnails(msg.stack, msg.image);
+        let max = 0;
+        for (let i = 0; i < t.data.length; i++) if (t.data[i]! > max) max = t.data[i]!;
+        const bytes = new Uint8Array(t.data.length);
+        if (max > 0) for (let i = 0; i < t.data.length; i++) bytes[i] = Math.round((t.data[i]! / max) * 255);
         this.post({
           type: 'thumbnails',
           requestId: msg.requestId,
@@ -195,7 +199,8 @@ export class ResultsPanel {
           width: t.size.width,
           height: t.size.height,
           classes: t.classes,
-          data: exactBuffer(t.data),
+          max,
+          data: bytes.buffer,
         });
         return;
       }
@@ -271,9 +276,9 @@ function sliceData(s: HeatSlice): SliceData {
     width: s.width,
     height: s.height,
     logit: exactBuffer(s.logit),
-    prob: exactBuffer(s.prob),
     target: exactBuffer(s.target),
-    loss: exactBuffer(s.loss),
+    bounds: s.bounds,
+    norm: s.norm,
     positives: s.positives,
     peaks: s.peaks.map(({ x, y, score, rank }) => ({ x, y, score, rank })),
     planeLoss: s.planeLoss,

@@ -77,11 +77,25 @@ export class WorkerClient {
     return reply as Reply<T>;
   }
 
+  /**
+   * Ends the worker. An idle worker is asked to exit by itself: `terminate()` stops the thread
+   * synchronously and, with a large heap, blocks the caller for tens of milliseconds (the
+   * extension host's event loop). A busy worker (a computation to cancel) is terminated at once.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    const busy = this.pending.size > 0;
     this.failAll(new LossRunError('cancelled', 'the worker was discarded'));
-    void this.worker.terminate();
+    if (busy) {
+      void this.worker.terminate();
+      return;
+    }
+    this.worker.postMessage({ type: 'exit', id: 0 });
+    const fallback = setTimeout(() => void this.worker.terminate(), 10000);
+    fallback.unref();
+    this.worker.once('exit', () => clearTimeout(fallback));
+    this.worker.unref();
   }
 
   private failAll(e: Error): void {

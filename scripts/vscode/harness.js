@@ -50,6 +50,9 @@ const QUIET_SETTINGS = {
   'git.enabled': false,
   'git.autoRepositoryDetection': false,
   'security.workspace.trust.enabled': false,
+  // A remote extension host scans /proc for listening ports every few seconds (port
+  // auto-forwarding); desktop VS Code does not, and the scan would be measured as blocking.
+  'remote.autoForwardPorts': false,
 };
 
 // A gallery on a closed loopback port: the Extensions view and update checks fail fast and

@@ -4,24 +4,46 @@
  *
  * Same values as the plain loop (`referenceFocalSums` in focal.ts), which evaluates
  * `p = fround(1 / (1 + Math.exp(-x)))`, clamps p and takes `Math.log` of p or 1 - p for every pixel
- * (~30 ns per pixel). Here, per block of pixels:
+ * (~30 ns per pixel). Two paths:
  *
+ * Float32 inputs (`round32`, what training uses): a table path for the common pixel, a negative
+ * (gt < 1) whose logit lies between the lower clamp threshold and 0. Per cell of 1/64 in x from
+ * -9.25 to 0 the table holds cubics (Chebyshev interpolants in the cell) of the sigmoid p(x) and of
+ * L(x) = -log(1 - p(x)) = log(1 + e^x), both to 2e-11 relative. The loss is a function of the
+ * *float32-rounded* p, `-log(1 - pr) pr^2`, whose rounding moves it by up to 1.8e-7 relative (and by
+ * far more near the upper bound), so the kernel reproduces it rather than interpolating the loss:
+ *   pr = fround(p), checked to be the rounding of the exact sigmoid (the interpolated p is within
+ *        5e-11 relative, so fround(p (1 - 5e-11)) === fround(p (1 + 5e-11)) proves it; ~0.1% of
+ *        pixels lie closer to a rounding midpoint and take the exact path);
+ *   loss = pr^2 (L(x) + (pr - p) / (1 - p)), the first-order move of L from p to pr (the second
+ *        order is < 1e-15 relative), with 1 / (1 - p) ~ 1 + p + p^2 + p^3 (p <= 1/2, the term is
+ *        itself < 1e-7 of L: < 3e-9 relative).
+ * So a table pixel's loss is the reference's to ~2e-11 relative (3e-9 just below x = 0). Logits below
+ * the exact lower clamp threshold (found by bisection on the reference's own expression at creation:
+ * the largest x with fround(sigmoid(x)) < lo), at or above the upper one, NaN and +-Inf, positives
+ * (gt == 1), targets above 1 or NaN, logits >= 0 and the near-midpoint pixels take the exact path:
+ * the reference's expression per pixel, with the bound values and their logs as constants beyond the
+ * thresholds, so the clamp counts are the reference's exactly.
+ *
+ * Float64 inputs: the exact path of before, per block of pixels:
  * 1. logits -> clamped probabilities. `exp(-x)` is computed from a 64-entry-per-octave table of
  *    2^(j/64) and a degree-5 polynomial (relative error ~1e-16, like Math.exp), then
- *    `p = 1 / (1 + e)`, rounded to float32 exactly as the reference does on float32 tensors, then
- *    clamped. Logits beyond +-9.5 are past the clamp whatever the rounding (sigmoid(-9.5) =
+ *    `p = 1 / (1 + e)`, then clamped. Logits beyond +-9.5 are past the clamp (sigmoid(-9.5) =
  *    7.5e-5 < 1e-4, sigmoid(9.5) = 0.999925 > 0.9999), so they get the bound values directly, exactly
- *    as the reference gets them; NaN stays NaN. So p is the reference's p, bit for bit, except
- *    when the double-precision sigmoid lies within ~1e-16 relative of a float32 rounding midpoint.
- * 2. probabilities + targets -> sums. For the common case p < 1/8 (every background pixel of a
- *    trained network), `-log(1 - p) = 2 atanh(s)` with `s = p / (2 - p) <= 1/15`, six terms of the
- *    odd series (truncation < 1e-15 relative): one division instead of a `Math.log` call. Larger p,
- *    positives (`-log(p) (1 - p)^2`) and everything unusual take `Math.log` as the reference does.
- *    On float64 inputs, a logit exactly at logit(1e-4) or logit(1 - 1e-4) may be counted as clamped
- *    where the reference's Math.exp lands one ulp on the other side (the loss is the same).
+ *    as the reference gets them; NaN stays NaN.
+ * 2. probabilities + targets -> sums. For the common case p < 1/8, `-log(1 - p) = 2 atanh(s)` with
+ *    `s = p / (2 - p) <= 1/15`, six terms of the odd series (truncation < 1e-15 relative): one
+ *    division instead of a `Math.log` call. Larger p, positives (`-log(p) (1 - p)^2`) and everything
+ *    unusual take `Math.log` as the reference does. A logit exactly at logit(1e-4) or logit(1 - 1e-4)
+ *    may be counted as clamped where the reference's Math.exp lands one ulp on the other side (the
+ *    loss is the same).
  *
- * Splitting the work into two short loops over a block (instead of one long per-pixel chain) lets
- * the CPU overlap many pixels; this is what makes the kernel ~3x faster than the reference in V8.
+ * V8 notes (measured): the table path is one loop per block of 2048 pixels whose rare cases all
+ * leave through one call (`exactPixel`); constants reach the loops as raw doubles (a Float64Array)
+ * rather than as tagged arguments; and the kernel runs once at creation on a small input that takes
+ * every branch, so that the optimizing compiler sees complete type feedback (a branch first taken
+ * after optimization deoptimizes the loop, which then often stays in slower on-stack-replacement
+ * code for the rest of the process).
  *
  * `createFocalKernel` is self-contained (it refers to nothing outside its own body but globals), so
  * worker threads can build the same kernel from its source text (see parallel.ts).
@@ -62,25 +84,25 @@ export interface FocalKernel {
 
 /** The constants the kernel's loops spell out as literals (checked by a unit test). */
 export const KERNEL_CONSTANTS = {
-  // Exact path (float64 inputs, and the float32 pixels the table path leaves).
+  // Exact path (float64 inputs).
   XLIM: 9.5,
   TO_STEPS: 64 / Math.LN2,
   STEP_HI: Math.fround(Math.LN2 / 64),
   STEP_LO: Math.LN2 / 64 - Math.fround(Math.LN2 / 64),
   OFFSET: 14 * 64,
   SERIES_MAX: 0.125,
-  // Table path (float32 inputs): cells of 1/64 in x from TABLE_X0 up to 0.
-  TABLE_X0: -9.25,
+  // Table path (float32 inputs): cells of 1/64 in x from -9.25 to 0. 64 x + TABLE_CELLS truncates to
+  // the cell, 64 x + CENTRE_OFFSET - cell is the position in the cell, in [-1/2, 1/2].
   CELLS_PER_UNIT: 64,
-  TABLE_OFFSET: 9.25 * 64,
   TABLE_CELLS: 9.25 * 64,
-  /** Relative error bound of the tabulated sigmoid (Chebyshev interpolation, measured ~2e-14 after rounding). */
-  TABLE_P_ERROR: 2e-13,
-  /** Widening factor of the rounding check: 2^25 * TABLE_P_ERROR, rounded up. */
-  ROUNDING_GUARD: 1e-5,
+  CENTRE_OFFSET: 9.25 * 64 - 0.5,
+  /** fround(p (1 +- 5e-11)): the tabulated sigmoid is within 1.95e-11 relative of the exact one. */
+  GUARD_UP: 1 + 5e-11,
+  GUARD_DOWN: 1 - 5e-11,
 };
 
 export function createFocalKernel(): FocalKernel {
+  // ---- Exact path (float64 inputs) ----
   // exp(y) = 2^(k/64) * exp(r), k = round(y * 64 / ln 2), |r| <= ln 2 / 128; ln 2 / 64 is split in
   // a 24-bit head (k * head is exact) and a tail. k is rounded by adding and subtracting 1.5 * 2^52.
   // |x| >= 9.5 is past the clamp bounds for float32 and float64 alike, so |k| <= 878 < OFFSET.
@@ -89,6 +111,184 @@ export function createFocalKernel(): FocalKernel {
   for (let j = 0; j < POW2.length; j++) POW2[j] = Math.pow(2, (j - OFFSET) / 64);
   const BLOCK = 2048;
   const probs = new Float64Array(BLOCK);
+
+  // ---- Table path (float32 inputs) ----
+  // Cell j covers x in [-9.25 + j / 64, -9.25 + (j + 1) / 64]; w = 64 (x - centre) is in [-1/2, 1/2].
+  // TABLE[8 j .. 8 j + 3]: cubic in w of p(x) = 1 / (1 + e^-x); TABLE[8 j + 4 .. 8 j + 7]: cubic of
+  // L(x) = -log(1 - p(x)) = log(1 + e^x). Each interpolates its function at the 4 Chebyshev nodes of
+  // the cell: error <= max|f^(4)| (1/128)^4 / 192 <= 1.95e-11 f, as |p^(4)| <= p and |L^(4)| <= L.
+  const CELLS = 592;
+  const TABLE = new Float64Array(CELLS * 8);
+  {
+    // The nodes are +-a and +-b; the even part c0 + c2 w^2 and the odd part c1 w + c3 w^3 of the
+    // cubic through the 4 values each follow from 2 equations.
+    const a = 0.5 * Math.cos(Math.PI / 8);
+    const b = 0.5 * Math.cos((3 * Math.PI) / 8);
+    const d = a * a - b * b;
+    const fit = (at: number, ya: number, yma: number, yb: number, ymb: number): void => {
+      const ea = (ya + yma) / 2;
+      const eb = (yb + ymb) / 2;
+      const oa = (ya - yma) / (2 * a);
+      const ob = (yb - ymb) / (2 * b);
+      const c2 = (ea - eb) / d;
+      const c3 = (oa - ob) / d;
+      TABLE[at] = ea - c2 * a * a;
+      TABLE[at + 1] = oa - c3 * a * a;
+      TABLE[at + 2] = c2;
+      TABLE[at + 3] = c3;
+    };
+    for (let j = 0; j < CELLS; j++) {
+      const centre = -9.25 + (j + 0.5) / 64;
+      const ea = Math.exp(centre + a / 64);
+      const ema = Math.exp(centre - a / 64);
+      const eb = Math.exp(centre + b / 64);
+      const emb = Math.exp(centre - b / 64);
+      fit(8 * j, ea / (1 + ea), ema / (1 + ema), eb / (1 + eb), emb / (1 + emb));
+      fit(8 * j + 4, Math.log1p(ea), Math.log1p(ema), Math.log1p(eb), Math.log1p(emb));
+    }
+  }
+  // Per clamp bounds: [table range start A, end B, lo, hi, tlo, thi, -log(1 - lo), -log(1 - hi),
+  // -log(lo), -log(hi)]. tlo is the smallest x with fround(sigmoid(x)) >= lo, thi the smallest x with
+  // fround(sigmoid(x)) > hi, of the reference's own expression (bisection on doubles): logits below
+  // tlo are exactly those the reference clamps to lo, logits from thi up those it clamps to hi.
+  const CFG = new Float64Array(10);
+  let cfgLo = NaN;
+  let cfgHi = NaN;
+  function setBounds(lo: number, hi: number): void {
+    if (lo === cfgLo && hi === cfgHi) return;
+    const P = (x: number) => Math.fround(1 / (1 + Math.exp(-x)));
+    const smallest = (pred: (x: number) => boolean): number => {
+      let a = -1000;
+      let b = 1000;
+      if (pred(a)) return -Infinity;
+      if (!pred(b)) return Infinity;
+      for (;;) {
+        const m = a + (b - a) / 2;
+        if (m === a || m === b) return b;
+        if (pred(m)) b = m;
+        else a = m;
+      }
+    };
+    const tlo = smallest((x) => P(x) >= lo);
+    const thi = smallest((x) => P(x) > hi);
+    CFG[0] = Math.max(tlo, -9.25);
+    CFG[1] = Math.min(thi, 0);
+    CFG[2] = lo;
+    CFG[3] = hi;
+    CFG[4] = tlo;
+    CFG[5] = thi;
+    CFG[6] = -Math.log(1 - lo);
+    CFG[7] = -Math.log(1 - hi);
+    CFG[8] = -Math.log(lo);
+    CFG[9] = -Math.log(hi);
+    cfgLo = lo;
+    cfgHi = hi;
+  }
+
+  /**
+   * Pixels [start, end) of a float32 heatmap: adds the negatives the table covers to st[1] and hands
+   * every other pixel to exactPixel. Returns the heap threshold.
+   */
+  function tableBlock(
+    logits: Float32Array | Float64Array,
+    gt: Float32Array | Float64Array,
+    start: number,
+    end: number,
+    T: Float64Array,
+    cfg: Float64Array,
+    st: Float64Array,
+    heap: Heap,
+    threshold: number,
+  ): number {
+    const A = cfg[0]!;
+    const B = cfg[1]!;
+    let Q = 0;
+    for (let i = start; i < end; i++) {
+      const x = logits[i]!;
+      const g = gt[i]!;
+      let v = -1; // stays negative: the exact path
+      if (x >= A && x < B) {
+        // Literals: CELLS_PER_UNIT, TABLE_CELLS, CENTRE_OFFSET, GUARD_UP, GUARD_DOWN (KERNEL_CONSTANTS).
+        const x64 = x * 64;
+        const j = (x64 + 592) | 0;
+        const w = x64 + 591.5 - j;
+        const c = j << 3;
+        const w2 = w * w;
+        const p = T[c]! + w * T[c | 1]! + w2 * (T[c | 2]! + w * T[c | 3]!);
+        const pr = Math.fround(p * 1.00000000005);
+        if (pr === Math.fround(p * 0.99999999995)) {
+          // pr is the float32 rounding of the exact sigmoid: move L from p to pr.
+          const L = T[c | 4]! + w * T[c | 5]! + w2 * (T[c | 6]! + w * T[c | 7]!);
+          if (g < 1) {
+            const q = 1 - g; // 1 for the common gt = 0
+            const q2 = q * q;
+            v = pr * pr * (L + (pr - p) * (1 + p * (1 + p * (1 + p)))) * q2 * q2;
+          } // else a positive, or in neither set
+        }
+      }
+      if (v >= 0) {
+        Q += v;
+        if (v > threshold) threshold = pushHeap(heap, v, i);
+      } else threshold = exactPixel(logits, gt, i, cfg, st, heap, threshold);
+    }
+    st[1] += Q;
+    return threshold;
+  }
+
+  /**
+   * One pixel of a float32 heatmap as the reference computes it (with the bounds and their logs as
+   * constants beyond the thresholds): adds to st[0] (positives) or st[1] (negatives), counts in
+   * st[2] (clamped low), st[3] (clamped high), st[4] (non-finite logits), st[5] (positives at lo).
+   */
+  function exactPixel(
+    logits: Float32Array | Float64Array,
+    gt: Float32Array | Float64Array,
+    i: number,
+    cfg: Float64Array,
+    st: Float64Array,
+    heap: Heap,
+    threshold: number,
+  ): number {
+    const x = logits[i]!;
+    const g = gt[i]!;
+    const lo = cfg[2]!;
+    const hi = cfg[3]!;
+    if (x - x !== 0) st[4]++;
+    let p: number;
+    let bound = 0; // 1: p = lo, 2: p = hi, by the thresholds
+    if (x < cfg[4]!) {
+      p = lo;
+      bound = 1;
+      st[2]++;
+    } else if (x >= cfg[5]!) {
+      p = hi;
+      bound = 2;
+      st[3]++;
+    } else {
+      p = Math.fround(1 / (1 + Math.exp(-x))); // NaN stays NaN
+      if (p < lo) {
+        p = lo;
+        st[2]++;
+      } else if (p > hi) {
+        p = hi;
+        st[3]++;
+      }
+    }
+    let v: number;
+    if (g === 1) {
+      const q = 1 - p;
+      v = (bound === 1 ? cfg[8]! : bound === 2 ? cfg[9]! : -Math.log(p)) * q * q;
+      st[0] += v;
+      if (p === lo) st[5]++;
+    } else if (g < 1) {
+      const w = 1 - g;
+      const w2 = w * w;
+      v = (bound === 1 ? cfg[6]! : bound === 2 ? cfg[7]! : -Math.log(1 - p)) * p * p * w2 * w2;
+      st[1] += v;
+    } else return threshold; // above 1 or NaN: in neither set
+    if (v > threshold) threshold = pushHeap(heap, v, i);
+    return threshold;
+  }
 
   /** Clamped probabilities of logits[start, start + n) into probs[0, n). */
   function probabilities(
@@ -240,38 +440,78 @@ export function createFocalKernel(): FocalKernel {
     return vs[0]!;
   }
 
-  return {
-    sums(logits, gt, planeStart, planeEnd, HW, lo, hi, round32, topK) {
-      const planes = planeEnd - planeStart;
-      const pos = new Float64Array(planes);
-      const neg = new Float64Array(planes);
-      const tally = new Float64Array(4); // clampedLow, clampedHigh, nonFinite, clampedPositives
-      const sums = new Float64Array(2);
-      const k = Math.max(0, Math.floor(topK));
-      const heap: Heap = { values: new Float64Array(k), indices: new Float64Array(k), size: 0 };
-      let threshold = k === 0 ? Infinity : -Infinity; // nothing to keep: never push
-      for (let plane = planeStart; plane < planeEnd; plane++) {
-        sums[0] = 0;
-        sums[1] = 0;
-        const end = (plane + 1) * HW;
-        for (let start = plane * HW; start < end; start += BLOCK) {
-          const n = Math.min(BLOCK, end - start);
-          probabilities(logits, start, n, lo, hi, round32, POW2, probs, tally);
-          threshold = block(gt, start, n, lo, probs, sums, tally, heap, threshold);
+  function sums(
+    logits: Float32Array | Float64Array,
+    gt: Float32Array | Float64Array,
+    planeStart: number,
+    planeEnd: number,
+    HW: number,
+    lo: number,
+    hi: number,
+    round32: boolean,
+    topK: number,
+  ): RawFocalSums {
+    const planes = planeEnd - planeStart;
+    const pos = new Float64Array(planes);
+    const neg = new Float64Array(planes);
+    // The plane's positive and negative sums, then clampedLow, clampedHigh, nonFinite, clampedPositives.
+    const st = new Float64Array(6);
+    const tally = st.subarray(2);
+    const k = Math.max(0, Math.floor(topK));
+    const heap: Heap = { values: new Float64Array(k), indices: new Float64Array(k), size: 0 };
+    let threshold = k === 0 ? Infinity : -Infinity; // nothing to keep: never push
+    if (round32) setBounds(lo, hi);
+    for (let plane = planeStart; plane < planeEnd; plane++) {
+      st[0] = 0;
+      st[1] = 0;
+      const end = (plane + 1) * HW;
+      for (let start = plane * HW; start < end; start += BLOCK) {
+        const stop = Math.min(end, start + BLOCK);
+        if (round32) threshold = tableBlock(logits, gt, start, stop, TABLE, CFG, st, heap, threshold);
+        else {
+          probabilities(logits, start, stop - start, lo, hi, false, POW2, probs, tally);
+          threshold = block(gt, start, stop - start, lo, probs, st, tally, heap, threshold);
         }
-        pos[plane - planeStart] = sums[0]!;
-        neg[plane - planeStart] = sums[1]!;
       }
-      return {
-        pos,
-        neg,
-        clampedLow: tally[0]!,
-        clampedHigh: tally[1]!,
-        clampedPositives: tally[3]!,
-        nonFinite: tally[2]!,
-        topValues: heap.values.slice(0, heap.size),
-        topIndices: heap.indices.slice(0, heap.size),
-      };
-    },
-  };
+      pos[plane - planeStart] = st[0]!;
+      neg[plane - planeStart] = st[1]!;
+    }
+    return {
+      pos,
+      neg,
+      clampedLow: st[2]!,
+      clampedHigh: st[3]!,
+      clampedPositives: st[5]!,
+      nonFinite: st[4]!,
+      topValues: heap.values.slice(0, heap.size),
+      topIndices: heap.indices.slice(0, heap.size),
+    };
+  }
+
+  // Every branch once before any real input, so that the loops are optimized with complete type
+  // feedback (see the notes at the top): float32 and float64 inputs, heaps of 0, 3 and 20 entries;
+  // first table-path pixels of growing loss (the heap fills, then replaces its root), then every kind
+  // of logit against every kind of target.
+  {
+    const specialX = [NaN, Infinity, -Infinity, -20, 20, 0.5, 5, -12, -9.5, -9.21, -1.5, 9.3, -4, -0.001];
+    const specialG = [1, 0, 0.25, 2, NaN, -0.5];
+    const n = 48 + specialX.length * specialG.length;
+    for (const f32 of [true, false]) {
+      const x = f32 ? new Float32Array(n) : new Float64Array(n);
+      const g = f32 ? new Float32Array(n) : new Float64Array(n);
+      for (let i = 0; i < 48; i++) {
+        x[i] = -8 + i / 8;
+        g[i] = i % 3 === 0 ? 0.25 : 0;
+      }
+      for (let i = 48; i < n; i++) {
+        x[i] = specialX[(i - 48) % specialX.length]!;
+        g[i] = specialG[Math.floor((i - 48) / specialX.length)]!;
+      }
+      const lo = f32 ? Math.fround(1e-4) : 1e-4;
+      const hi = f32 ? Math.fround(1 - 1e-4) : 1 - 1e-4;
+      for (const k of [0, 3, 20]) sums(x, g, 0, 2, n / 2, lo, hi, f32, k);
+    }
+  }
+
+  return { sums };
 }

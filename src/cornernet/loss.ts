@@ -3,18 +3,9 @@
  * summed over stacks, divided by the number of stacks; with the breakdown and the warnings.
  */
 import type { FloatArray, LossInputs } from './batch';
+import { boundsFor } from './pixel';
 import { embeddingLoss, type Arithmetic, type EmbeddingResult } from './embedding';
-import {
-  FLOAT32_BOUNDS,
-  FLOAT64_BOUNDS,
-  clampedSigmoid,
-  focalFromSums,
-  focalSums,
-  scanTargets,
-  type ClampBounds,
-  type FocalSums,
-  type TargetScan,
-} from './focal';
+import { clampedSigmoid, focalFromSums, focalSums, scanTargets, type FocalSums, type TargetScan } from './focal';
 import { offsetLoss, type OffsetResult } from './offset';
 import { FocalWorkers, resolveThreadCount, type HeatmapJob } from './parallel';
 import {
@@ -61,9 +52,7 @@ const MAX_TAG_LEN = 128;
 /** Fraction of clamped logits in one heatmap above which `saturated-logits` is raised. */
 const SATURATION_WARN_FRACTION = 1e-3;
 
-export function boundsFor(dtype: string): ClampBounds {
-  return dtype === 'float64' ? FLOAT64_BOUNDS : FLOAT32_BOUNDS;
-}
+export { boundsFor } from './pixel';
 
 export function computeLoss(inputs: LossInputs, options: LossOptions = {}): LossReport {
   const t0 = performance.now();

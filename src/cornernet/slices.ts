@@ -4,8 +4,7 @@
  * thumbnails. Computed on demand from the inputs (the panel asks for what it shows).
  */
 import type { LossInputs } from './batch';
-import { boundsFor } from './loss';
-import { clampedSigmoid } from './focal';
+import { boundsFor, clampedSigmoid, pixelFocalLoss, type ClampBounds } from './pixel';
 import type { Corner } from './roles';
 
 export interface Peak {
@@ -36,6 +35,9 @@ export interface HeatSlice {
   peaks: Peak[];
   /** Sum of `loss` (this plane's share of the focal term). */
   planeLoss: number;
+  /** The clamp used and the normaliser of `loss` (N positives, or 1): to recompute it elsewhere. */
+  bounds: ClampBounds;
+  norm: number;
 }
 
 /** Focal positives of a corner type over the whole batch: the normaliser of every pixel. */
@@ -45,14 +47,7 @@ export function countPositives(gt: Float32Array | Float64Array): number {
   return n;
 }
 
-export function pixelFocalLoss(p: number, g: number): number {
-  if (g === 1) return -Math.log(p) * (1 - p) * (1 - p);
-  if (g < 1) {
-    const w = (1 - g) * (1 - g);
-    return -Math.log(1 - p) * p * p * w * w;
-  }
-  return 0;
-}
+export { pixelFocalLoss } from './pixel';
 
 export function heatSlice(inputs: LossInputs, corner: Corner, stack: number, image: number, cls: number, topK = 100, positives?: number): HeatSlice {
   const { B, C, H, W, S } = inputs.dims;
@@ -85,7 +80,7 @@ export function heatSlice(inputs: LossInputs, corner: Corner, stack: number, ima
     if (g === 1) pos.push({ x: i % W, y: Math.floor(i / W) });
   }
   const peaks = imagePeaks(inputs, corner, stack, image, topK).filter((p) => p.class === cls);
-  return { corner, stack, image, class: cls, width: W, height: H, logit, prob, target, loss, positives: pos, peaks, planeLoss };
+  return { corner, stack, image, class: cls, width: W, height: H, logit, prob, target, loss, positives: pos, peaks, planeLoss, bounds, norm };
 }
 
 /**

@@ -18,15 +18,21 @@ export interface Selection {
   class: number;
 }
 
-/** One corner type's plane: Float32 data [height * width], row-major. */
+/**
+ * One corner type's plane: Float32 logits and targets [height * width], row-major. The webview
+ * derives the clamped probability and the per-pixel loss itself (src/cornernet/pixel.ts) from the
+ * bounds and the normaliser: half the bytes on the wire.
+ */
 export interface SliceData {
   corner: CornerName;
   width: number;
   height: number;
   logit: ArrayBuffer;
-  prob: ArrayBuffer;
   target: ArrayBuffer;
-  loss: ArrayBuffer;
+  /** The clamp of `_sigmoid` for these logits (float32 or float64 inputs). */
+  bounds: { lo: number; hi: number; round32: boolean };
+  /** Per-pixel losses are divided by this (the batch's positives of this corner type, or 1 if none). */
+  norm: number;
   positives: { x: number; y: number }[];
   peaks: { x: number; y: number; score: number; rank: number }[];
   planeLoss: number;
@@ -52,7 +58,8 @@ export type ToPanel =
   /** A new result (or the restored one) to show; `runId` tags every later request. */
   | { type: 'load'; runId: number; report: LossReport; inputsLabel: string; spec: RunSpec; selection: Selection; colormap: Colormap }
   | { type: 'slices'; requestId: number; runId: number; selection: Selection; tl: SliceData; br: SliceData }
-  | { type: 'thumbnails'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; classes: ThumbnailClass[]; data: ArrayBuffer }
+  /** Per-class loss thumbnails, quantised to bytes (0..255 of `max`): they are only looked at. */
+  | { type: 'thumbnails'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; classes: ThumbnailClass[]; max: number; data: ArrayBuffer }
   /** Decode of the last stack for one image, with a background [height * width] of corner probabilities. */
   | { type: 'decode'; requestId: number; runId: number; view: DecodeView; width: number; height: number; background: ArrayBuffer }
   /** Embedding maps of one image (only when the inputs had maps). */
@@ -137,7 +144,13 @@ function isSliceData(v: unknown): v is SliceData {
     (v.corner === 'tl' || v.corner === 'br') &&
     isInt(v.width, 1, 1e5) &&
     isInt(v.height, 1, 1e5) &&
-    ['logit', 'prob', 'target', 'loss'].every((k) => v[k] instanceof ArrayBuffer && (v[k] as ArrayBuffer).byteLength === (v.width as number) * (v.height as number) * 4) &&
+    ['logit', 'target'].every((k) => v[k] instanceof ArrayBuffer && (v[k] as ArrayBuffer).byteLength === (v.width as number) * (v.height as number) * 4) &&
+    isObj(v.bounds) &&
+    isNum(v.bounds.lo) &&
+    isNum(v.bounds.hi) &&
+    typeof v.bounds.round32 === 'boolean' &&
+    isNum(v.norm) &&
+    v.norm > 0 &&
     Array.isArray(v.positives) &&
     Array.isArray(v.peaks) &&
     isNum(v.planeLoss)
@@ -155,7 +168,7 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
     case 'slices':
       return isInt(v.requestId) && isInt(v.runId) && isSelection(v.selection) && isSliceData(v.tl) && isSliceData(v.br) ? (v as unknown as ToPanel) : undefined;
     case 'thumbnails':
-      return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height * 4
+      return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && isNum(v.max) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height
         ? (v as unknown as ToPanel)
         : undefined;
     case 'decode':

@@ -31,6 +31,12 @@ port.on('message', (msg: WorkerRequest) => {
 
 async function handle(msg: WorkerRequest): Promise<void> {
   switch (msg.type) {
+    case 'exit':
+      inputs = undefined;
+      tensor = undefined;
+      port!.close();
+      process.exit(0);
+      return;
     case 'compute': {
       const r = await computeLossWithInputs(msg.spec, {
         ...msg.options,

@@ -22,6 +22,8 @@ export interface ComputeOptions {
 
 export type WorkerRequest =
   | { type: 'compute'; id: number; spec: InputSpec; options: ComputeOptions }
+  /** Leave: the thread ends by itself (no terminate() on the caller's thread). */
+  | { type: 'exit'; id: number }
   | { type: 'slice'; id: number; corner: Corner; stack: number; image: number; class: number; topK: number }
   | { type: 'thumbnails'; id: number; stack: number; image: number; maxSide: number }
   | { type: 'decode'; id: number; stack: number; image: number; options: DecodeOptions; minScore: number }

@@ -34,7 +34,7 @@ describe('panel protocol validation', () => {
   });
   it('checks slice buffers against their declared size on the webview side', () => {
     const buf = (n: number) => new ArrayBuffer(n * 4);
-    const slice = (n: number) => ({ corner: 'tl', width: 2, height: 2, logit: buf(n), prob: buf(4), target: buf(4), loss: buf(4), positives: [], peaks: [], planeLoss: 0 });
+    const slice = (n: number) => ({ corner: 'tl', width: 2, height: 2, logit: buf(n), target: buf(4), bounds: { lo: 1e-4, hi: 0.9999, round32: true }, norm: 5, positives: [], peaks: [], planeLoss: 0 });
     const msg = (n: number) => ({ type: 'slices', requestId: 1, runId: 1, selection: { stack: 0, image: 0, class: 0 }, tl: slice(n), br: { ...slice(4), corner: 'br' } });
     assert.ok(parseToPanel(msg(4)));
     assert.equal(parseToPanel(msg(3)), undefined);

@@ -21,6 +21,7 @@ import {
   type ToPanel,
 } from '../../src/protocol/panel';
 import { canvasDigest, drawColorbar, drawHeatmap, type Marker } from '../shared/heatmap';
+import { clampedSigmoid, pixelFocalLoss } from '../../src/cornernet/pixel';
 import { clear, el, fmt, metric } from '../shared/dom';
 import { drawDecode, drawTagMaps, renderDecodeControls, renderEmbeddings, renderOffsets, type DecodeSettings, type SectionContext } from './diagnostics';
 
@@ -33,8 +34,8 @@ declare function acquireVsCodeApi(): VsCodeApi;
 const vscode = acquireVsCodeApi();
 const post = (m: FromPanel) => vscode.postMessage(m);
 
-/** A plane as received, its buffers viewed as Float32Arrays. */
-type DecodedSlice = Omit<SliceData, 'logit' | 'prob' | 'target' | 'loss'> & { logit: Float32Array; prob: Float32Array; target: Float32Array; loss: Float32Array };
+/** A plane as received, with the probabilities and losses derived from it. */
+type DecodedSlice = Omit<SliceData, 'logit' | 'target'> & { logit: Float32Array; prob: Float32Array; target: Float32Array; loss: Float32Array };
 
 const KINDS = ['prob', 'target', 'loss'] as const;
 type Kind = (typeof KINDS)[number];
@@ -95,7 +96,8 @@ function onMessage(msg: ToPanel): void {
     case 'thumbnails': {
       if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
       const t0 = performance.now();
-      thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: new Float32Array(msg.data) };
+      // Quantised on the wire: back to loss values for the colour scale.
+      thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * msg.max) };
       drawThumbnails();
       timeToPaint('perf.thumbsMs', t0);
       maybeReportRender();
@@ -134,19 +136,18 @@ function onMessage(msg: ToPanel): void {
   }
 }
 
+/** A received plane with its probabilities and per-pixel losses derived as the engine does. */
 function decode(s: SliceData): DecodedSlice {
-  return {
-    corner: s.corner,
-    width: s.width,
-    height: s.height,
-    logit: new Float32Array(s.logit),
-    prob: new Float32Array(s.prob),
-    target: new Float32Array(s.target),
-    loss: new Float32Array(s.loss),
-    positives: s.positives,
-    peaks: s.peaks,
-    planeLoss: s.planeLoss,
-  };
+  const logit = new Float32Array(s.logit);
+  const target = new Float32Array(s.target);
+  const prob = new Float32Array(logit.length);
+  const loss = new Float32Array(logit.length);
+  for (let i = 0; i < logit.length; i++) {
+    const p = clampedSigmoid(logit[i]!, s.bounds);
+    prob[i] = p;
+    loss[i] = pixelFocalLoss(p, target[i]!) / s.norm;
+  }
+  return { ...s, logit, target, prob, loss };
 }
 
 function clampSelection(s: Selection, r: LossReport): Selection {

@@ -1,0 +1,38 @@
+/**
+ * The loss of one pixel, as `_sigmoid` and `_neg_loss` define it: shared by the engine, the
+ * slices the panel draws and the webview (which computes probabilities and per-pixel losses from
+ * the logits and targets it receives). Pure, dependency-free.
+ */
+
+/** Probability bounds of `_sigmoid`: float32 tensors clamp at float32 values, float64 at exact ones. */
+export interface ClampBounds {
+  lo: number;
+  hi: number;
+  /** Round the sigmoid to float32 before clamping, as torch does on float32 tensors. */
+  round32: boolean;
+}
+
+export const FLOAT32_BOUNDS: ClampBounds = { lo: Math.fround(1e-4), hi: Math.fround(1 - 1e-4), round32: true };
+export const FLOAT64_BOUNDS: ClampBounds = { lo: 1e-4, hi: 1 - 1e-4, round32: false };
+
+/** float64 inputs get float64 bounds; everything else float32's. */
+export function boundsFor(dtype: string): ClampBounds {
+  return dtype === 'float64' ? FLOAT64_BOUNDS : FLOAT32_BOUNDS;
+}
+
+/** `clamp(sigmoid(x), 1e-4, 1 - 1e-4)`; NaN stays NaN, +-Inf go to the bounds. */
+export function clampedSigmoid(x: number, b: ClampBounds): number {
+  let p = 1 / (1 + Math.exp(-x));
+  if (b.round32) p = Math.fround(p);
+  return p < b.lo ? b.lo : p > b.hi ? b.hi : p;
+}
+
+/** A pixel's focal loss from its clamped probability and target (0 for targets above 1 or NaN). */
+export function pixelFocalLoss(p: number, g: number): number {
+  if (g === 1) return -Math.log(p) * (1 - p) * (1 - p);
+  if (g < 1) {
+    const w = (1 - g) * (1 - g);
+    return -Math.log(1 - p) * p * p * w * w;
+  }
+  return 0;
+}
