@@ -182,7 +182,7 @@ export class LossRunner implements PanelHost {
             return await LossSession.start(
               this.context.asAbsolutePath(path.join('dist', 'worker.js')),
               inputSpec,
-              { weights, limits: this.limits() },
+              { weights, limits: this.limits(), threads: settings.lossThreads() },
               cts.token,
               (fraction, stage) => {
                 progress.report({ increment: Math.max(0, 100 * fraction - last), message: stage });

@@ -6,7 +6,7 @@
 import type { InputSpec } from './cornernet/inputs';
 import type { LossReport } from './cornernet/report';
 import type { Corner } from './cornernet/roles';
-import type { HeatSlice, Thumbnails } from './cornernet/slices';
+import type { HeatSlice, QuantizedThumbnails } from './cornernet/slices';
 import type { DecodeOptions } from './cornernet/decode';
 import type { DecodeView } from './cornernet/matching';
 import type { ComputeOptions } from './worker/protocol';
@@ -52,7 +52,7 @@ export class LossSession {
     return (await this.client.request('slice', { type: 'slice', corner, stack, image, class: cls, topK })).slice;
   }
 
-  async thumbnails(stack: number, image: number, maxSide = 32): Promise<Thumbnails> {
+  async thumbnails(stack: number, image: number, maxSide = 32): Promise<QuantizedThumbnails> {
     return (await this.client.request('thumbnails', { type: 'thumbnails', stack, image, maxSide })).thumbnails;
   }
 

@@ -186,10 +186,6 @@ export class ResultsPanel {
         const session = await this.liveSession();
         if (!session || msg.runId !== this.runId) return;
         const t = await session.thumbnails(msg.stack, msg.image);
-        let max = 0;
-        for (let i = 0; i < t.data.length; i++) if (t.data[i]! > max) max = t.data[i]!;
-        const bytes = new Uint8Array(t.data.length);
-        if (max > 0) for (let i = 0; i < t.data.length; i++) bytes[i] = Math.round((t.data[i]! / max) * 255);
         this.post({
           type: 'thumbnails',
           requestId: msg.requestId,
@@ -199,8 +195,8 @@ export class ResultsPanel {
           width: t.size.width,
           height: t.size.height,
           classes: t.classes,
-          max,
-          data: bytes.buffer,
+          max: t.max,
+          data: t.data.buffer as ArrayBuffer,
         });
         return;
       }

@@ -1,3 +1,4 @@
+import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { LossWeights } from './cornernet/report';
 import type { Colormap } from './protocol/panel';
@@ -24,4 +25,15 @@ export function maxFileBytes(): number {
 export function colormap(): Colormap {
   const v = vscode.workspace.getConfiguration('cornernet').get<string>('colormap', 'viridis');
   return v === 'magma' || v === 'gray' ? v : 'viridis';
+}
+
+/**
+ * Threads for the loss: the setting, or by default one less than the machine's cores, so that
+ * the extension host and the window keep a core while a large batch is computed.
+ */
+export function lossThreads(): number {
+  const v = vscode.workspace.getConfiguration('cornernet').get<number>('threads', 0);
+  if (typeof v === 'number' && Number.isInteger(v) && v > 0) return v;
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, cores - 1);
 }

@@ -53,6 +53,7 @@ const QUIET_SETTINGS = {
   // A remote extension host scans /proc for listening ports every few seconds (port
   // auto-forwarding); desktop VS Code does not, and the scan would be measured as blocking.
   'remote.autoForwardPorts': false,
+  'remote.autoForwardPortsSource': 'output',
 };
 
 // A gallery on a closed loopback port: the Extensions view and update checks fail fast and

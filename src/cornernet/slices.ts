@@ -199,3 +199,17 @@ export function worstPlane(report: { sizes: { batch: number; classes: number }; 
   }
   return best;
 }
+
+/** Thumbnails as bytes (0..255 of `max`): what the panel draws, a quarter of the bytes to send. */
+export interface QuantizedThumbnails extends Omit<Thumbnails, 'data'> {
+  max: number;
+  data: Uint8Array;
+}
+
+export function quantizeThumbnails(t: Thumbnails): QuantizedThumbnails {
+  let max = 0;
+  for (let i = 0; i < t.data.length; i++) if (t.data[i]! > max) max = t.data[i]!;
+  const data = new Uint8Array(t.data.length);
+  if (max > 0) for (let i = 0; i < t.data.length; i++) data[i] = Math.round((t.data[i]! / max) * 255);
+  return { stack: t.stack, image: t.image, size: t.size, classes: t.classes, max, data };
+}

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { RoleResolutionError, isInputError } from '../cornernet/errors';
 import type { LossInputs } from '../cornernet/batch';
 import { computeLossWithInputs } from '../cornernet/run';
-import { classThumbnails, countPositives, heatSlice } from '../cornernet/slices';
+import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '../cornernet/slices';
 import { decodeAndMatch } from '../cornernet/matching';
 import { isTensorReadError } from '../tensor/errors';
 import { histogram, plane2d, tensorStats } from '../tensor/stats';
@@ -54,7 +54,8 @@ async function handle(msg: WorkerRequest): Promise<void> {
     }
     case 'thumbnails': {
       const t = classThumbnails(requireInputs(), msg.stack, msg.image, msg.maxSide);
-      send({ type: 'thumbnails', id: msg.id, thumbnails: t }, [t.data.buffer as ArrayBuffer]);
+      const q = quantizeThumbnails(t);
+      send({ type: 'thumbnails', id: msg.id, thumbnails: q }, [q.data.buffer as ArrayBuffer]);
       return;
     }
     case 'decode': {

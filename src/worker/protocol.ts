@@ -7,7 +7,7 @@ import type { InputSpec } from '../cornernet/inputs';
 import type { LossReport, LossWeights } from '../cornernet/report';
 import type { RoleProblem } from '../cornernet/resolve';
 import type { Corner } from '../cornernet/roles';
-import type { HeatSlice, Thumbnails } from '../cornernet/slices';
+import type { HeatSlice, QuantizedThumbnails } from '../cornernet/slices';
 import type { DecodeOptions } from '../cornernet/decode';
 import type { DecodeView } from '../cornernet/matching';
 import type { ReadLimits } from '../tensor/limits';
@@ -16,6 +16,8 @@ import type { TensorHeader } from '../tensor/tensor';
 
 export interface ComputeOptions {
   weights?: Partial<LossWeights>;
+  /** Threads for the focal loss (1 = this worker alone). */
+  threads?: number;
   limits?: Partial<ReadLimits>;
   topPixels?: number;
 }
@@ -55,7 +57,7 @@ export type WorkerResponse =
   | { type: 'progress'; id: number; fraction: number; stage: string }
   | { type: 'report'; id: number; report: LossReport }
   | { type: 'slice'; id: number; slice: HeatSlice }
-  | { type: 'thumbnails'; id: number; thumbnails: Thumbnails }
+  | { type: 'thumbnails'; id: number; thumbnails: QuantizedThumbnails }
   | { type: 'decode'; id: number; view: DecodeView; background: Float32Array }
   | { type: 'tagMaps'; id: number; width: number; height: number; tl: Float32Array; br: Float32Array }
   | { type: 'fileStats'; id: number; arrays: ArrayStats[] }

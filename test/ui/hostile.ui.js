@@ -1,0 +1,132 @@
+// Hostile names are text everywhere: a file named `<img src=x onerror=...>.npy`, an npz key with
+// markup, used as inputs (through cornernet.json), must show as text in the results panel, the
+// side view, a hover, the tensor viewer and Problems, and run nothing: no <img>/<script> element
+// appears, no dialog opens, the page title stays.
+'use strict';
+
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const IMG = `<img src=x onerror="document.title='pwned';alert(1)">`;
+const KEY = `"><script>alert(2)</script><b onmouseover=alert(3)>k`;
+
+/** A stored .npz holding one .npy under `key` (built by hand: the test has no project imports). */
+function npzWith(key, npy) {
+  const name = Buffer.from(`${key}.npy`, 'utf8');
+  const crc = crc32(npy);
+  const local = Buffer.alloc(30);
+  local.writeUInt32LE(0x04034b50, 0);
+  local.writeUInt16LE(20, 4);
+  local.writeUInt16LE(0x0800, 6); // UTF-8 name
+  local.writeUInt32LE(crc, 14);
+  local.writeUInt32LE(npy.length, 18);
+  local.writeUInt32LE(npy.length, 22);
+  local.writeUInt16LE(name.length, 26);
+  const central = Buffer.alloc(46);
+  central.writeUInt32LE(0x02014b50, 0);
+  central.writeUInt16LE(20, 4);
+  central.writeUInt16LE(20, 6);
+  central.writeUInt16LE(0x0800, 8);
+  central.writeUInt32LE(crc, 16);
+  central.writeUInt32LE(npy.length, 20);
+  central.writeUInt32LE(npy.length, 24);
+  central.writeUInt16LE(name.length, 28);
+  const cdOffset = 30 + name.length + npy.length;
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(1, 8);
+  end.writeUInt16LE(1, 10);
+  end.writeUInt32LE(46 + name.length, 12);
+  end.writeUInt32LE(cdOffset, 16);
+  return Buffer.concat([local, name, npy, central, name, end]);
+}
+
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+async function assertInert(frame, where) {
+  const found = await frame.locator('img, script:not([nonce]), b[onmouseover]').count();
+  assert.equal(found, 0, `${where}: no element was made from a name`);
+}
+
+exports.run = async ({ page, workspaceDir, helpers, log }) => {
+  const dialogs = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  const dir = path.join(workspaceDir, 'hostile');
+  fs.cpSync(path.join(workspaceDir, 'p01_basic'), dir, { recursive: true });
+  fs.renameSync(path.join(dir, 'tl_heat.npy'), path.join(dir, `${IMG}.npy`));
+  fs.writeFileSync(path.join(dir, 'odd.npz'), npzWith(KEY, fs.readFileSync(path.join(dir, 'br_heat.npy'))));
+  fs.rmSync(path.join(dir, 'br_heat.npy'));
+  fs.writeFileSync(path.join(dir, 'cornernet.json'), JSON.stringify({ roles: { tl_heat: `${IMG}.npy`, br_heat: `odd.npz:${KEY}` } }));
+
+  // 1) The results panel: the roles table shows the names as text.
+  await helpers.explorerSelect('hostile');
+  await helpers.contextMenu('Compute CornerNet Loss');
+  const panel = helpers.webviewFrame();
+  await panel.locator('[data-metric="total"]').waitFor({ timeout: 60000 });
+  await panel.locator('#roles summary').click();
+  const roles = await panel.locator('#roles').textContent();
+  assert.ok(roles.includes(`${IMG}.npy`), 'the file name is shown as text');
+  assert.ok(roles.includes(KEY), 'the npz key is shown as text');
+  await assertInert(panel, 'panel');
+  await helpers.screenshot('hostile-panel');
+
+  // 2) The side view lists the tensors by name.
+  await helpers.runCommand('View: Show CornerNet');
+  let side;
+  for (let attempt = 0; attempt < 60 && !side; attempt++) {
+    const n = await page.locator('iframe.webview.ready').filter({ visible: true }).count();
+    for (let i = 0; i < n && !side; i++) {
+      const f = helpers.webviewFrame({ index: i });
+      if ((await f.locator('#tensors').count().catch(() => 0)) > 0) side = f;
+    }
+    if (!side) await page.waitForTimeout(500);
+  }
+  assert.ok(side, 'side view found');
+  assert.ok((await side.locator('#tensors').textContent()).includes(IMG));
+  await assertInert(side, 'side view');
+
+  // 3) A hover over the name in Python: escaped markdown, no markup rendered.
+  fs.writeFileSync(path.join(workspaceDir, 'hostile.py'), `x = np.load('hostile/${IMG}.npy')\n`);
+  await helpers.runCommand('Go to File...');
+  await page.locator('.quick-input-box input').fill('hostile.py');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hostile.py' }).first().waitFor({ timeout: 20000 });
+  await page.keyboard.press('Enter');
+  const line = page.locator('.monaco-editor .view-line', { hasText: 'onerror' });
+  await line.waitFor({ timeout: 30000 });
+  await line.locator('span', { hasText: 'img' }).first().hover();
+  const hover = page.locator('.monaco-hover-content', { hasText: 'Open in Tensor Viewer' });
+  await hover.waitFor({ timeout: 20000 });
+  assert.ok((await hover.textContent()).includes(`${IMG}.npy`), 'the hover names the file as text');
+  assert.equal(await hover.locator('img').count(), 0, 'no image element in the hover');
+  await helpers.screenshot('hostile-hover');
+  await page.keyboard.press('Escape');
+
+  // 4) An unreadable file with such a name: the viewer and Problems show the name as text.
+  fs.writeFileSync(path.join(dir, `${IMG}2.npy`), 'not numpy');
+  await helpers.explorerSelect(`hostile/${IMG}2.npy`);
+  await helpers.contextMenu('Open in Tensor Viewer');
+  const viewer = helpers.webviewFrame();
+  await viewer.locator('h1').waitFor({ timeout: 30000 });
+  assert.equal((await viewer.locator('h1').textContent()).trim(), `${IMG}2.npy`);
+  await assertInert(viewer, 'viewer');
+  await helpers.runCommand('View: Focus Problems (Errors, Warnings, Infos)');
+  const problem = page.locator('.markers-panel .monaco-list-row', { hasText: 'onerror' });
+  await problem.first().waitFor({ timeout: 30000 });
+  assert.equal(await page.locator('.markers-panel img').count(), 0);
+
+  assert.deepEqual(dialogs, [], 'no dialog was opened by a name');
+  // The payload would set the title to exactly 'pwned' (the window title may show the file name).
+  assert.notEqual(await page.title(), 'pwned', 'no script ran');
+  log(`names shown as text in the panel, side view, hover, viewer and Problems; ${dialogs.length} dialogs`);
+};
