@@ -15,11 +15,12 @@ import { exportReport, ResultsPanel } from './resultsPanel';
 import { SidebarView, type Run } from './sidebarView';
 import { TensorInfoService } from './tensorInfo';
 import { OPEN_VIEWER_COMMAND, TensorViewerProvider } from './tensorViewer';
+import { WorkerClient } from './workerClient';
 
 /** What `activate` returns: for tests and other extensions. */
 export interface CornerNetInspectorApi {
   /** The extension's own activation cost: evaluating its bundle, and running activate(). */
-  readonly activation: { loadMs: number | null; activateMs: number };
+  readonly activation: { loadMs: number | null; activateMs: number; workersStarted: number };
   computeLoss(args: ComputeArgs | vscode.Uri | vscode.Uri[]): Promise<LossReport | undefined>;
   /** The error of the last failed computation (cleared by a success). */
   readonly lastError: LastError | undefined;
@@ -102,6 +103,7 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
   const activation = {
     loadMs: globalThis.__cnT0 === undefined ? null : moduleLoadedAt - globalThis.__cnT0,
     activateMs: performance.now() - activateStart,
+    workersStarted: WorkerClient.startedCount,
   };
   return {
     activation,

@@ -36,6 +36,8 @@ type Reply<T extends WorkerResponse['type']> = Extract<WorkerResponse, { type: T
 type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R, 'id'> : never) : never;
 
 export class WorkerClient {
+  /** Workers started in this process so far (activation must start none). */
+  static startedCount = 0;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private disposed = false;
@@ -43,6 +45,7 @@ export class WorkerClient {
 
   constructor(script: string) {
     this.worker = new Worker(path.resolve(script), { stdout: false, stderr: false });
+    WorkerClient.startedCount++;
     this.worker.on('message', (msg: WorkerResponse) => {
       const p = this.pending.get(msg.id);
       if (!p) return;

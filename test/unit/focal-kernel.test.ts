@@ -1,7 +1,8 @@
 /**
  * The fast focal kernel (focalKernel.ts) against the plain per-pixel loop (referenceFocalSums) on
- * random and adversarial inputs; the threaded engine against the single-threaded one; the integer
- * non-finite count of the loader.
+ * random and adversarial inputs: the table path (float32 inputs) to 1e-7 relative per plane and per
+ * top pixel (it is ~3e-9 per pixel at worst), the exact path (float64 inputs) to 1e-12, clamp counts
+ * equal; the threaded engine against the single-threaded one; the integer non-finite count of the loader.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,7 @@ import { FocalWorkers, resolveThreadCount, defaultThreadCount } from '../../src/
 import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from '../../src/cornernet/loss';
 import { countNonFiniteValues } from '../../src/cornernet/load';
 import type { LossInputs } from '../../src/cornernet/batch';
-import { rng, normal, makeSyntheticBatch } from '../../src/cornernet/synthetic';
+import { rng, normal, makeSyntheticBatch, drawGaussian } from '../../src/cornernet/synthetic';
 
 const F = Math.fround;
 /** Logits just around the clamp bounds, as float32 values (where the float32 rounding decides). */
@@ -61,7 +62,8 @@ function sameNumber(a: number, b: number, rtol: number, what: string): void {
   assert.ok(Math.abs(a - b) <= rtol * Math.abs(b), `${what}: ${a} vs ${b} (rel ${(Math.abs(a - b) / Math.abs(b)).toExponential(2)})`);
 }
 
-function checkSums(fast: FocalSums, ref: FocalSums, rtol: number, label: string): void {
+/** Per-plane sums to rtol, clamp counts equal, the same number of top pixels with values to topRtol. */
+function checkSums(fast: FocalSums, ref: FocalSums, rtol: number, label: string, topRtol = rtol): void {
   assert.equal(fast.pos.length, ref.pos.length);
   for (let i = 0; i < ref.pos.length; i++) {
     sameNumber(fast.pos[i]!, ref.pos[i]!, rtol, `${label} pos[${i}]`);
@@ -74,11 +76,11 @@ function checkSums(fast: FocalSums, ref: FocalSums, rtol: number, label: string)
   const a = fast.top.sorted();
   const b = ref.top.sorted();
   assert.equal(a.length, b.length, `${label} top size`);
-  a.forEach((e, i) => sameNumber(e.value, b[i]!.value, 1e-12, `${label} top[${i}]`));
+  a.forEach((e, i) => sameNumber(e.value, b[i]!.value, topRtol, `${label} top[${i}]`));
 }
 
 describe('fast focal kernel', () => {
-  it('equals the reference loop per plane (1e-9 relative) on random and adversarial inputs', () => {
+  it('equals the reference loop per plane (float32 1e-7, float64 1e-12 relative) on random and adversarial inputs', () => {
     const shapes: [number, number][] = [
       [3, 1],
       [5, 7],
@@ -99,20 +101,28 @@ describe('fast focal kernel', () => {
           }
           const ref = referenceFocalSums(x, g, planes, HW, bounds, topK);
           const fast = focalSums(x, g, planes, HW, bounds, topK);
-          checkSums(fast, ref, 1e-9, `${float64 ? 'f64' : 'f32'} ${planes}x${HW} k=${topK}`);
+          checkSums(fast, ref, float64 ? 1e-12 : 1e-7, `${float64 ? 'f64' : 'f32'} ${planes}x${HW} k=${topK}`);
         }
       }
     }
   });
 
-  it('is far closer than the tolerance on realistic planes (1e-13)', () => {
+  it('is far closer than the tolerance on realistic planes (float32 1e-9, float64 1e-13)', () => {
     const planes = 6;
     const HW = 4096;
     const rand = rng(7);
     const gauss = normal(rand);
-    const x = new Float32Array(planes * HW).map(() => -4.6 + gauss());
-    const g = new Float32Array(planes * HW).map(() => (rand() < 0.98 ? 0 : rand() < 0.5 ? 1 : rand()));
-    checkSums(focalSums(x, g, planes, HW, FLOAT32_BOUNDS, 20), referenceFocalSums(x, g, planes, HW, FLOAT32_BOUNDS, 20), 1e-13, 'realistic');
+    const xs = Array.from({ length: planes * HW }, () => -4.6 + gauss());
+    const gs = Array.from({ length: planes * HW }, () => (rand() < 0.98 ? 0 : rand() < 0.5 ? 1 : rand()));
+    for (const [bounds, Arr, rtol] of [
+      [FLOAT32_BOUNDS, Float32Array, 1e-9],
+      [FLOAT64_BOUNDS, Float64Array, 1e-13],
+    ] as const) {
+      const x = Arr.from(xs);
+      const g = Arr.from(gs);
+      const label = `realistic ${bounds.round32 ? 'f32' : 'f64'}`;
+      checkSums(focalSums(x, g, planes, HW, bounds, 20), referenceFocalSums(x, g, planes, HW, bounds, 20), rtol, label);
+    }
   });
 
   it('gives the exact clamp bounds to saturated logits (float32 and float64)', () => {
@@ -136,15 +146,131 @@ describe('fast focal kernel', () => {
         const g = new Arr(xs.length).fill(gt);
         const fast = focalSums(x, g, xs.length, 1, bounds, 0);
         const ref = referenceFocalSums(x, g, xs.length, 1, bounds, 0);
-        checkSums(fast, ref, 1e-15, `bounds ${bounds.round32 ? 'f32' : 'f64'} gt=${gt}`);
+        // Float32: the table path next to the thresholds is within ~3e-12; float64: the exact path.
+        const rtol = bounds.round32 ? 1e-11 : 1e-15;
+        checkSums(fast, ref, rtol, `bounds ${bounds.round32 ? 'f32' : 'f64'} gt=${gt}`);
         xs.forEach((xi, i) => {
           const p = clampedSigmoid(xi, bounds);
           const expected = gt === 1 ? -Math.log(p) * (1 - p) ** 2 : -Math.log(1 - p) * p * p;
-          sameNumber(gt === 1 ? fast.pos[i]! : fast.neg[i]!, expected, 1e-15, `x=${xi} gt=${gt}`);
+          const got = gt === 1 ? fast.pos[i]! : fast.neg[i]!;
+          sameNumber(got, expected, rtol, `x=${xi} gt=${gt}`);
+          // Clamped: the reference's value bit for bit.
+          const unclamped = bounds.round32 ? F(1 / (1 + Math.exp(-xi))) : 1 / (1 + Math.exp(-xi));
+          if (unclamped < bounds.lo || unclamped > bounds.hi) assert.equal(got, gt === 1 ? ref.pos[i]! : ref.neg[i]!, `x=${xi} gt=${gt}`);
         });
       }
       assert.equal(clampedSigmoid(-20, bounds), bounds.lo);
       assert.equal(clampedSigmoid(20, bounds), bounds.hi);
+    }
+  });
+
+  it('table path: heatmaps with gaussian targets, saturated and non-finite logits (float32 1e-7, float64 1e-12)', () => {
+    const H = 32;
+    const W = 40;
+    const HW = H * W;
+    const planes = 6;
+    for (let seed = 11; seed < 15; seed++) {
+      const rand = rng(seed);
+      const gauss = normal(rand);
+      const g32 = new Float32Array(planes * HW);
+      const xs: number[] = [];
+      for (let plane = 0; plane < planes; plane++) {
+        const gp = g32.subarray(plane * HW, (plane + 1) * HW);
+        // Bumps with exact 1.0 peaks, as draw_gaussian makes them.
+        for (let o = 0; o < 3; o++) drawGaussian(gp, H, W, Math.floor(rand() * W), Math.floor(rand() * H), 1 + Math.floor(rand() * 6));
+        for (let i = 0; i < HW; i++) {
+          const u = rand();
+          xs.push(
+            u < 0.7 ? -4.6 + 1.5 * gauss()
+            : u < 0.8 ? -9.5 + 0.6 * rand() // around the lower clamp threshold
+            : u < 0.85 ? 9.0 + 0.5 * rand() // around the upper one
+            : u < 0.95 ? 4 * gauss()
+            : [NaN, Infinity, -Infinity, 20, -20, 0, -0, 1e-30, -1e-30][Math.floor(rand() * 9)]!,
+          );
+          const v = rand();
+          // Targets near 1 (float32 neighbours), above 1, NaN, negative, -Inf.
+          if (v < 0.03) gp[i] = [0.99999994, 0.9999, 1.0000001, 2, NaN, -0.25, -Infinity, Infinity][Math.floor(rand() * 8)]!;
+        }
+      }
+      for (const [bounds, Arr, rtol] of [
+        [FLOAT32_BOUNDS, Float32Array, 1e-7],
+        [FLOAT64_BOUNDS, Float64Array, 1e-12],
+      ] as const) {
+        const x = Arr.from(xs);
+        const g = Arr.from(g32);
+        for (const topK of [0, 5, 50]) {
+          const label = `gaussian ${seed} ${bounds.round32 ? 'f32' : 'f64'} k=${topK}`;
+          const ref = referenceFocalSums(x, g, planes, HW, bounds, topK);
+          assert.ok(ref.clampedLow > 0 && ref.clampedHigh > 0 && ref.nonFinite > 0, `${label}: the case covers clamping`);
+          checkSums(focalSums(x, g, planes, HW, bounds, topK), ref, rtol, label);
+        }
+      }
+    }
+  });
+
+  it('table path: each pixel within 5e-9 relative of the reference, over the whole table range (|x| < 9.4)', () => {
+    // One pixel per plane, so that the per-plane sums are the per-pixel losses.
+    const rand = rng(3);
+    const gauss = normal(rand);
+    const n = 100000;
+    const x = new Float32Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      x[i] = -9.4 + 18.8 * rand();
+      x[n + i] = -4.6 + gauss();
+    }
+    for (const gt of ['zero', 'weighted'] as const) {
+      const g = new Float32Array(2 * n).map(() => (gt === 'zero' ? 0 : rand() ** 2));
+      const fast = focalSums(x, g, 2 * n, 1, FLOAT32_BOUNDS, 10);
+      const ref = referenceFocalSums(x, g, 2 * n, 1, FLOAT32_BOUNDS, 10);
+      let worst = 0;
+      for (let i = 0; i < 2 * n; i++) worst = Math.max(worst, Math.abs(fast.neg[i]! - ref.neg[i]!) / ref.neg[i]!);
+      assert.ok(worst <= 5e-9, `gt ${gt}: worst relative error per pixel ${worst.toExponential(2)}`);
+      checkSums(fast, ref, 5e-9, `per pixel, gt ${gt}`);
+    }
+  });
+
+  it('clamps exactly where the reference does: every float32 logit within 2^15 ulps of both bounds', () => {
+    const f = new Float32Array(1);
+    const bits = new Int32Array(f.buffer);
+    const m = 1 << 15;
+    const x = new Float32Array(4 * m);
+    [logit(1e-4), logit(1 - 1e-4)].forEach((edge, e) => {
+      f[0] = edge;
+      const base = bits[0]!;
+      for (let d = -m; d < m; d++) {
+        bits[0] = base + d;
+        x[e * 2 * m + d + m] = f[0]!;
+      }
+    });
+    for (const gt of [0, 1]) {
+      const g = new Float32Array(x.length).fill(gt);
+      const fast = focalSums(x, g, x.length, 1, FLOAT32_BOUNDS, 0);
+      const ref = referenceFocalSums(x, g, x.length, 1, FLOAT32_BOUNDS, 0);
+      assert.ok(ref.clampedLow > m / 2 && ref.clampedHigh > m / 2, 'the range straddles both thresholds');
+      checkSums(fast, ref, 1e-11, `thresholds gt=${gt}`);
+      // Clamped pixels get the reference's value bit for bit.
+      for (let i = 0; i < x.length; i++) {
+        const p = F(1 / (1 + Math.exp(-x[i]!)));
+        if (p < FLOAT32_BOUNDS.lo || p > FLOAT32_BOUNDS.hi) assert.equal(gt ? fast.pos[i] : fast.neg[i], gt ? ref.pos[i] : ref.neg[i], `x=${x[i]} gt=${gt}`);
+      }
+    }
+  });
+
+  it('table path: any clamp bounds (thresholds by bisection), counts and sums as the reference', () => {
+    const { x, g } = randomCase(21, 4, 3000, false);
+    for (const [lo, hi] of [
+      [1e-4, 1 - 1e-4],
+      [0.3, 0.6],
+      [0.7, 0.9],
+      [0.05, 0.2],
+      [0, 1],
+      [-1, 2],
+      [0.6, 0.3],
+    ] as const) {
+      const bounds: ClampBounds = { lo: F(lo), hi: F(hi), round32: true };
+      const label = `bounds [${lo}, ${hi}]`;
+      const fast = focalSums(x, g, 4, 3000, bounds, 20);
+      checkSums(fast, referenceFocalSums(x, g, 4, 3000, bounds, 20), 1e-7, label);
     }
   });
 
@@ -165,8 +291,8 @@ describe('fast focal kernel', () => {
     const r = k.sums(x, g, 1, 3, 300, FLOAT32_BOUNDS.lo, FLOAT32_BOUNDS.hi, true, 5);
     const ref = referenceFocalSums(x, g, 4, 300, FLOAT32_BOUNDS, 5);
     for (let i = 0; i < 2; i++) {
-      sameNumber(r.pos[i]!, ref.pos[i + 1]!, 1e-9, `pos ${i}`);
-      sameNumber(r.neg[i]!, ref.neg[i + 1]!, 1e-9, `neg ${i}`);
+      sameNumber(r.pos[i]!, ref.pos[i + 1]!, 1e-7, `pos ${i}`);
+      sameNumber(r.neg[i]!, ref.neg[i + 1]!, 1e-7, `neg ${i}`);
     }
   });
 });
