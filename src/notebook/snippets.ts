@@ -1,0 +1,251 @@
+/**
+ * The Python this extension runs in a kernel. Each snippet defines one function under a private
+ * name, calls it and deletes it in a `finally`, so that the user's namespace is left as it was
+ * (no imports, no helpers, no `_` or `Out` entries: the Jupyter API runs code outside the history).
+ * Parameters travel as one JSON string literal, never spliced into code.
+ */
+import { MIME, STDOUT_MARK } from './kernel';
+
+/** A value reached from a top-level variable by indexing: `['outs', 3]` is `outs[3]`. */
+export type VariablePath = [string, ...(string | number)[]];
+
+/** `outs[3]`, `d["tl_heat"]`, `lite[0][1]`: how the user would write it (and valid Python). */
+export function pathLabel(path: VariablePath): string {
+  const [name, ...steps] = path;
+  const head = /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `globals()[${pyString(name)}]`;
+  return head + steps.map((s) => (typeof s === 'number' ? `[${s}]` : `[${pyString(s)}]`)).join('');
+}
+
+/** A Python string literal (JSON's escapes are Python's, for what JSON.stringify emits). */
+export function pyString(s: string): string {
+  return JSON.stringify(s);
+}
+
+const FN = '_cornernet_inspector_snippet_';
+
+/** How the snippet replies: a display() bundle with our mime, or a marked line on stdout. */
+const EMIT = `
+    def emit(mime, obj):
+        try:
+            from IPython.display import display
+        except ImportError:
+            print(${pyString(STDOUT_MARK)} + mime + ' ' + json.dumps(obj), flush=True)
+        else:
+            display({mime: obj, 'text/plain': 'cornernet-inspector'}, raw=True)`;
+
+/** Inspection limits: elements described per list or dict, variables listed. */
+export const INSPECT_LIMITS = { items: 64, variables: 400 } as const;
+
+/**
+ * Lists numpy arrays, torch tensors and lists/tuples/dicts of them (two levels: CornerNet-Lite's
+ * lists of stacks) with shape, dtype, bytes, device and grad. Imports neither numpy nor torch: a
+ * kernel that has not imported them has none of their values.
+ */
+export function inspectCode(): string {
+  return `def ${FN}():
+    import sys, json, types
+    np = sys.modules.get('numpy')
+    torch = sys.modules.get('torch')
+    ns = globals()
+${EMIT}
+    def tensor(v):
+        if np is not None and isinstance(v, np.ndarray):
+            return {'kind': 'ndarray', 'shape': [int(d) for d in v.shape], 'dtype': str(v.dtype), 'bytes': int(v.nbytes)}
+        if torch is not None and isinstance(v, torch.Tensor):
+            return {'kind': 'tensor', 'shape': [int(d) for d in v.shape], 'dtype': str(v.dtype).replace('torch.', ''),
+                    'bytes': int(v.numel()) * int(v.element_size()), 'device': str(v.device), 'grad': bool(v.requires_grad)}
+        return None
+    def describe(v, depth):
+        t = tensor(v)
+        if t is not None:
+            return t
+        if depth < 2 and isinstance(v, (list, tuple)):
+            return {'kind': type(v).__name__ if type(v) in (list, tuple) else 'tuple', 'length': len(v),
+                    'items': [describe(x, depth + 1) for x in v[:${INSPECT_LIMITS.items}]]}
+        if depth < 1 and isinstance(v, dict):
+            keys = [k for k in list(v.keys())[:${INSPECT_LIMITS.items}] if isinstance(k, str)]
+            return {'kind': 'dict', 'length': len(v), 'keys': keys, 'items': [describe(v[k], depth + 1) for k in keys]}
+        return {'kind': 'other', 'type': type(v).__name__}
+    def holds_tensor(d):
+        return d['kind'] in ('ndarray', 'tensor') or any(holds_tensor(x) for x in d.get('items', ()))
+    found = []
+    others = []
+    for name, v in list(ns.items()):
+        if name.startswith('_') or name in ('In', 'Out', 'exit', 'quit', 'get_ipython'):
+            continue
+        if isinstance(v, (types.ModuleType, type)) or (callable(v) and tensor(v) is None):
+            continue
+        d = describe(v, 0)
+        if holds_tensor(d):
+            if len(found) < ${INSPECT_LIMITS.variables}:
+                found.append(dict(d, name=name))
+        elif len(others) < ${INSPECT_LIMITS.variables}:
+            others.append({'name': name, 'type': type(v).__name__})
+    emit(${pyString(MIME.inspect)}, {
+        'python': sys.version.split()[0],
+        'numpy': getattr(np, '__version__', None),
+        'torch': getattr(torch, '__version__', None),
+        'variables': found,
+        'others': others,
+    })
+try:
+    ${FN}()
+finally:
+    del ${FN}
+`;
+}
+
+export interface ExportItem {
+  /** The file is `<id>.npy` in the transfer folder. */
+  id: number;
+  path: VariablePath;
+  /** A list of arrays saved as one array (np.stack): CornerNet-Lite's list of stacks, per role. */
+  stack?: boolean;
+}
+
+export interface ExportParams {
+  items: ExportItem[];
+  /** 'auto': files when the kernel sees `dir` (the probe file holds the nonce), else base64. */
+  mode: 'auto' | 'file' | 'base64';
+  /** The host's private transfer folder and the probe file in it. */
+  dir: string;
+  probe: string;
+  nonce: string;
+  /** Raw bytes per base64 chunk. */
+  chunkBytes: number;
+  /** Refuse (before converting) when the arrays add up to more. */
+  maxBytes: number;
+}
+
+/**
+ * Saves each item with np.save (allow_pickle=False) after `.detach().cpu().numpy()`: into the
+ * host's folder when the kernel can see it, otherwise as base64 chunks in display outputs.
+ * Events, in order: `start` (the mode), per item `item` (file size, shape, dtype) then its
+ * `chunk`s (base64 mode), `done`. A value that is no array stops it with an `error` event naming it.
+ */
+export function exportCode(params: ExportParams): string {
+  return `def ${FN}(params):
+    import sys, os, io, json, base64
+    import numpy as np
+    torch = sys.modules.get('torch')
+    ns = globals()
+${EMIT}
+    class Refused(Exception):
+        pass
+    def label(path):
+        head = path[0] if path[0].isidentifier() else 'globals()[%s]' % json.dumps(path[0])
+        return head + ''.join('[%s]' % (json.dumps(s) if isinstance(s, str) else s) for s in path[1:])
+    def resolve(path):
+        if path[0] not in ns:
+            raise Refused('%s: no such variable in the kernel (was it deleted or renamed?)' % path[0])
+        v = ns[path[0]]
+        for i, step in enumerate(path[1:]):
+            try:
+                v = v[step]
+            except Exception:
+                raise Refused('%s: cannot be indexed with %r (did the variable change?)' % (label(path[:i + 1]), step))
+        return v
+    def to_numpy(v, where):
+        note = None
+        if isinstance(v, np.ndarray):
+            a = v
+        elif torch is not None and isinstance(v, torch.Tensor):
+            t = v.detach()
+            if t.layout != torch.strided:
+                t = t.to_dense()
+            if t.dtype == torch.bfloat16:
+                # numpy has no bfloat16; float32 holds every bfloat16 value exactly.
+                t = t.float()
+                note = 'bfloat16, sent as float32 (exact)'
+            a = t.cpu().numpy()
+        else:
+            raise Refused('%s is a %s, not a numpy array or a torch tensor' % (where, type(v).__name__))
+        if a.dtype.kind not in 'biuf':
+            raise Refused('%s has dtype %s: only bool, integer and float arrays can be sent' % (where, a.dtype))
+        return np.ascontiguousarray(a), note
+    def convert(item):
+        where = label(item['path'])
+        v = resolve(item['path'])
+        if item.get('stack'):
+            if not isinstance(v, (list, tuple)) or len(v) == 0:
+                raise Refused('%s is a %s, not a list of arrays' % (where, type(v).__name__))
+            parts = [to_numpy(x, '%s[%d]' % (where, i)) for i, x in enumerate(v)]
+            shapes = set(p[0].shape for p in parts)
+            if len(shapes) > 1:
+                raise Refused('%s: its arrays differ in shape (%s)' % (where, ', '.join(str(s) for s in shapes)))
+            return np.stack([p[0] for p in parts]), parts[0][1]
+        return to_numpy(v, where)
+    mode = params['mode']
+    if mode != 'base64':
+        try:
+            with open(os.path.join(params['dir'], params['probe'])) as f:
+                local = f.read() == params['nonce']
+        except OSError:
+            local = False
+        if not local and mode == 'file':
+            emit(${pyString(MIME.event)}, {'event': 'error', 'kind': 'transfer', 'message': 'the kernel cannot see the transfer folder %s (is it remote?)' % params['dir']})
+            return
+        mode = 'file' if local else 'base64'
+    emit(${pyString(MIME.event)}, {'event': 'start', 'mode': mode})
+    total = 0
+    for item in params['items']:
+        try:
+            a, note = convert(item)
+        except Refused as e:
+            emit(${pyString(MIME.event)}, {'event': 'error', 'kind': 'not-array', 'variable': label(item['path']), 'message': str(e)})
+            return
+        total += a.nbytes
+        if total > params['maxBytes']:
+            emit(${pyString(MIME.event)}, {'event': 'error', 'kind': 'too-large', 'variable': label(item['path']),
+                  'message': 'the arrays add up to more than %d MB' % (params['maxBytes'] // 2**20)})
+            return
+        if mode == 'file':
+            target = os.path.join(params['dir'], '%d.npy' % item['id'])
+            np.save(target, a, allow_pickle=False)
+            size = os.path.getsize(target)
+        else:
+            buf = io.BytesIO()
+            np.save(buf, a, allow_pickle=False)
+            data = buf.getbuffer()
+            size = len(data)
+        emit(${pyString(MIME.event)}, {'event': 'item', 'id': item['id'], 'bytes': size, 'shape': [int(d) for d in a.shape],
+              'dtype': str(a.dtype), 'note': note})
+        if mode == 'base64':
+            step = params['chunkBytes']
+            for off in range(0, size, step):
+                emit(${pyString(MIME.event)}, {'event': 'chunk', 'id': item['id'], 'offset': off,
+                      'b64': base64.b64encode(data[off:off + step]).decode('ascii')})
+            del data, buf
+        del a
+    emit(${pyString(MIME.event)}, {'event': 'done'})
+try:
+    ${FN}(__import__('json').loads(${pyString(JSON.stringify(params))}))
+finally:
+    del ${FN}
+`;
+}
+
+/**
+ * The cell offered when the Jupyter extension is missing: saves the chosen variables into a .npz
+ * the file flow reads (outs/targets as `np.savez(f, *outs)` does, others under their names).
+ */
+export function exportCellCode(npzPath: string, variables: { key: string; path: VariablePath; stack?: boolean }[]): string {
+  const entries = variables.map((v) => `    ${pyString(v.key)}: ${v.stack ? `np.stack([_cn_np(x) for x in ${pathLabel(v.path)}])` : `_cn_np(${pathLabel(v.path)})`},`).join('\n');
+  return `# CornerNet Inspector: save the arrays for "Compute CornerNet Loss" (run this cell, then open the file).
+import numpy as np
+
+def _cn_np(v):
+    """numpy array of a numpy array or torch tensor (detached, on the CPU; bfloat16 as float32)."""
+    if hasattr(v, 'detach'):
+        v = v.detach()
+        if str(v.dtype) == 'torch.bfloat16':
+            v = v.float()
+        v = v.cpu().numpy()
+    return np.asarray(v)
+
+np.savez(${pyString(npzPath)}, **{
+${entries}
+})
+del _cn_np
+`;
+}
