@@ -101,6 +101,9 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
         if ((await row.count()) > 0) return row;
       }
       await page.waitForTimeout(1500);
+      // A file made on disk by the test may not have reached the explorer (its watcher lags on a
+      // loaded machine): refresh it, as a user would.
+      if (sweep === 1) await runCommand('File: Refresh Explorer', { attempts: 3 }).catch(() => undefined);
     }
     throw new Error(`explorer item not found: ${relPath}`);
   }
