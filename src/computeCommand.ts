@@ -18,6 +18,7 @@ import { manifestFolder, rememberRoles } from './cornernet/manifest';
 import { changeRoles, settleRoles } from './rolePicker';
 import * as settings from './settings';
 import { isTensorReadError } from './tensor/errors';
+import { isKernelError } from './notebook/kernel';
 import { tensorFormatOf } from './tensor/tensorFile';
 
 export const COMPUTE_COMMAND = 'cornernet.computeLoss';
@@ -33,6 +34,18 @@ export interface LastError {
   kind: string;
   message: string;
   subject?: string;
+}
+
+/**
+ * Inputs that are not the user's files (arrays pulled from a notebook kernel into a private
+ * folder): roles are given, no question is asked, the report is relabelled before it is shown,
+ * and `done` runs once the worker holds the arrays.
+ */
+export interface ComputeOrigin {
+  label: string;
+  spec: RunSpec;
+  relabel(report: LossReport): LossReport;
+  done(): Promise<void>;
 }
 
 export interface ComputedEvent {
@@ -68,8 +81,12 @@ export class LossRunner implements PanelHost {
     return this.compute(args.spec, 'interactive', args.weights);
   }
 
+  /** Runs a notebook run again (set by the notebook command): its arrays live in a kernel. */
+  notebookRerun: ((spec: RunSpec, how: 'again' | 'changeRoles' | 'restore') => Promise<LossReport | undefined>) | undefined;
+
   /** PanelHost: the panel's "Recompute" / "Change roles..." and restoring after a reload. */
   async recompute(spec: RunSpec, how: 'again' | 'changeRoles' | 'restore'): Promise<LossReport | undefined> {
+    if (spec.notebook) return this.notebookRerun?.(spec, how);
     if (how === 'changeRoles') {
       const changed = await changeRoles(spec, ResultsPanel.current?.currentReport, this.limits()).catch((e) => {
         this.fail(e);
@@ -148,14 +165,20 @@ export class LossRunner implements PanelHost {
    * no notification), runs the worker under progress and shows the result. Undefined on failure
    * or cancellation (the panel keeps its previous result).
    */
-  async compute(spec: RunSpec, mode: 'interactive' | 'roles-given' | 'quiet', weightArgs?: Partial<LossWeights>, chosen: RoleAssignmentSpec[] = []): Promise<LossReport | undefined> {
+  async compute(
+    spec: RunSpec,
+    mode: 'interactive' | 'roles-given' | 'quiet',
+    weightArgs?: Partial<LossWeights>,
+    chosen: RoleAssignmentSpec[] = [],
+    origin?: ComputeOrigin,
+  ): Promise<LossReport | undefined> {
     const seq = ++this.started;
     const startedAt = Date.now();
     const weights = { ...settings.lossWeights(), ...weightArgs };
     try {
       let inputSpec: InputSpec = { paths: spec.paths, roles: spec.roles };
       let picked: RoleAssignmentSpec[] = [];
-      if (mode !== 'quiet') {
+      if (mode !== 'quiet' && !origin) {
         const settled = await settleRoles(inputSpec, this.limits());
         if (!settled) {
           log().info('computation cancelled while choosing roles');
@@ -165,7 +188,7 @@ export class LossRunner implements PanelHost {
         picked = [...chosen, ...settled.picked];
         if (!(await this.confirmLargeFiles(settled.resolution.uses.map((u) => u.ref.file)))) return undefined;
       }
-      const label = inputsLabel(inputSpec.paths);
+      const label = origin?.label ?? inputsLabel(inputSpec.paths);
       log().info(`computing the loss of ${label}`);
       const session = await vscode.window.withProgress(
         {
@@ -177,7 +200,7 @@ export class LossRunner implements PanelHost {
           let last = 0;
           const cts = new vscode.CancellationTokenSource();
           const sub = token.onCancellationRequested(() => cts.cancel());
-          this.running.set(cts, inputSpec.paths);
+          this.running.set(cts, origin ? [origin.label] : inputSpec.paths);
           try {
             return await LossSession.start(
               this.context.asAbsolutePath(path.join('dist', 'worker.js')),
@@ -193,9 +216,12 @@ export class LossRunner implements PanelHost {
             this.running.delete(cts);
             sub.dispose();
             cts.dispose();
+            // The worker holds the arrays now (or failed): the private folder can go.
+            await origin?.done();
           }
         },
       );
+      if (origin) session.relabel(origin.relabel);
       const r = session.report;
       log().info(`total ${r.total} (focal ${r.unweighted.focal}, pull ${r.unweighted.pull}, push ${r.unweighted.push}, regr ${r.unweighted.regr}); read ${r.timings.readMs.toFixed(0)} ms, compute ${r.timings.computeMs.toFixed(0)} ms; ${r.warnings.length} warning(s)`);
       for (const w of r.warnings) log().warn(`[${w.code}] ${w.message}`);
@@ -207,14 +233,15 @@ export class LossRunner implements PanelHost {
         return r;
       }
       this.shown = seq;
-      const runSpec = toRunSpec(inputSpec);
+      const runSpec = origin ? origin.spec : toRunSpec(inputSpec);
       ResultsPanel.show(this, session, runSpec, label);
       // A quiet run re-creates a result already listed (restore after a reload, a past run).
       if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label, startedAt });
       if (picked.length) void this.offerToRemember(inputSpec, picked);
       return r;
     } catch (e) {
-      this.fail(e, spec, startedAt);
+      await origin?.done();
+      this.fail(e, origin ? undefined : spec, startedAt);
       return undefined;
     }
   }
@@ -252,8 +279,9 @@ export class LossRunner implements PanelHost {
     }
   }
 
-  private fail(e: unknown, spec?: RunSpec, startedAt = Date.now()): void {
-    if (e instanceof LossRunError && e.kind === 'cancelled') {
+  /** Reports a failure as the command does (notification, log, lastError); also for the notebook command. */
+  fail(e: unknown, spec?: RunSpec, startedAt = Date.now(), actions: { title: string; run: () => unknown }[] = []): void {
+    if ((e instanceof LossRunError || isKernelError(e)) && e.kind === 'cancelled') {
       log().info('computation cancelled');
       this.lastError = { kind: 'cancelled', message: 'cancelled' };
       return;
@@ -270,6 +298,9 @@ export class LossRunner implements PanelHost {
     } else if (isTensorReadError(e)) {
       kind = 'read';
       subject = e.file;
+    } else if (isKernelError(e)) {
+      kind = e.kind;
+      subject = e.variable;
     }
     this.lastError = { kind, message, subject };
     if (spec) this.failed.fire({ error: this.lastError, spec, startedAt });
@@ -279,8 +310,10 @@ export class LossRunner implements PanelHost {
     } else {
       log().error(message);
     }
-    void vscode.window.showErrorMessage(`CornerNet Inspector: ${message}`, 'Show Log').then((a) => {
+    const titles = [...actions.map((a) => a.title), 'Show Log'];
+    void vscode.window.showErrorMessage(`CornerNet Inspector: ${message}`, ...titles).then((a) => {
       if (a === 'Show Log') log().show();
+      else actions.find((x) => x.title === a)?.run();
     });
   }
 

@@ -16,6 +16,9 @@ import { SidebarView, type Run } from './sidebarView';
 import { TensorInfoService } from './tensorInfo';
 import { OPEN_VIEWER_COMMAND, TensorViewerProvider } from './tensorViewer';
 import { WorkerClient } from './workerClient';
+import type { KernelSource } from './jupyterKernels';
+import { EXPORT_CELL_COMMAND, NOTEBOOK_COMMAND, NotebookLossCommand, type NotebookComputeArgs } from './notebookCommand';
+import { KernelVariableViewer, OPEN_VARIABLE_COMMAND } from './variableViewer';
 
 /** What `activate` returns: for tests and other extensions. */
 export interface CornerNetInspectorApi {
@@ -44,6 +47,13 @@ export interface CornerNetInspectorApi {
   readonly tensorInfo: TensorInfoService;
   /** The explorer decoration of a file. */
   decoration(uri: vscode.Uri): Promise<vscode.FileDecoration | undefined>;
+  /** The notebook flow: compute from a kernel, where kernels come from (tests), the last transfer. */
+  computeLossFromNotebook(args?: NotebookComputeArgs): Promise<LossReport | undefined>;
+  useKernelSource(source: KernelSource | undefined): void;
+  readonly lastTransfer: { mode: string; bytes: number; ms: number } | undefined;
+  cancelNotebook(): number;
+  readonly notebookRunningCount: number;
+  kernelVariableFiles(): string[];
 }
 
 /** Set by the bundle's first line (scripts/build.mjs banner): when our code started loading. */
@@ -58,6 +68,9 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
   const problems = new TensorProblems(info);
   const viewer = new TensorViewerProvider(context.extensionUri, workerScript, info, problems);
   const decorations = new TensorDecorations(info);
+  const notebooks = new NotebookLossCommand(runner);
+  const jupyterSource = notebooks.kernels;
+  const variables = new KernelVariableViewer(notebooks, runner);
   const sidebar = new SidebarView(context.extensionUri, {
     reopen: (run: Run) => ResultsPanel.showDetached(runner, run.report, run.spec, run.label),
     openTensor: async (file, key) => {
@@ -67,10 +80,17 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
 
   context.subscriptions.push(
     runner,
+    notebooks,
+    variables,
     info,
     problems,
     decorations,
     vscode.commands.registerCommand(COMPUTE_COMMAND, (a?: unknown, b?: unknown) => runner.command(a, b)),
+    vscode.commands.registerCommand(NOTEBOOK_COMMAND, (a?: unknown) => notebooks.command(a)),
+    vscode.commands.registerCommand(EXPORT_CELL_COMMAND, (a?: unknown, names?: unknown) =>
+      notebooks.insertExportCell(a, Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : undefined),
+    ),
+    vscode.commands.registerCommand(OPEN_VARIABLE_COMMAND, (v?: unknown) => variables.command(v as Parameters<KernelVariableViewer['command']>[0])),
     vscode.commands.registerCommand('cornernet.exportReport', async (target?: vscode.Uri) => {
       const report = ResultsPanel.current?.currentReport;
       if (!report) {
@@ -127,6 +147,18 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     reopenRun: (id) => sidebar.reopen(id),
     tensorInfo: info,
     decoration: async (uri) => decorations.provideFileDecoration(uri),
+    computeLossFromNotebook: (args) => notebooks.command(args ?? {}),
+    useKernelSource: (source) => {
+      notebooks.kernels = source ?? jupyterSource;
+    },
+    get lastTransfer() {
+      return notebooks.lastTransfer;
+    },
+    cancelNotebook: () => notebooks.cancelRunning(),
+    get notebookRunningCount() {
+      return notebooks.runningCount;
+    },
+    kernelVariableFiles: () => variables.openFiles(),
   };
 }
 

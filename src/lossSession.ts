@@ -18,8 +18,17 @@ export class LossSession {
   private constructor(
     private readonly client: WorkerClient,
     readonly spec: InputSpec,
-    readonly report: LossReport,
+    private currentReport: LossReport,
   ) {}
+
+  get report(): LossReport {
+    return this.currentReport;
+  }
+
+  /** The report as the user should read it (notebook runs name variables, not transfer files). */
+  relabel(f: (r: LossReport) => LossReport): void {
+    this.currentReport = f(this.currentReport);
+  }
 
   /** Computes in a new worker. Rejects with LossRunError ('cancelled' when the token fires). */
   static async start(

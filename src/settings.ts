@@ -37,3 +37,14 @@ export function lossThreads(): number {
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, cores - 1);
 }
+
+/** How arrays leave a notebook kernel: 'auto' (files when the kernel sees this machine's temp folder, else base64). */
+export function notebookTransfer(): 'auto' | 'file' | 'base64' {
+  const v = vscode.workspace.getConfiguration('cornernet.notebook').get<string>('transfer', 'auto');
+  return v === 'file' || v === 'base64' ? v : 'auto';
+}
+
+export function notebookMaxTransferBytes(): number {
+  const v = vscode.workspace.getConfiguration('cornernet.notebook').get<number>('maxTransferMB', 4096);
+  return (typeof v === 'number' && v > 0 ? v : 4096) * 1024 * 1024;
+}

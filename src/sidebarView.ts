@@ -78,7 +78,7 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
             return;
           case 'openTensor':
             // Only files of the listed inputs: the webview cannot make us open anything else.
-            if (this.state().tensors.some((t) => t.file === msg.file && t.key === msg.key)) void this.host.openTensor(msg.file, msg.key);
+            if (this.state().tensors.some((t) => t.file === msg.file && t.key === msg.key && t.variable === undefined)) void this.host.openTensor(msg.file, msg.key);
             return;
         }
       }),
@@ -123,8 +123,9 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
       tensors: (r?.inputs.roles ?? []).map((u) => ({
         role: u.role,
         file: u.file,
-        label: vscode.workspace.asRelativePath(u.file),
+        label: u.variable !== undefined ? `${vscode.workspace.asRelativePath(u.file)}: ${u.variable}` : vscode.workspace.asRelativePath(u.file),
         ...(u.key !== undefined ? { key: u.key } : {}),
+        ...(u.variable !== undefined ? { variable: u.variable } : {}),
         shape: u.shape,
         dtype: u.dtype,
         ...(u.form ? { form: u.form } : {}),

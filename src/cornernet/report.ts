@@ -120,6 +120,8 @@ export interface RoleReport {
   role: string;
   file: string;
   key?: string;
+  /** Set when the array came from a notebook kernel: `file` is the notebook, this the variable (`outs[3]`). */
+  variable?: string;
   shape: number[];
   dtype: string;
   stacks: number[];
@@ -134,6 +136,7 @@ export interface RoleReport {
 export interface UnusedReport {
   file: string;
   key?: string;
+  variable?: string;
   shape: number[];
   dtype: string;
   reason: string;

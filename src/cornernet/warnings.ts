@@ -16,7 +16,8 @@ export type WarningCode =
   | 'too-many-objects'
   | 'gather-mismatch'
   | 'skipped-file'
-  | 'non-finite-result';
+  | 'non-finite-result'
+  | 'kernel-bfloat16';
 
 export interface LossWarning {
   code: WarningCode;
@@ -29,6 +30,8 @@ export interface LossWarning {
 
 /** One-line explanations for the panel and the README: what the quirk is. */
 export const WARNING_EXPLANATIONS: Readonly<Record<WarningCode, string>> = {
+  'kernel-bfloat16':
+    'numpy has no bfloat16, so bfloat16 tensors are sent from the kernel as float32, which holds every bfloat16 value exactly. The loss is then computed with float32 arithmetic, as the original would after .float().',
   'batch-size-one':
     "With batch size 1 the original AELoss raises (tag.squeeze() drops the batch axis). The value reported is the intended one: the loss of the batch padded with an empty image, which adds exactly 0.",
   'single-slot':

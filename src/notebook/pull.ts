@@ -5,6 +5,7 @@
  */
 import { RoleResolutionError } from '../cornernet/errors';
 import type { InputSpec } from '../cornernet/inputs';
+import type { LossReport } from '../cornernet/report';
 import { KernelError, MIME, runSnippet, type KernelCancelToken, type NotebookKernel } from './kernel';
 import { inspectCode } from './snippets';
 import { transferArrays, type TransferOptions, type TransferResult } from './transfer';
@@ -53,5 +54,38 @@ export async function pullInputs(kernel: NotebookKernel, plan: TransferPlan, opt
     transfer,
     sources,
     notes,
+  };
+}
+
+/**
+ * The report as the user should read it: inputs are the notebook and its variables, not the
+ * transfer files (which are gone by then); warnings point at the notebook; notes on converted
+ * dtypes are added.
+ */
+export function relabelReport(report: LossReport, pulled: Pick<PulledInputs, 'transfer' | 'notes'>, notebookPath: string): LossReport {
+  const variableOf = new Map(pulled.transfer.arrays.map((t) => [t.file, t.array.label]));
+  const rename = (text: string) => {
+    let out = text;
+    for (const [file, label] of variableOf) out = out.split(file).join(label);
+    return out.split(pulled.transfer.dir).join('(kernel)');
+  };
+  const relabel = <T extends { file: string; variable?: string }>(u: T): T => {
+    const v = variableOf.get(u.file);
+    return v === undefined ? u : { ...u, file: notebookPath, variable: v };
+  };
+  return {
+    ...report,
+    inputs: {
+      roles: report.inputs.roles.map((u) => ({ ...relabel(u), ...(u.note ? { note: rename(u.note) } : {}) })),
+      unused: report.inputs.unused.map((u) => ({ ...relabel(u), reason: rename(u.reason) })),
+    },
+    warnings: [
+      ...report.warnings.map((w) => ({
+        ...w,
+        message: rename(w.message),
+        ...(w.files ? { files: [...new Set(w.files.map((f) => (variableOf.has(f) ? notebookPath : f)))] } : {}),
+      })),
+      ...pulled.notes.map((n) => ({ code: 'kernel-bfloat16' as const, message: n })),
+    ],
   };
 }

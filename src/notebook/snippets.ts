@@ -226,16 +226,32 @@ finally:
 }
 
 /**
- * The cell offered when the Jupyter extension is missing: saves the chosen variables into a .npz
- * the file flow reads (outs/targets as `np.savez(f, *outs)` does, others under their names).
+ * The cell offered when the kernel cannot be reached (no Jupyter extension, no access, an untrusted
+ * workspace): the user runs it. It saves `outs`/`targets` as `np.savez(f, *outs)` does (the file
+ * flow reads them by position; CornerNet-Lite's lists of stacks are stacked), or variables named
+ * for their roles under their names (a list: one array per stack, `<name>_<k>`).
  */
-export function exportCellCode(npzPath: string, variables: { key: string; path: VariablePath; stack?: boolean }[]): string {
-  const entries = variables.map((v) => `    ${pyString(v.key)}: ${v.stack ? `np.stack([_cn_np(x) for x in ${pathLabel(v.path)}])` : `_cn_np(${pathLabel(v.path)})`},`).join('\n');
-  return `# CornerNet Inspector: save the arrays for "Compute CornerNet Loss" (run this cell, then open the file).
+export function exportCellCode(folder: string, what: { outs: string; targets: string } | { arrays: string[] }): string {
+  const save =
+    'outs' in what
+      ? `np.savez(os.path.join(_cn_dir, 'outs.npz'), *[_cn_np(x) for x in ${what.outs}])
+np.savez(os.path.join(_cn_dir, 'targets.npz'), *[_cn_np(x) for x in ${what.targets}])`
+      : `_cn_arrays = {}
+for _cn_name, _cn_value in [${what.arrays.map((n) => `(${pyString(n)}, ${n})`).join(', ')}]:
+    if isinstance(_cn_value, (list, tuple)):
+        _cn_arrays.update({'%s_%d' % (_cn_name, i): _cn_np(x) for i, x in enumerate(_cn_value)})
+    else:
+        _cn_arrays[_cn_name] = _cn_np(_cn_value)
+np.savez(os.path.join(_cn_dir, 'arrays.npz'), **_cn_arrays)
+del _cn_arrays, _cn_name, _cn_value`;
+  return `# CornerNet Inspector: saves the arrays for "Compute CornerNet Loss", which runs once the files are written.
+import os
 import numpy as np
 
 def _cn_np(v):
-    """numpy array of a numpy array or torch tensor (detached, on the CPU; bfloat16 as float32)."""
+    """A numpy array from a numpy array or a torch tensor (detached, on the CPU; bfloat16 as float32)."""
+    if isinstance(v, (list, tuple)):  # CornerNet-Lite: one list of stacks per output
+        return np.stack([_cn_np(x) for x in v])
     if hasattr(v, 'detach'):
         v = v.detach()
         if str(v.dtype) == 'torch.bfloat16':
@@ -243,9 +259,9 @@ def _cn_np(v):
         v = v.cpu().numpy()
     return np.asarray(v)
 
-np.savez(${pyString(npzPath)}, **{
-${entries}
-})
-del _cn_np
+_cn_dir = ${pyString(folder)}
+os.makedirs(_cn_dir, exist_ok=True)
+${save}
+del _cn_np, _cn_dir
 `;
 }

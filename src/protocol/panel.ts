@@ -194,6 +194,37 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
 export interface RunSpec {
   paths: string[];
   roles: { name: string; path: string; key?: string }[];
+  /** Arrays pulled from a notebook's kernel: which notebook, and what was chosen there. */
+  notebook?: NotebookRunSpec;
+}
+
+/** A path from a kernel variable: `['outs', 3]` is `outs[3]`. */
+export type KernelPath = [string, ...(string | number)[]];
+
+export type NotebookChoice =
+  | { kind: 'pair'; outs: string; targets: string }
+  | { kind: 'roles'; arrays: { path: KernelPath; role: string; stackIndex?: number }[] };
+
+export interface NotebookRunSpec {
+  uri: string;
+  choice: NotebookChoice;
+}
+
+function isKernelPath(v: unknown): v is KernelPath {
+  return Array.isArray(v) && v.length >= 1 && v.length <= 8 && isStr(v[0], 1000) && v.slice(1).every((s) => isStr(s, 1000) || (isInt(s) && (s as number) >= 0));
+}
+
+export function isNotebookChoice(v: unknown): v is NotebookChoice {
+  if (!isObj(v)) return false;
+  if (v.kind === 'pair') return isStr(v.outs, 1000) && isStr(v.targets, 1000);
+  if (v.kind === 'roles') {
+    return (
+      Array.isArray(v.arrays) &&
+      v.arrays.length <= 1000 &&
+      v.arrays.every((a) => isObj(a) && isKernelPath(a.path) && isStr(a.role, 100) && (a.stackIndex === undefined || (isInt(a.stackIndex) && (a.stackIndex as number) >= 0)))
+    );
+  }
+  return false;
 }
 
 /** What the webview persists with setState (restored after a window reload). */
@@ -210,6 +241,7 @@ export function isRunSpec(v: unknown): v is RunSpec {
     v.paths.every((p) => isStr(p, 4096)) &&
     Array.isArray(v.roles) &&
     v.roles.length <= 1000 &&
-    v.roles.every((r) => isObj(r) && isStr(r.name, 100) && isStr(r.path, 4096) && (r.key === undefined || isStr(r.key, 4096)))
+    v.roles.every((r) => isObj(r) && isStr(r.name, 100) && isStr(r.path, 4096) && (r.key === undefined || isStr(r.key, 4096))) &&
+    (v.notebook === undefined || (isObj(v.notebook) && isStr(v.notebook.uri, 4096) && isNotebookChoice(v.notebook.choice)))
   );
 }

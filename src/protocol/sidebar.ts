@@ -16,6 +16,8 @@ export interface SidebarTensor {
   /** Workspace-relative, for display. */
   label: string;
   key?: string;
+  /** From a notebook kernel: the variable (`outs[3]`); nothing to open in the tensor viewer. */
+  variable?: string;
   shape: number[];
   dtype: string;
   form?: string;

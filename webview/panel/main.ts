@@ -240,19 +240,22 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
   again.addEventListener('click', () => post({ type: 'recompute' }));
   const exportJson = el('vscode-button', { id: 'export-report', secondary: '' }, 'Export JSON…');
   exportJson.addEventListener('click', () => post({ type: 'exportReport' }));
+  // Arrays from a notebook kernel: the notebook's name and the variable.
+  const where = (u: { file: string; key?: string; variable?: string }) =>
+    u.variable !== undefined ? `${u.file.split(/[\\/]/).pop()}: ${u.variable}` : u.key !== undefined ? `${u.file}:${u.key}` : u.file;
   const rows = r.inputs.roles.map((u) =>
     el(
       'tr',
       {},
       el('td', {}, u.role),
-      el('td', { class: 'path' }, u.key !== undefined ? `${u.file}:${u.key}` : u.file),
+      el('td', { class: 'path' }, where(u)),
       el('td', {}, `[${u.shape.join(', ')}]`),
       el('td', {}, u.dtype),
       el('td', {}, [u.form, u.purpose === 'check' ? 'checked' : '', u.origin !== 'name' ? u.origin : ''].filter(Boolean).join(', ')),
     ),
   );
   const unused = r.inputs.unused.map((u) =>
-    el('tr', { class: 'unused' }, el('td', {}, '(unused)'), el('td', { class: 'path' }, u.key !== undefined ? `${u.file}:${u.key}` : u.file), el('td', {}, `[${u.shape.join(', ')}]`), el('td', {}, u.dtype), el('td', {}, u.reason)),
+    el('tr', { class: 'unused' }, el('td', {}, '(unused)'), el('td', { class: 'path' }, where(u)), el('td', {}, `[${u.shape.join(', ')}]`), el('td', {}, u.dtype), el('td', {}, u.reason)),
   );
   const { batch, classes, height, width, maxObjects } = r.sizes;
   return el(

@@ -55,12 +55,17 @@ function render(s: SidebarState): void {
         const bad = t.nonFinite ? ` · ${t.nonFinite} NaN/Inf` : '';
         const b = el(
           'button',
-          { class: `tensor${t.nonFinite ? ' bad' : ''}`, 'data-role': t.role, title: `Open ${t.label}${t.key ? `:${t.key}` : ''} in the tensor viewer` },
+          {
+            class: `tensor${t.nonFinite ? ' bad' : ''}`,
+            'data-role': t.role,
+            title: t.variable !== undefined ? `${t.label} (from the notebook's kernel)` : `Open ${t.label}${t.key ? `:${t.key}` : ''} in the tensor viewer`,
+            ...(t.variable !== undefined ? { disabled: '' } : {}),
+          },
           el('span', { class: 'role' }, t.role),
           el('span', {}, `${t.label}${t.key ? `:${t.key}` : ''}`),
           el('span', { class: 'num' }, `${t.dtype} [${t.shape.join(', ')}]${t.form ? ` ${t.form}` : ''}${t.purpose === 'check' ? ' (checked)' : ''}${bad}`),
         );
-        b.addEventListener('click', () => post({ type: 'openTensor', file: t.file, ...(t.key !== undefined ? { key: t.key } : {}) }));
+        if (t.variable === undefined) b.addEventListener('click', () => post({ type: 'openTensor', file: t.file, ...(t.key !== undefined ? { key: t.key } : {}) }));
         return el('li', {}, b);
       }),
     ),

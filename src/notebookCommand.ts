@@ -1,0 +1,377 @@
+/**
+ * "Compute CornerNet Loss from Notebook" (cornernet.computeLossFromNotebook): inspects the
+ * notebook's kernel, offers `outs` + `targets` (as AELoss takes them) or a variable per role,
+ * pulls the arrays into a private folder (files for a local kernel, base64 for a remote one) and
+ * shows the loss in the results panel with the variables as its inputs. Also "Insert Export Cell"
+ * (the way without kernel access) and re-running a notebook run from the panel.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { LossRunner } from './computeCommand';
+import type { LossReport } from './cornernet/report';
+import { ALL_ROLES, ROLE_DESCRIPTIONS, parseRoleName, type Role } from './cornernet/roles';
+import { JupyterKernelSource, notebookName, type KernelSource } from './jupyterKernels';
+import { log } from './log';
+import { KernelError, isKernelError, type NotebookKernel } from './notebook/kernel';
+import { inspectKernel, pullInputs, relabelReport } from './notebook/pull';
+import { exportCellCode, pathLabel, type VariablePath } from './notebook/snippets';
+import type { TransferMode } from './notebook/transfer';
+import {
+  describeTensor,
+  pairChoices,
+  planOutsTargets,
+  planPerRole,
+  roleFromName,
+  tensorLeaves,
+  type Inspection,
+  type TransferPlan,
+} from './notebook/variables';
+import { isNotebookChoice, type NotebookChoice, type RunSpec } from './protocol/panel';
+import * as settings from './settings';
+
+export const NOTEBOOK_COMMAND = 'cornernet.computeLossFromNotebook';
+export const EXPORT_CELL_COMMAND = 'cornernet.insertExportCell';
+
+/** Arguments when run from code (tests, the panel's Recompute). */
+export interface NotebookComputeArgs {
+  notebook?: vscode.Uri | string;
+  choice?: NotebookChoice;
+  transfer?: TransferMode;
+}
+
+export class NotebookLossCommand implements vscode.Disposable {
+  /** Where kernels come from: the Jupyter extension, or the tests' real ipykernel. */
+  kernels: KernelSource = new JupyterKernelSource();
+  private readonly running = new Set<vscode.CancellationTokenSource>();
+  private readonly watchers = new Set<vscode.Disposable>();
+  /** The last transfer, for the tests and the log: mode, bytes, milliseconds. */
+  lastTransfer: { mode: string; bytes: number; ms: number } | undefined;
+
+  constructor(private readonly runner: LossRunner) {
+    runner.notebookRerun = (spec, how) => this.rerun(spec, how);
+  }
+
+  /** The command: `(uri | {notebookEditor} | NotebookComputeArgs)`, or the active notebook. */
+  async command(arg?: unknown): Promise<LossReport | undefined> {
+    const args = (arg && typeof arg === 'object' && !(arg instanceof vscode.Uri) && ('choice' in arg || 'transfer' in arg || 'notebook' in arg) ? arg : {}) as NotebookComputeArgs;
+    const notebook = await findNotebook(args.notebook ?? arg);
+    if (!notebook) {
+      this.runner.fail(new KernelError('no-kernel', 'open a Jupyter notebook first: the loss is computed from the variables of its kernel'));
+      return undefined;
+    }
+    if (args.choice !== undefined && !isNotebookChoice(args.choice)) {
+      this.runner.fail(new KernelError('protocol', 'the notebook choice passed to the command is malformed'));
+      return undefined;
+    }
+    return this.computeFrom(notebook, args.choice, args.transfer);
+  }
+
+  private async computeFrom(notebook: vscode.NotebookDocument, given: NotebookChoice | undefined, transfer?: TransferMode): Promise<LossReport | undefined> {
+    const name = notebookName(notebook);
+    try {
+      const kernel = await this.kernelFor(notebook);
+      const inspection = await this.withCancel(`CornerNet: looking at the kernel of ${name}`, false, (token) => inspectKernel(kernel, token, name));
+      const choice = given ?? (await pickChoice(inspection, name));
+      if (!choice) return undefined;
+      const plan = planFromChoice(inspection, choice);
+      const spec: RunSpec = { paths: [], roles: [], notebook: { uri: notebook.uri.toString(), choice } };
+      const pulled = await this.withCancel(`CornerNet: ${plan.title} from ${name}`, true, (token, progress) =>
+        pullInputs(kernel, plan, {
+          notebook: name,
+          mode: transfer ?? settings.notebookTransfer(),
+          maxBytes: settings.notebookMaxTransferBytes(),
+          token,
+          onProgress: progress,
+          onOutput: (t) => log().info(`[kernel] ${t}`),
+        }),
+      );
+      this.lastTransfer = { mode: pulled.transfer.mode, bytes: pulled.transfer.bytes, ms: pulled.transfer.ms };
+      log().info(`pulled ${plan.arrays.length} arrays (${(pulled.transfer.bytes / 1024 ** 2).toFixed(1)} MB) from ${name} by ${pulled.transfer.mode} in ${pulled.transfer.ms.toFixed(0)} ms`);
+      const notebookPath = notebook.uri.scheme === 'file' ? notebook.uri.fsPath : notebook.uri.toString();
+      return await this.runner.compute({ ...spec, roles: pulled.spec.roles ?? [] }, 'roles-given', undefined, [], {
+        label: `${name}: ${plan.title}`,
+        spec,
+        relabel: (r) => relabelReport(r, pulled, notebookPath),
+        done: () => pulled.transfer.dispose(),
+      });
+    } catch (e) {
+      this.failWithActions(e, notebook);
+      return undefined;
+    }
+  }
+
+  /** The kernel, refusing in an untrusted workspace before anything is asked of it. */
+  async kernelFor(notebook: vscode.NotebookDocument): Promise<NotebookKernel> {
+    if (!vscode.workspace.isTrusted) {
+      throw new KernelError('untrusted', 'this workspace is not trusted, so no code is run in notebook kernels. Trust it (Manage Workspace Trust), or insert a cell that exports the arrays and run it yourself.');
+    }
+    return this.kernels.getKernel(notebook);
+  }
+
+  /** The panel's Recompute on a notebook run: the same choice, pulled again from the kernel. */
+  private async rerun(spec: RunSpec, how: 'again' | 'changeRoles' | 'restore'): Promise<LossReport | undefined> {
+    const nb = spec.notebook!;
+    const notebook = await findNotebook(nb.uri);
+    if (!notebook) {
+      if (how !== 'restore') this.runner.fail(new KernelError('no-kernel', `the notebook ${vscode.Uri.parse(nb.uri).path} is not open: open it (its kernel holds the arrays) and recompute`));
+      return undefined;
+    }
+    return this.computeFrom(notebook, how === 'changeRoles' ? undefined : nb.choice);
+  }
+
+  private async withCancel<T>(
+    title: string,
+    notification: boolean,
+    work: (token: vscode.CancellationToken, progress: (fraction: number, message: string) => void) => Promise<T>,
+  ): Promise<T> {
+    return vscode.window.withProgress({ location: notification ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window, title, cancellable: true }, async (progress, token) => {
+      const cts = new vscode.CancellationTokenSource();
+      const sub = token.onCancellationRequested(() => cts.cancel());
+      this.running.add(cts);
+      let last = 0;
+      try {
+        return await work(cts.token, (fraction, message) => {
+          progress.report({ increment: Math.max(0, 100 * fraction - last), message });
+          last = Math.max(last, 100 * fraction);
+        });
+      } finally {
+        this.running.delete(cts);
+        sub.dispose();
+        cts.dispose();
+      }
+    });
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  /** Cancels the inspections and transfers under way (as their notifications' Cancel does). */
+  cancelRunning(): number {
+    const n = this.running.size;
+    for (const cts of this.running) cts.cancel();
+    return n;
+  }
+
+  private failWithActions(e: unknown, notebook: vscode.NotebookDocument): void {
+    const insert = { title: 'Insert Export Cell', run: () => vscode.commands.executeCommand(EXPORT_CELL_COMMAND, notebook.uri) };
+    let actions: { title: string; run: () => unknown }[] = [];
+    if (isKernelError(e)) {
+      switch (e.kind) {
+        case 'no-jupyter':
+          actions = [insert, { title: 'Install Jupyter', run: () => vscode.commands.executeCommand('workbench.extensions.search', '@id:ms-toolsai.jupyter') }];
+          break;
+        case 'access':
+          actions = [{ title: 'Manage Access', run: () => vscode.commands.executeCommand('jupyter.manageAccessToKernels') }, insert];
+          break;
+        case 'untrusted':
+          actions = [{ title: 'Manage Workspace Trust', run: () => vscode.commands.executeCommand('workbench.trust.manage') }, insert];
+          break;
+        case 'no-kernel':
+          actions = [insert];
+          break;
+      }
+    }
+    this.runner.fail(e, undefined, Date.now(), actions);
+  }
+
+  /**
+   * Inserts a code cell that saves the arrays into a folder next to the notebook (outs/targets as
+   * `np.savez(f, *outs)` does, other variables under their names), and computes the loss of that
+   * folder once the cell has written it. Needs no kernel access: the user runs the cell.
+   */
+  async insertExportCell(arg?: unknown, variablesArg?: string[]): Promise<{ folder: string; code: string } | undefined> {
+    const notebook = await findNotebook(arg);
+    if (!notebook) {
+      this.runner.fail(new KernelError('no-kernel', 'open a Jupyter notebook first'));
+      return undefined;
+    }
+    let names = variablesArg;
+    if (!names) {
+      const answer = await vscode.window.showInputBox({
+        title: 'CornerNet: variables to export',
+        prompt: '`outs, targets` as passed to AELoss(outs, targets), or variables named for their roles (tl_heat, gt_mask, ...)',
+        value: 'outs, targets',
+        ignoreFocusOut: true,
+        validateInput: (v) => (parseNames(v) ? undefined : 'comma-separated Python names'),
+      });
+      if (answer === undefined) return undefined;
+      names = parseNames(answer);
+    }
+    if (!names?.length || !names.every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n))) {
+      this.runner.fail(new KernelError('protocol', 'the variables to export must be Python names'));
+      return undefined;
+    }
+    const base = notebook.uri.scheme === 'file' ? path.dirname(notebook.uri.fsPath) : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (!base) {
+      this.runner.fail(new KernelError('protocol', 'the notebook is not on disk and there is no workspace folder to export into'));
+      return undefined;
+    }
+    const stem = path.basename(notebook.uri.path).replace(/\.[^.]+$/, '') || 'notebook';
+    const folder = path.join(base, `${stem}-cornernet`);
+    const pair = names.length === 2 && !names.some((n) => parseRoleName(n));
+    const code = exportCellCode(folder, pair ? { outs: names[0]!, targets: names[1]! } : { arrays: names });
+    const editor = vscode.window.visibleNotebookEditors.find((e) => e.notebook === notebook);
+    const at = editor?.selection ? Math.min(editor.selection.end, notebook.cellCount) : notebook.cellCount;
+    const edit = new vscode.WorkspaceEdit();
+    edit.set(notebook.uri, [vscode.NotebookEdit.insertCells(at, [new vscode.NotebookCellData(vscode.NotebookCellKind.Code, code, 'python')])]);
+    if (!(await vscode.workspace.applyEdit(edit))) {
+      this.runner.fail(new KernelError('protocol', `could not insert a cell into ${notebookName(notebook)}`));
+      return undefined;
+    }
+    editor?.revealRange(new vscode.NotebookRange(at, at + 1), vscode.NotebookEditorRevealType.InCenterIfOutsideViewport);
+    this.computeWhenWritten(folder, pair ? 'targets.npz' : 'arrays.npz');
+    void vscode.window.showInformationMessage(`CornerNet Inspector: run the inserted cell; the loss of ${vscode.workspace.asRelativePath(folder)} is computed once it has been written.`);
+    return { folder, code };
+  }
+
+  /** One-shot: computes the folder's loss when the export cell has written its last file. */
+  private computeWhenWritten(folder: string, lastFile: string): void {
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), lastFile));
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      clearTimeout(timer);
+      clearTimeout(expiry);
+      watcher.dispose();
+      this.watchers.delete(disposable);
+    };
+    const disposable = { dispose: stop };
+    const fire = () => {
+      clearTimeout(timer);
+      // np.savez writes in several steps: wait until the file has been quiet for a moment.
+      timer = setTimeout(() => {
+        stop();
+        void vscode.commands.executeCommand('cornernet.computeLoss', { paths: [folder] });
+      }, 1000);
+    };
+    watcher.onDidCreate(fire);
+    watcher.onDidChange(fire);
+    const expiry = setTimeout(stop, 30 * 60 * 1000);
+    this.watchers.add(disposable);
+  }
+
+  dispose(): void {
+    this.cancelRunning();
+    for (const w of [...this.watchers]) w.dispose();
+  }
+}
+
+function parseNames(v: string): string[] | undefined {
+  const names = v.split(/[\s,]+/).filter(Boolean);
+  return names.length && names.every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)) ? names : undefined;
+}
+
+/** A notebook from a URI (string or Uri), the toolbar's `{notebookEditor: {notebookUri}}`, or the active one. */
+export async function findNotebook(arg: unknown): Promise<vscode.NotebookDocument | undefined> {
+  let uri: vscode.Uri | undefined;
+  if (arg instanceof vscode.Uri) uri = arg;
+  else if (typeof arg === 'string' && arg) uri = /^[a-z][\w+.-]+:/i.test(arg) && !/^[a-z]:[\\/]/i.test(arg) ? vscode.Uri.parse(arg) : vscode.Uri.file(arg);
+  else if (arg && typeof arg === 'object') {
+    const o = arg as { notebookEditor?: { notebookUri?: unknown }; uri?: unknown; notebookUri?: unknown };
+    const u = o.notebookEditor?.notebookUri ?? o.notebookUri ?? o.uri;
+    if (u instanceof vscode.Uri) uri = u;
+  }
+  if (!uri) return vscode.window.activeNotebookEditor?.notebook;
+  const key = uri.toString();
+  const open = vscode.workspace.notebookDocuments.find((n) => n.uri.toString() === key || (uri!.scheme === 'file' && n.uri.fsPath === uri!.fsPath));
+  if (open) return open;
+  try {
+    return await vscode.workspace.openNotebookDocument(uri);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The plan of a choice against what the kernel has now (a variable may have gone). */
+export function planFromChoice(ins: Inspection, choice: NotebookChoice): TransferPlan {
+  if (choice.kind === 'pair') {
+    const outs = ins.variables.find((v) => v.name === choice.outs);
+    const targets = ins.variables.find((v) => v.name === choice.targets);
+    if (!outs) throw new KernelError('not-array', `${choice.outs}: no such variable holding tensors in the kernel`, choice.outs);
+    if (!targets) throw new KernelError('not-array', `${choice.targets}: no such variable holding tensors in the kernel`, choice.targets);
+    return planOutsTargets(outs, targets);
+  }
+  const leaves = new Map(tensorLeaves(ins).map((l) => [JSON.stringify(l.path), l]));
+  return planPerRole(
+    choice.arrays.map((a) => {
+      const leaf = leaves.get(JSON.stringify(a.path));
+      const label = pathLabel(a.path as VariablePath);
+      if (!leaf) throw new KernelError('not-array', `${label} is not a numpy array or a torch tensor in the kernel`, label);
+      if (!(ALL_ROLES as readonly string[]).includes(a.role)) throw new KernelError('protocol', `unknown role ${a.role}`);
+      return { path: leaf.path, desc: leaf.desc, role: a.role as Role, ...(a.stackIndex !== undefined ? { stackIndex: a.stackIndex } : {}) };
+    }),
+  );
+}
+
+type ChoiceItem = vscode.QuickPickItem & { choice?: NotebookChoice; perRole?: boolean };
+
+/** The QuickPick: each plausible outs/targets pair, then "a variable per role". */
+export async function pickChoice(ins: Inspection, name: string): Promise<NotebookChoice | undefined> {
+  const leaves = tensorLeaves(ins);
+  if (!leaves.length) {
+    const others = ins.others.slice(0, 8).map((o) => `${o.name} (${o.type})`).join(', ');
+    throw new KernelError('no-variables', `the kernel of ${name} holds no numpy array or torch tensor${others ? ` (it has ${others})` : ''}: run the cells that make them first`);
+  }
+  const items: ChoiceItem[] = pairChoices(ins).map((p) => {
+    const plan = planOutsTargets(p.outs, p.targets);
+    const stacks = new Set(plan.arrays.filter((a) => a.role === 'tl_heat').map((a) => a.stackIndex)).size;
+    return {
+      label: `$(symbol-array) ${p.outs.name} + ${p.targets.name}`,
+      description: `AELoss(${p.outs.name}, ${p.targets.name}): ${stacks} stack${stacks > 1 ? 's' : ''}, ${plan.arrays.length} arrays`,
+      detail: `${p.outs.name}[0] ${describeTensor(plan.arrays[0]!.desc)}${p.consistent ? '' : ` · does not match ${p.targets.name}[0]`}`,
+      choice: { kind: 'pair', outs: p.outs.name, targets: p.targets.name },
+    };
+  });
+  if (items.length) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
+  items.push({ label: '$(list-selection) A variable per role...', description: `${leaves.length} arrays and tensors in the kernel`, perRole: true });
+  const picked = await vscode.window.showQuickPick(items, { title: `CornerNet: compute the loss of which variables in ${name}?`, ignoreFocusOut: true, matchOnDescription: true });
+  if (!picked) return undefined;
+  if (picked.choice) return picked.choice;
+  return pickPerRole(ins);
+}
+
+type LeafItem = vscode.QuickPickItem & { path: VariablePath; role?: Role; stackIndex?: number };
+
+async function pickPerRole(ins: Inspection): Promise<NotebookChoice | undefined> {
+  const items: LeafItem[] = tensorLeaves(ins)
+    .slice(0, 2000)
+    .map((l) => {
+      const r = roleFromName(l.path);
+      return {
+        label: pathLabel(l.path),
+        description: describeTensor(l.desc),
+        ...(r ? { detail: `as ${r.stackIndex === undefined ? r.role : `${r.role} (stack ${r.stackIndex})`}`, role: r.role, ...(r.stackIndex !== undefined ? { stackIndex: r.stackIndex } : {}) } : {}),
+        picked: r !== undefined,
+        path: l.path,
+      };
+    });
+  const chosen = await vscode.window.showQuickPick(items, {
+    title: 'CornerNet: the arrays to use (named like a role: pre-selected)',
+    canPickMany: true,
+    ignoreFocusOut: true,
+    matchOnDescription: true,
+  });
+  if (!chosen?.length) return undefined;
+  const arrays: { path: VariablePath; role: string; stackIndex?: number }[] = [];
+  const perRoleCount = new Map<string, number>();
+  for (const c of chosen) {
+    let role = c.role;
+    let stackIndex = c.stackIndex;
+    if (!role) {
+      const r = await vscode.window.showQuickPick(
+        ALL_ROLES.map((x) => ({ label: x, detail: ROLE_DESCRIPTIONS[x], role: x })),
+        { title: `CornerNet: role of ${c.label} ${c.description ?? ''}`, ignoreFocusOut: true, matchOnDetail: true },
+      );
+      if (!r) return undefined;
+      role = r.role;
+      // Several arrays given the same role: one stack each, in the order chosen.
+      const n = perRoleCount.get(role) ?? 0;
+      perRoleCount.set(role, n + 1);
+      if (n > 0 || chosen.filter((x) => !x.role).length > 1) stackIndex = n;
+    }
+    arrays.push({ path: c.path, role, ...(stackIndex !== undefined ? { stackIndex } : {}) });
+  }
+  // A role given to one array only needs no stack index.
+  for (const a of arrays) if (a.stackIndex !== undefined && arrays.filter((b) => b.role === a.role).length === 1 && !roleFromName(a.path)) delete a.stackIndex;
+  return { kind: 'roles', arrays };
+}
