@@ -113,7 +113,7 @@ describe('notebook kernel', function () {
     let settled = false;
     const pending = Promise.resolve(vscode.commands.executeCommand<LossReport | undefined>('cornernet.computeLossFromNotebook', notebook.uri)).finally(() => (settled = true));
     // Accept the first item once the QuickPick is up (accepting before it shows does nothing).
-    for (let i = 0; i < 60 && !settled && api.notebookRunningCount + api.runningCount === 0; i++) {
+    for (let i = 0; i < 120 && !settled; i++) {
       await sleep(500);
       if (api.notebookRunningCount + api.runningCount === 0) await vscode.commands.executeCommand('workbench.action.acceptSelectedQuickOpenItem');
     }
