@@ -1,5 +1,6 @@
-// `npm test`: type check, build, then three suites: unit (Node's test runner), integration (mocha
-// in code-server's real extension host) and UI (Debian's chromium driving the workbench).
+// `npm test`: type check, build, then the suites: unit (Node's test runner), integration (mocha
+// in code-server's real extension host; once trusted, once in Restricted Mode) and UI (Debian's
+// chromium driving the workbench).
 // Each suite ends with a line "<suite>: N passed, N failed"; the exit code is non-zero if any fails.
 // `--unit` runs the unit suite only. The VS Code suites need `bash scripts/setup-code-server.sh`.
 import { spawnSync } from 'node:child_process';
@@ -62,6 +63,9 @@ if (!unitOnly) {
   // Real VS Code suites, one after the other (each drives code-server and chromium on 2 cores).
   const it = runSuite('integration', 'scripts/vscode/run-integration.js');
   summary.push(`integration: ${it.pass} passed, ${it.fail} failed`);
+  // The same extension host in Restricted Mode (workspace trust on, folder not trusted).
+  const untrusted = runSuite('integration', 'scripts/vscode/run-integration.js', ['--untrusted']);
+  summary.push(`integration (untrusted workspace): ${untrusted.pass} passed, ${untrusted.fail} failed`);
   const ui = runSuite('ui', 'scripts/vscode/run-ui.js');
   summary.push(`ui: ${ui.pass} passed, ${ui.fail} failed`);
 }

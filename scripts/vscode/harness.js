@@ -187,13 +187,15 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
  * (required for extensionDevelopmentPath/extensionTestsPath in the URL payload), port.
  * Returns {port, url, dataDir, extensionsDir, startMs, stop(), remoteUri(p), workbenchUrl(opts)}.
  */
-async function startCodeServer(runDir, { settings = {}, env = {}, smokeTestDriver = false, port, quiet = false } = {}) {
+async function startCodeServer(runDir, { settings = {}, env = {}, smokeTestDriver = false, port, quiet = false, untrusted = false } = {}) {
   checkPrerequisites({ browser: false });
   port = Number(port || process.env.CS_PORT) || (await freePort());
   const dataDir = path.join(runDir, 'ud');
   const extensionsDir = path.join(runDir, 'ext');
   fs.mkdirSync(extensionsDir, { recursive: true });
-  writeUserSettings(dataDir, settings);
+  // untrusted: workspace trust on and nothing trusted yet (a fresh user data dir), no startup
+  // dialog: the folder opens in Restricted Mode, as a user's unknown folder does.
+  writeUserSettings(dataDir, untrusted ? { ...settings, 'security.workspace.trust.enabled': true, 'security.workspace.trust.startupPrompt': 'never', 'security.workspace.trust.banner': 'never' } : settings);
   // Own config file: without --config code-server writes ~/.config/code-server/config.yaml.
   const config = path.join(dataDir, 'config.yaml');
   fs.writeFileSync(config, 'auth: none\n');
@@ -204,7 +206,7 @@ async function startCodeServer(runDir, { settings = {}, env = {}, smokeTestDrive
     '--auth', 'none',
     '--disable-telemetry',
     '--disable-update-check',
-    '--disable-workspace-trust',
+    ...(untrusted ? [] : ['--disable-workspace-trust']),
     '--disable-getting-started-override',
     '--user-data-dir', dataDir,
     '--extensions-dir', extensionsDir,

@@ -7,11 +7,13 @@
 // window.codeAutomationExit(code); its log lines, including the extension host's console (mocha's
 // spec reporter), go to window.codeAutomationLog. Both are exposed to the page before navigating.
 //
-// usage: node scripts/vscode/run-integration.js [--no-build] [--grep <regexp>] [--settings <file|json>]
+// usage: node scripts/vscode/run-integration.js [--no-build] [--untrusted] [--grep <regexp>] [--settings <file|json>]
 //                                               [--timeout-ms <n>] [--keep] [--verbose]
 //   --no-build     use dist/ and out/ as they are (scripts/test.mjs builds once before all suites)
 //   --grep         only tests whose full title matches (passed to mocha as HARNESS_GREP)
 //   --settings     extra user settings, e.g. '{"cornernet.foo": 1}' or a JSON file
+//   --untrusted    workspace trust on and the test folder not trusted (Restricted Mode): runs the
+//                  *.untrusted.test.js files, which the normal (trusted) run does not load
 // env: HARNESS_TIMEOUT_MS (default 180000), HARNESS_KEEP=1, HARNESS_VERBOSE=1 (browser console),
 //      HARNESS_SETTINGS, HARNESS_RUN_DIR, CHROMIUM, CS_PORT, CS_NODE, CS_ENTRY.
 // Last line: "integration: N passed, N failed". Exit code 0 only if all passed.
@@ -51,11 +53,13 @@ async function main() {
     server = await h.startCodeServer(runDir, {
       settings,
       smokeTestDriver: true,
+      untrusted: !!opts.untrusted,
       // inherited by the extension host, read by test/integration/index.ts and the tests
       env: {
         HARNESS_RESULTS: resultsFile,
         HARNESS_WORKSPACE: workspace,
         HARNESS_REPO: h.ROOT,
+        ...(opts.untrusted ? { HARNESS_UNTRUSTED: '1' } : {}),
         ...(opts.grep ? { HARNESS_GREP: opts.grep } : {}),
       },
     });

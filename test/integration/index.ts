@@ -10,6 +10,8 @@
  * Env (set by the runner on code-server, inherited by the extension host):
  *   HARNESS_RESULTS  file that receives {passed, failed, pending, failures} as JSON
  *   HARNESS_GREP     only run tests whose full title matches this regular expression
+ *   HARNESS_UNTRUSTED the window is in Restricted Mode: run the *.untrusted.test.js files (and only
+ *                    them; the trusted run loads the others)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -57,7 +59,8 @@ export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', reporter: 'spec', timeout: 60_000, color: false });
   if (process.env.HARNESS_GREP) mocha.grep(new RegExp(process.env.HARNESS_GREP));
   // In the bundle __dirname is out/test/integration, where the *.test.js bundles sit.
-  for (const file of listTestFiles(__dirname)) mocha.addFile(file);
+  const untrusted = process.env.HARNESS_UNTRUSTED === '1';
+  for (const file of listTestFiles(__dirname)) if (file.endsWith('.untrusted.test.js') === untrusted) mocha.addFile(file);
 
   const results: Results = { passed: 0, failed: 0, pending: 0, failures: [] };
   // every built-in reporter writes through Base.consoleLog
