@@ -17,6 +17,13 @@
  *   skipped with "torch not available" when it cannot be imported. Its total must equal ours to
  *   1e-5 (relative).
  *
+ * - the notebook transfer (unless --no-kernel): a real ipykernel (jupyter_client, Debian's
+ *   python3-ipykernel) holding the case as CornerNet's `outs`/`targets` lists (torch tensors), pulled
+ *   as files (a local kernel) and as base64 chunks (the remote path), time to files on disk and
+ *   the loss of the pulled arrays;
+ * - the panel and extension-host figures of the last `npm test` (test-results/*.json: activation,
+ *   the longest run on the extension host's event loop, panel paint and hover times), when present.
+ *
  * Huge pages: on Linux with transparent huge pages in `madvise` mode (Debian's default), a fresh
  * 128 MB buffer costs ~31,000 page faults, which on a VM can take longer than the copy itself.
  * numpy asks for huge pages on large arrays; Node cannot madvise, but glibc's malloc does it
@@ -24,7 +31,7 @@
  * setting (unless --no-hugepages) and reports the CLI both ways.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { referenceFocalSums, type FocalSums } from '../src/cornernet/focal';
@@ -37,6 +44,10 @@ import { CORNERS, type Corner } from '../src/cornernet/roles';
 import { computeLossWithInputs } from '../src/cornernet/run';
 import { REALISTIC_SPEC, makeSyntheticBatch } from '../src/cornernet/synthetic';
 import { encodeNpy } from '../src/tensor/npy';
+import { KernelError } from '../src/notebook/kernel';
+import { inspectKernel, pullInputs } from '../src/notebook/pull';
+import { pairChoices, planOutsTargets } from '../src/notebook/variables';
+import { JupyterClientKernel, kernelPython } from '../test/support/jupyterClientKernel';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -82,6 +93,72 @@ interface CliRun {
   wallMs: number;
   maxRssMB: number;
   total: number | null;
+}
+
+interface NotebookBench {
+  file: ReturnType<typeof stats>;
+  base64: ReturnType<typeof stats>;
+  bytes: number;
+  totalsEqual: boolean;
+  kernelStartMs: number;
+}
+
+/** Pulls the case out of a real kernel, by file and by base64, `n` times each. */
+async function benchNotebook(dir: string, n: number, total: number | null): Promise<NotebookBench | { unavailable: string }> {
+  const probe = spawnSync(kernelPython(), ['-c', 'import ipykernel, jupyter_client, torch'], { encoding: 'utf8' });
+  if (probe.status !== 0) return { unavailable: `no ipykernel/jupyter_client/torch under ${kernelPython()} (bash scripts/setup-python-kernel.sh)` };
+  const k0 = performance.now();
+  const kernel = await JupyterClientKernel.start();
+  const kernelStartMs = performance.now() - k0;
+  const never = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
+  try {
+    await kernel.run(`import numpy as np, os, torch
+f = {n[:-4]: torch.from_numpy(np.load(os.path.join(${JSON.stringify(dir)}, n))) for n in os.listdir(${JSON.stringify(dir)}) if n.endswith('.npy')}
+outs = [f[r][s] for s in range(f['tl_heat'].shape[0]) for r in ['tl_heat', 'br_heat', 'tl_tag', 'br_tag', 'tl_regr', 'br_regr']]
+targets = [f[r] for r in ['gt_tl_heat', 'gt_br_heat', 'gt_mask', 'gt_tl_regr', 'gt_br_regr']]
+del f`);
+    const ins = await inspectKernel(kernel, never);
+    const pair = pairChoices(ins)[0];
+    if (!pair) throw new KernelError('no-variables', 'outs/targets not offered');
+    const plan = planOutsTargets(pair.outs, pair.targets);
+    const times: Record<'file' | 'base64', number[]> = { file: [], base64: [] };
+    let bytes = 0;
+    let totalsEqual = true;
+    for (const mode of ['file', 'base64'] as const) {
+      for (let i = 0; i < n + 1; i++) {
+        const pulled = await pullInputs(kernel, plan, { notebook: 'bench', mode, maxBytes: 2 ** 32, token: never });
+        try {
+          if (i > 0) times[mode].push(pulled.transfer.ms);
+          bytes = pulled.transfer.bytes;
+          if (i === 1) {
+            const { report } = await computeLossWithInputs(pulled.spec, { threads });
+            totalsEqual &&= report.total === total;
+          }
+        } finally {
+          await pulled.transfer.dispose();
+        }
+      }
+    }
+    return { file: stats(times.file), base64: stats(times.base64), bytes, totalsEqual, kernelStartMs };
+  } finally {
+    await kernel.shutdown();
+  }
+}
+
+/** Figures the test suites measured in a real VS Code (written to test-results/ by the last npm test). */
+function lastTestFigures(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of ['activation', 'event-loop', 'panel-timings']) {
+    const f = path.join(process.cwd(), 'test-results', `${name}.json`);
+    if (existsSync(f)) {
+      try {
+        out[name] = JSON.parse(readFileSync(f, 'utf8'));
+      } catch {
+        // a half-written file: leave it out
+      }
+    }
+  }
+  return out;
 }
 
 /** One CLI run with its peak RSS: /usr/bin/time -v when present, else a preloaded exit hook. */
@@ -196,6 +273,8 @@ async function main() {
 
     const torch = runTorch(dir);
     const orig = 'unavailable' in torch ? undefined : torch;
+    const notebook = flag('--no-kernel') ? { unavailable: '--no-kernel' } : await benchNotebook(dir, Math.max(1, cliRuns), total);
+    const fromTests = lastTestFigures();
 
     const rssLimitMB = (1.5 * bytes) / 2 ** 20 + 100;
     const result = {
@@ -212,6 +291,8 @@ async function main() {
       cli: { hugePages: cliHuge ?? null, plain: cliPlain },
       rss: { peakMB: Math.max(cliPlain.maxRssMB, cliHuge?.maxRssMB ?? 0), limitMB: rssLimitMB },
       original: orig ?? { unavailable: (torch as { unavailable: string }).unavailable },
+      notebook,
+      fromTests,
       ratios: orig
         ? {
             computeVsForward: ratio(median(compute), orig.forwardMs.median),
@@ -260,6 +341,21 @@ async function main() {
         log(`original: ${result.original && 'unavailable' in result.original ? result.original.unavailable : ''}`);
       }
       log(`reference kernel total equals ours to 1e-9: ${result.checks.referenceEqualsOurs ? 'yes' : 'NO'}`);
+      if ('unavailable' in notebook) log(`notebook transfer: ${notebook.unavailable}`);
+      else {
+        const mbs = (st: { median: number }) => `${(notebook.bytes / 2 ** 20 / (st.median / 1000)).toFixed(0)} MB/s`;
+        log(`notebook transfer (a real ipykernel, outs/targets as torch tensors, ${(notebook.bytes / 1e6).toFixed(1)} MB; kernel start ${notebook.kernelStartMs.toFixed(0)} ms):`);
+        log(`  local (np.save into this machine's folder): ${ms(notebook.file)} (${mbs(notebook.file)})`);
+        log(`  base64 through display outputs (the remote path): ${ms(notebook.base64)} (${mbs(notebook.base64)})`);
+        log(`  the loss of the pulled arrays equals the files': ${notebook.totalsEqual ? 'yes' : 'NO'}`);
+      }
+      const ft = fromTests as Record<string, Record<string, unknown>>;
+      if (Object.keys(ft).length) {
+        log('from the last npm test (a real VS Code in code-server):');
+        if (ft.activation) log(`  activation: bundle ${Number(ft.activation.loadMs).toFixed(1)} ms + activate() ${Number(ft.activation.activateMs).toFixed(1)} ms`);
+        if (ft['event-loop']) log(`  longest run of the extension on the extension host's event loop: ${JSON.stringify(ft['event-loop'])}`);
+        if (ft['panel-timings']) log(`  panel: ${JSON.stringify(ft['panel-timings'])}`);
+      } else log('from the last npm test: no test-results/ (run npm test first)');
       log(`node ${process.version}`);
     }
   } finally {

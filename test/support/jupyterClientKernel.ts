@@ -48,6 +48,7 @@ export class JupyterClientKernel implements NotebookKernel {
   private nextId = 1;
   private readonly waiters = new Map<number, Waiter>();
   private buffer = '';
+  private pieces: string[] = [];
   private stderr = '';
   private exited = false;
 
@@ -93,7 +94,7 @@ export class JupyterClientKernel implements NotebookKernel {
           return;
         }
         this.child.stdout.on('data', (x: string) => this.onData(x));
-        if (this.buffer) this.onData('');
+        if (this.buffer) this.onData(this.buffer);
         resolve();
       };
       this.child.stdout.on('data', onData);
@@ -105,11 +106,15 @@ export class JupyterClientKernel implements NotebookKernel {
   }
 
   private onData(d: string): void {
-    this.buffer += d;
+    // Lines can be megabytes (base64 chunks) arriving in 64 KB pieces: look for the end of a line
+    // in the new piece only, and join the pieces once.
+    this.pieces.push(d);
     let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
+    while ((nl = d.indexOf('\n')) >= 0) {
+      const head = this.pieces.length > 1 ? this.pieces.slice(0, -1).join('') : '';
+      const line = head + d.slice(0, nl);
+      d = d.slice(nl + 1);
+      this.pieces = [d];
       const msg = JSON.parse(line) as { id: number; output?: { items: { mime: string; text: string }[] }; done?: boolean };
       const w = this.waiters.get(msg.id);
       if (!w) continue;
