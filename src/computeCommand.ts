@@ -157,7 +157,7 @@ export class LossRunner implements PanelHost {
   }
 
   private limits() {
-    return { maxArrayBytes: Math.max(settings.maxFileBytes() * 64, 8 * 1024 ** 3) };
+    return settings.readLimits();
   }
 
   /**

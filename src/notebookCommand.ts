@@ -303,6 +303,9 @@ export function planFromChoice(ins: Inspection, choice: NotebookChoice): Transfe
   );
 }
 
+/** Kernel names and keys are data: `$(...)` in them must not turn into icons in a QuickPick. */
+const text = (s: string) => s.replace(/\$\(/g, '\\$(');
+
 type ChoiceItem = vscode.QuickPickItem & { choice?: NotebookChoice; perRole?: boolean };
 
 /** The QuickPick: each plausible outs/targets pair, then "a variable per role". */
@@ -316,9 +319,9 @@ export async function pickChoice(ins: Inspection, name: string): Promise<Noteboo
     const plan = planOutsTargets(p.outs, p.targets);
     const stacks = new Set(plan.arrays.filter((a) => a.role === 'tl_heat').map((a) => a.stackIndex)).size;
     return {
-      label: `$(symbol-array) ${p.outs.name} + ${p.targets.name}`,
-      description: `AELoss(${p.outs.name}, ${p.targets.name}): ${stacks} stack${stacks > 1 ? 's' : ''}, ${plan.arrays.length} arrays`,
-      detail: `${p.outs.name}[0] ${describeTensor(plan.arrays[0]!.desc)}${p.consistent ? '' : ` · does not match ${p.targets.name}[0]`}`,
+      label: `$(symbol-array) ${text(p.outs.name)} + ${text(p.targets.name)}`,
+      description: text(`AELoss(${p.outs.name}, ${p.targets.name}): ${stacks} stack${stacks > 1 ? 's' : ''}, ${plan.arrays.length} arrays`),
+      detail: text(`${p.outs.name}[0] ${describeTensor(plan.arrays[0]!.desc)}${p.consistent ? '' : ` · does not match ${p.targets.name}[0]`}`),
       choice: { kind: 'pair', outs: p.outs.name, targets: p.targets.name },
     };
   });
@@ -338,8 +341,8 @@ async function pickPerRole(ins: Inspection): Promise<NotebookChoice | undefined>
     .map((l) => {
       const r = roleFromName(l.path);
       return {
-        label: pathLabel(l.path),
-        description: describeTensor(l.desc),
+        label: text(pathLabel(l.path)),
+        description: text(describeTensor(l.desc)),
         ...(r ? { detail: `as ${r.stackIndex === undefined ? r.role : `${r.role} (stack ${r.stackIndex})`}`, role: r.role, ...(r.stackIndex !== undefined ? { stackIndex: r.stackIndex } : {}) } : {}),
         picked: r !== undefined,
         path: l.path,
@@ -360,7 +363,7 @@ async function pickPerRole(ins: Inspection): Promise<NotebookChoice | undefined>
     if (!role) {
       const r = await vscode.window.showQuickPick(
         ALL_ROLES.map((x) => ({ label: x, detail: ROLE_DESCRIPTIONS[x], role: x })),
-        { title: `CornerNet: role of ${c.label} ${c.description ?? ''}`, ignoreFocusOut: true, matchOnDetail: true },
+        { title: `CornerNet: role of ${pathLabel(c.path)} ${c.description ?? ''}`, ignoreFocusOut: true, matchOnDetail: true },
       );
       if (!r) return undefined;
       role = r.role;

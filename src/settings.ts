@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import * as vscode from 'vscode';
 import type { LossWeights } from './cornernet/report';
 import type { Colormap } from './protocol/panel';
+import type { ReadLimits } from './tensor/limits';
 
 /**
  * Loss weights the user set (in any scope). Unset ones are left out, so that a folder's
@@ -47,4 +48,20 @@ export function notebookTransfer(): 'auto' | 'file' | 'base64' {
 export function notebookMaxTransferBytes(): number {
   const v = vscode.workspace.getConfiguration('cornernet.notebook').get<number>('maxTransferMB', 4096);
   return (typeof v === 'number' && v > 0 ? v : 4096) * 1024 * 1024;
+}
+
+/**
+ * Reader limits for everything the extension reads. Archive limits come from the settings (a user
+ * with a legitimately huge .npz raises them); arrays may be far larger than cornernet.maxFileSizeMB,
+ * which only asks before reading.
+ */
+export function readLimits(): Partial<ReadLimits> {
+  const c = vscode.workspace.getConfiguration('cornernet.archive');
+  const members = c.get<number>('maxMembers', 10000);
+  const gb = c.get<number>('maxUncompressedGB', 16);
+  return {
+    maxArrayBytes: Math.max(maxFileBytes() * 64, 8 * 1024 ** 3),
+    ...(Number.isInteger(members) && members > 0 ? { maxMembers: members } : {}),
+    ...(typeof gb === 'number' && gb > 0 ? { maxTotalUncompressedBytes: gb * 1024 ** 3 } : {}),
+  };
 }

@@ -82,7 +82,7 @@ export class TensorInfoService implements vscode.Disposable {
       try {
         const src = await openFileSource(file, path.basename(file));
         try {
-          return { path: file, size: st.size, mtimeMs: st.mtimeMs, arrays: await listArrays(src, format) };
+          return { path: file, size: st.size, mtimeMs: st.mtimeMs, arrays: await listArrays(src, format, settings.readLimits()) };
         } finally {
           await src.close();
         }
@@ -109,7 +109,7 @@ export class TensorInfoService implements vscode.Disposable {
     e.stats ??= (async (): Promise<FileStats> => {
       try {
         this.worker ??= new WorkerClient(this.workerScript);
-        const r = await this.worker.request('fileStats', { type: 'fileStats', path: file });
+        const r = await this.worker.request('fileStats', { type: 'fileStats', path: file, limits: settings.readLimits() });
         return { arrays: r.arrays.map((a) => ({ ...a })) };
       } catch (err) {
         if (!this.worker?.alive) this.worker = undefined;

@@ -149,7 +149,7 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
   private async load(doc: TensorDocument, post: (m: ToViewer) => void): Promise<void> {
     doc.worker?.dispose();
     doc.worker = new WorkerClient(this.workerScript);
-    const r = await doc.worker.request('tensor', { type: 'openTensor', path: doc.uri.fsPath, ...(doc.key !== undefined ? { key: doc.key } : {}) });
+    const r = await doc.worker.request('tensor', { type: 'openTensor', path: doc.uri.fsPath, ...(doc.key !== undefined ? { key: doc.key } : {}), limits: settings.readLimits() });
     post({ type: 'array', ...(doc.key !== undefined ? { key: doc.key } : {}), stats: r.array.stats });
   }
 

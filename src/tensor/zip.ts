@@ -320,7 +320,7 @@ export async function readZipDirectory(src: ByteSource, limits?: Partial<ReadLim
   const file = src.name;
   const dir = await readEndRecord(src);
   if (dir.entries > lim.maxMembers) {
-    throw new TensorReadError('too-large', file, `archive has ${dir.entries} members, above the limit of ${lim.maxMembers}`);
+    throw new TensorReadError('too-large', file, `archive has ${dir.entries} members, above the limit of ${lim.maxMembers} (in VS Code: the setting cornernet.archive.maxMembers)`);
   }
   if (dir.cdSize > MAX_CENTRAL_DIRECTORY_BYTES) {
     throw new TensorReadError('too-large', file, `central directory of ${dir.cdSize} bytes is implausibly large`);
@@ -341,7 +341,7 @@ export async function readZipDirectory(src: ByteSource, limits?: Partial<ReadLim
     throw new TensorReadError(
       'too-large',
       file,
-      `members total ${total} uncompressed bytes, above the limit of ${lim.maxTotalUncompressedBytes}`,
+      `members total ${total} uncompressed bytes, above the limit of ${lim.maxTotalUncompressedBytes} (in VS Code: the setting cornernet.archive.maxUncompressedGB)`,
     );
   }
   return entries;

@@ -13,6 +13,8 @@ import type { CornerNetInspectorApi } from '../../src/extension';
 import type { LossReport } from '../../src/cornernet/report';
 import { execFileSync } from 'node:child_process';
 import { encodeNpy } from '../../src/tensor/npy';
+import { encodeNpz } from '../../src/tensor/npz';
+import { readTensorFile } from '../../src/tensor/tensorFile';
 
 const COMMAND = 'cornernet.computeLoss';
 let api: CornerNetInspectorApi;
@@ -188,5 +190,32 @@ describe('files changing under a run', () => {
     const r = await run;
     assert.ok(r);
     assert.equal(api.currentReport()?.total, r.total);
+  });
+});
+
+describe('archive limits', () => {
+  it('an .npz above cornernet.archive.maxMembers is refused with the limit named; raising the setting lets it through', async () => {
+    // p01_basic as an npz of 16 members (the 16 .npy files of the fixture: gathered values and maps).
+    const src = path.join(ws(), 'p01_basic');
+    const dir = path.join(ws(), 'limits-npz');
+    fs.mkdirSync(dir, { recursive: true });
+    const repo = process.env.HARNESS_REPO!;
+    const members: Record<string, Awaited<ReturnType<typeof readTensorFile>>> = {};
+    for (const f of fs.readdirSync(src).filter((n) => n.endsWith('.npy'))) members[f.slice(0, -4)] = await readTensorFile(path.join(src, f));
+    fs.writeFileSync(path.join(dir, 'batch.npz'), encodeNpz(Object.entries(members).map(([key, tensor]) => ({ key, tensor }))));
+    const n = Object.keys(members).length;
+    assert.ok(repo && n > 4);
+    const conf = vscode.workspace.getConfiguration('cornernet.archive');
+    try {
+      await conf.update('maxMembers', 4, vscode.ConfigurationTarget.Global);
+      assert.equal(await compute(dir), undefined);
+      assert.match(api.lastError!.message, new RegExp(`archive has ${n} members, above the limit of 4 \\(in VS Code: the setting cornernet.archive.maxMembers\\)`));
+      await conf.update('maxMembers', n, vscode.ConfigurationTarget.Global);
+      const r = await compute(dir);
+      const exp = JSON.parse(fs.readFileSync(path.join(src, 'expected.json'), 'utf8')).float32;
+      assert.ok(r && r.total !== null && Math.abs(r.total - exp.total) <= 1e-5 * Math.abs(exp.total), JSON.stringify(api.lastError));
+    } finally {
+      await conf.update('maxMembers', undefined, vscode.ConfigurationTarget.Global);
+    }
   });
 });
