@@ -208,10 +208,12 @@ describe('archive limits', () => {
     const conf = vscode.workspace.getConfiguration('cornernet.archive');
     try {
       await conf.update('maxMembers', 4, vscode.ConfigurationTarget.Global);
-      assert.equal(await compute(dir), undefined);
+      // Named explicitly (in a folder scan an unreadable archive not named like a role is skipped).
+      const file = path.join(dir, 'batch.npz');
+      assert.equal(await compute(file), undefined);
       assert.match(api.lastError!.message, new RegExp(`archive has ${n} members, above the limit of 4 \\(in VS Code: the setting cornernet.archive.maxMembers\\)`));
       await conf.update('maxMembers', n, vscode.ConfigurationTarget.Global);
-      const r = await compute(dir);
+      const r = await compute(file);
       const exp = JSON.parse(fs.readFileSync(path.join(src, 'expected.json'), 'utf8')).float32;
       assert.ok(r && r.total !== null && Math.abs(r.total - exp.total) <= 1e-5 * Math.abs(exp.total), JSON.stringify(api.lastError));
     } finally {
