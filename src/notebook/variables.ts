@@ -51,7 +51,8 @@ export interface Inspection {
   others: { name: string; type: string }[];
 }
 
-const LIMIT = { depth: 3, items: 1000, dims: 32, name: 1000 };
+// The snippet opens two levels of lists (CornerNet-Lite's lists of stacks): deeper is not its reply.
+const LIMIT = { depth: 2, items: 1000, dims: 32, name: 1000 };
 
 function fail(what: string): never {
   throw new KernelError('protocol', `the kernel's inspection reply is malformed: ${what}`);
