@@ -5,6 +5,7 @@
  * shows the loss in the results panel with the variables as its inputs. Also "Insert Export Cell"
  * (the way without kernel access) and re-running a notebook run from the panel.
  */
+import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LossRunner } from './computeCommand';
@@ -225,28 +226,43 @@ export class NotebookLossCommand implements vscode.Disposable {
     return { folder, code };
   }
 
-  /** One-shot: computes the folder's loss when the export cell has written its last file. */
+  /**
+   * One-shot: computes the folder's loss once the export cell has written its last file and the
+   * file has stopped changing. Polls (a stat per second: file watchers miss folders that do not
+   * exist yet, and remote or network file systems); a watcher on the notebook's folder only makes
+   * the check immediate. Gives up after 30 minutes.
+   */
   private computeWhenWritten(folder: string, lastFile: string): void {
-    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), lastFile));
-    let timer: NodeJS.Timeout | undefined;
+    const target = path.join(folder, lastFile);
+    const stamp = async () => {
+      const st = await fsp.stat(target).catch(() => undefined);
+      return st ? `${st.size}:${st.mtimeMs}` : undefined;
+    };
+    // A file from an earlier export is not this one's.
+    const initial = stamp();
+    let previous: string | undefined;
+    const check = async () => {
+      const now = await stamp();
+      // np.savez writes in several steps: the same size and time twice in a row means done.
+      if (now !== undefined && now === previous && now !== (await initial)) {
+        stop();
+        void vscode.commands.executeCommand('cornernet.computeLoss', { paths: [folder] });
+        return;
+      }
+      previous = now;
+    };
+    const timer = setInterval(() => void check(), 1000);
+    const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(path.dirname(folder)), `${path.basename(folder)}/${lastFile}`));
+    watcher.onDidCreate(() => void check());
+    watcher.onDidChange(() => void check());
+    const expiry = setTimeout(() => stop(), 30 * 60 * 1000);
     const stop = () => {
-      clearTimeout(timer);
+      clearInterval(timer);
       clearTimeout(expiry);
       watcher.dispose();
       this.watchers.delete(disposable);
     };
     const disposable = { dispose: stop };
-    const fire = () => {
-      clearTimeout(timer);
-      // np.savez writes in several steps: wait until the file has been quiet for a moment.
-      timer = setTimeout(() => {
-        stop();
-        void vscode.commands.executeCommand('cornernet.computeLoss', { paths: [folder] });
-      }, 1000);
-    };
-    watcher.onDidCreate(fire);
-    watcher.onDidChange(fire);
-    const expiry = setTimeout(stop, 30 * 60 * 1000);
     this.watchers.add(disposable);
   }
 

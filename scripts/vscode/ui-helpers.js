@@ -75,6 +75,22 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
     await explorer.waitFor({ timeout: 10000 });
   }
 
+  /**
+   * The explorer's own "Refresh Explorer" button (in the folder's header, shown on hover): files a
+   * test made on disk may not have reached the explorer yet (its watcher lags on a loaded machine).
+   */
+  async function refreshExplorer() {
+    await showExplorer();
+    // The workspace folder's section header ("ws"), whose actions show on hover.
+    const header = page.locator('.pane-header').filter({ hasText: path.basename(workspaceDir) }).first();
+    await header.hover();
+    await header.locator('.action-label[aria-label*="Refresh"]').first().click({ timeout: 10000 });
+    // The tree re-renders after a refresh: a click during that lands on whatever row moves under
+    // the mouse. Wait for the explorer's progress bar to go, then a moment more.
+    await page.locator('.explorer-viewlet .monaco-progress-container.active').waitFor({ state: 'hidden', timeout: 10000 }).catch(() => undefined);
+    await page.waitForTimeout(1000);
+  }
+
   /** Row of a workspace-relative path; its icon label's aria-label is the absolute path. */
   function explorerRow(relPath) {
     const abs = path.join(workspaceDir, relPath);
@@ -103,7 +119,7 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
       await page.waitForTimeout(1500);
       // A file made on disk by the test may not have reached the explorer (its watcher lags on a
       // loaded machine): refresh it, as a user would.
-      if (sweep === 1) await runCommand('File: Refresh Explorer', { attempts: 3 }).catch(() => undefined);
+      if (sweep === 1) await refreshExplorer().catch(() => undefined);
     }
     throw new Error(`explorer item not found: ${relPath}`);
   }
@@ -239,6 +255,7 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
 
   return {
     runCommand,
+    refreshExplorer,
     webviewFrame,
     showExplorer,
     explorerRow,

@@ -16,7 +16,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   const dir = path.join(workspaceDir, 'realistic');
   execFileSync(process.execPath, [path.join(ROOT, 'out/gen-sample.js'), dir, '--realistic'], { stdio: 'ignore' });
   // The folder was made behind the explorer's back: refresh rather than wait for its watcher.
-  await helpers.runCommand('File: Refresh Explorer');
+  await helpers.refreshExplorer();
   await helpers.explorerSelect('realistic');
   await helpers.contextMenu('Compute CornerNet Loss');
   const frame = helpers.webviewFrame();
