@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LossRunner } from './computeCommand';
 import type { LossReport } from './cornernet/report';
+import { quickPickText } from './rolePicker';
 import { ALL_ROLES, ROLE_DESCRIPTIONS, parseRoleName, type Role } from './cornernet/roles';
 import { JupyterKernelSource, notebookName, type KernelSource } from './jupyterKernels';
 import { log } from './log';
@@ -320,7 +321,7 @@ export function planFromChoice(ins: Inspection, choice: NotebookChoice): Transfe
 }
 
 /** Kernel names and keys are data: `$(...)` in them must not turn into icons in a QuickPick. */
-const text = (s: string) => s.replace(/\$\(/g, '\\$(');
+const text = quickPickText;
 
 type ChoiceItem = vscode.QuickPickItem & { choice?: NotebookChoice; perRole?: boolean };
 

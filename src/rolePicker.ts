@@ -15,13 +15,17 @@ interface ArrayItem extends vscode.QuickPickItem {
   ref: ArrayRef;
 }
 
+/** QuickPick text renders no markup, but `$(name)` becomes an icon: names are data, escape it. */
+export function quickPickText(s: string): string {
+  return s.replace(/\$\(/g, '\\$(');
+}
+
 function itemFor(ref: ArrayRef, current?: boolean): ArrayItem {
   const rel = vscode.workspace.asRelativePath(ref.file);
   return {
-    // QuickPick labels render text only (no markdown), so hostile names stay harmless.
-    label: ref.key !== undefined ? `${path.basename(ref.file)}:${ref.key}` : path.basename(ref.file),
+    label: quickPickText(ref.key !== undefined ? `${path.basename(ref.file)}:${ref.key}` : path.basename(ref.file)),
     description: `[${ref.header.shape.join(', ')}] ${ref.header.dtype}${current ? ' (current)' : ''}`,
-    detail: rel,
+    detail: quickPickText(rel),
     ref,
   };
 }
@@ -80,7 +84,7 @@ export async function changeRoles(spec: InputSpec, report: LossReport | undefine
     const u = used.get(role);
     return {
       label: role,
-      description: u ? refLabel(u) : '(not set)',
+      description: u ? quickPickText(refLabel(u)) : '(not set)',
       detail: ROLE_DESCRIPTIONS[role as Role],
       role: role as Role,
     };

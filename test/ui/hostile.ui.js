@@ -59,6 +59,50 @@ async function assertInert(frame, where) {
   assert.deepEqual(found, [], `${where}: no element was made from a name`);
 }
 
+/**
+ * The webview is locked down by its CSP, checked in the browser itself: the policy has no
+ * 'unsafe-inline' or 'unsafe-eval', scripts only by nonce, nothing remote; and it works: markup
+ * injected into the page cannot run an inline handler or an inline script, nor a string timer
+ * (eval), and the browser reports the violations.
+ */
+async function assertLockedDown(frame, where) {
+  const csp = await frame.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+  assert.ok(csp, `${where}: a CSP`);
+  const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+  assert.deepEqual(directives['default-src'], ["'none'"], `${where}: default-src 'none'`);
+  assert.ok(!/unsafe-/.test(csp), `${where}: no 'unsafe-*' source in ${csp}`);
+  assert.ok(directives['script-src'].every((t) => t.startsWith("'nonce-")), `${where}: scripts by nonce only (${directives['script-src']})`);
+  // Sources: none, nonces, data:/blob: images, and the webview's own resource origin (cspSource).
+  const own = (t) => t === "'self'" || /^(https:\/\/)?[\w*.-]*vscode-(cdn\.net|resource|webview)/.test(t) || t.startsWith('vscode-');
+  const foreign = Object.values(directives).flat().filter((t) => !(t === "'none'" || t.startsWith("'nonce-") || t === 'data:' || t === 'blob:' || own(t)));
+  assert.deepEqual(foreign, [], `${where}: nothing remote in ${csp}`);
+  // Playwright's own evaluate runs through DevTools, which CSP does not govern: it only plants
+  // markup, an inline script and a string timer, which the page itself would then run.
+  const blocked = await frame.locator('body').evaluate(async (body) => {
+    const w = window;
+    w.__cspProbe = { handler: 0, script: 0, timer: 0, violations: 0 };
+    const onViolation = () => w.__cspProbe.violations++;
+    document.addEventListener('securitypolicyviolation', onViolation);
+    const box = document.createElement('div');
+    box.innerHTML = '<img src="data:," onerror="window.__cspProbe.handler = 1" onload="window.__cspProbe.handler = 1">';
+    const script = document.createElement('script');
+    script.textContent = 'window.__cspProbe.script = 1';
+    box.append(script);
+    body.append(box);
+    try {
+      setTimeout('window.__cspProbe.timer = 1', 0);
+    } catch {
+      // refused outright: as good as blocked
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    box.remove();
+    document.removeEventListener('securitypolicyviolation', onViolation);
+    const { handler, script: ran, timer } = w.__cspProbe;
+    return { handler, script: ran, timer, reported: w.__cspProbe.violations > 0 };
+  });
+  assert.deepEqual(blocked, { handler: 0, script: 0, timer: 0, reported: true }, `${where}: the CSP blocks inline handlers, inline scripts and string eval (got ${JSON.stringify(blocked)})`);
+}
+
 exports.run = async ({ page, workspaceDir, helpers, log }) => {
   const dialogs = [];
   page.on('dialog', (d) => {
@@ -82,6 +126,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   assert.ok(roles.includes(`${IMG}.npy`), 'the file name is shown as text');
   assert.ok(roles.includes(KEY), 'the npz key is shown as text');
   await assertInert(panel, 'panel');
+  await assertLockedDown(panel, 'panel');
   await helpers.screenshot('hostile-panel');
 
   // 2) The side view lists the tensors by name.
@@ -98,6 +143,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   assert.ok(side, 'side view found');
   assert.ok((await side.locator('#tensors').textContent()).includes(IMG));
   await assertInert(side, 'side view');
+  await assertLockedDown(side, 'side view');
 
   // 3) A hover over the name in Python: escaped markdown, no markup rendered.
   fs.copyFileSync(path.join(dir, 'gt_mask.npy'), path.join(dir, `${IMG_Q}.npy`));
@@ -124,6 +170,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await viewer.locator('h1').waitFor({ timeout: 30000 });
   assert.equal((await viewer.locator('h1').textContent()).trim(), `${IMG}2.npy`);
   await assertInert(viewer, 'viewer');
+  await assertLockedDown(viewer, 'viewer');
   await helpers.runCommand('View: Focus Problems (Errors, Warnings, Infos)');
   const problem = page.locator('.markers-panel .monaco-list-row', { hasText: 'onerror' });
   await problem.first().waitFor({ timeout: 30000 });
