@@ -176,8 +176,25 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await problem.first().waitFor({ timeout: 30000 });
   assert.equal(await page.locator('.markers-panel img').count(), 0);
 
+  // 5) A QuickPick listing such names (a role left to choose): text, not icons or markup.
+  const HP = '$(alert) <b onmouseover=alert(5)>bold';
+  const pick = path.join(workspaceDir, 'hostile-pick');
+  fs.cpSync(path.join(workspaceDir, 'p01_basic'), pick, { recursive: true });
+  fs.renameSync(path.join(pick, 'tl_heat.npy'), path.join(pick, `${HP}.npy`));
+  await helpers.refreshExplorer();
+  await helpers.explorerSelect('hostile-pick');
+  await helpers.contextMenu('Compute CornerNet Loss');
+  const row = page.locator('.quick-input-widget .quick-input-list .monaco-list-row', { hasText: 'bold' }).first();
+  await row.waitFor({ timeout: 30000 });
+  const rowText = await row.textContent();
+  assert.ok(rowText.includes(`${HP}.npy`), `the QuickPick shows the name literally: ${rowText}`);
+  assert.equal(await page.locator('.quick-input-widget .quick-input-list .codicon-alert').count(), 0, 'no icon made from $(alert)');
+  assert.equal(await page.locator('.quick-input-widget b[onmouseover], .quick-input-widget img').count(), 0, 'no markup made from the name');
+  await helpers.screenshot('hostile-quickpick');
+  await page.keyboard.press('Escape');
+
   assert.deepEqual(dialogs, [], 'no dialog was opened by a name');
   // The payload would set the title to exactly 'pwned' (the window title may show the file name).
   assert.notEqual(await page.title(), 'pwned', 'no script ran');
-  log(`names shown as text in the panel, side view, hover, viewer and Problems; ${dialogs.length} dialogs`);
+  log(`names shown as text in the panel, side view, hover, viewer, Problems and a QuickPick; ${dialogs.length} dialogs`);
 };
