@@ -33,8 +33,11 @@ const EMIT = `
         else:
             display({mime: obj, 'text/plain': 'cornernet-inspector'}, raw=True)`;
 
-/** Inspection limits: elements described per list or dict, variables listed. */
-export const INSPECT_LIMITS = { items: 64, variables: 400 } as const;
+/**
+ * Inspection limits: elements described per list or dict, variables listed, and the longest name
+ * or key offered (longer ones are left out rather than making the reply invalid).
+ */
+export const INSPECT_LIMITS = { items: 64, variables: 400, nameLength: 1000 } as const;
 
 /**
  * Lists numpy arrays, torch tensors and lists/tuples/dicts of them (two levels: CornerNet-Lite's
@@ -63,7 +66,7 @@ ${EMIT}
             return {'kind': type(v).__name__ if type(v) in (list, tuple) else 'tuple', 'length': len(v),
                     'items': [describe(x, depth + 1) for x in v[:${INSPECT_LIMITS.items}]]}
         if depth < 1 and isinstance(v, dict):
-            keys = [k for k in list(v.keys())[:${INSPECT_LIMITS.items}] if isinstance(k, str)]
+            keys = [k for k in list(v.keys())[:${INSPECT_LIMITS.items}] if isinstance(k, str) and len(k) <= ${INSPECT_LIMITS.nameLength}]
             return {'kind': 'dict', 'length': len(v), 'keys': keys, 'items': [describe(v[k], depth + 1) for k in keys]}
         return {'kind': 'other', 'type': type(v).__name__}
     def holds_tensor(d):
@@ -71,7 +74,7 @@ ${EMIT}
     found = []
     others = []
     for name, v in list(ns.items()):
-        if name.startswith('_') or name in ('In', 'Out', 'exit', 'quit', 'get_ipython'):
+        if name.startswith('_') or name in ('In', 'Out', 'exit', 'quit', 'get_ipython') or len(name) > ${INSPECT_LIMITS.nameLength}:
             continue
         if isinstance(v, (types.ModuleType, type)) or (callable(v) and tensor(v) is None):
             continue

@@ -10,7 +10,7 @@ import { formatShape } from '../tensor/tensor';
 import { resolveRoles, type ArrayRef, type Candidate, type Resolution } from '../cornernet/resolve';
 import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, type Role } from '../cornernet/roles';
 import { KernelError } from './kernel';
-import { pathLabel, type ExportItem, type VariablePath } from './snippets';
+import { INSPECT_LIMITS, pathLabel, type ExportItem, type VariablePath } from './snippets';
 
 export interface TensorDesc {
   kind: 'ndarray' | 'tensor';
@@ -52,7 +52,7 @@ export interface Inspection {
 }
 
 // The snippet opens two levels of lists (CornerNet-Lite's lists of stacks): deeper is not its reply.
-const LIMIT = { depth: 2, items: 1000, dims: 32, name: 1000 };
+const LIMIT = { depth: 2, items: 1000, dims: 32, name: INSPECT_LIMITS.nameLength };
 
 function fail(what: string): never {
   throw new KernelError('protocol', `the kernel's inspection reply is malformed: ${what}`);
