@@ -11,6 +11,7 @@ import {
   aliasesOf,
   indexRoleForTag,
   isOutputRole,
+  parseRoleName,
   type Corner,
   type Role,
 } from './roles';
@@ -457,6 +458,11 @@ export function rankCandidates(role: Role, arrays: ArrayRef[]): ArrayRef[] {
     const name = (r.key ?? r.file).toLowerCase();
     let s = 0;
     if (name.includes(role.replace(/^gt_/, '').split('_')[0]!)) s += 1;
+    // A name that is another role's (gt_tl_heat.npy offered for tl_heat) is a poor guess; one
+    // that is this role's is a good one.
+    const base = (r.key ?? r.file.split(/[\\/]/).pop()!).replace(/\.(npy|npz|safetensors)$/i, '');
+    const named = parseRoleName(base);
+    if (named) s += named.role === role ? 3 : -2;
     if (role.endsWith('heat')) s += n === 4 || n === 5 ? 2 : -5;
     else if (role === 'gt_mask' || role.endsWith('_ind')) s += n === 2 && (isIntegerDType(dt) || dt === 'bool') ? 2 : -5;
     else s += n >= 2 ? 1 : -5;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRoleName, normalizeName } from '../../src/cornernet/roles';
 import { candidatesOf, parseRoleArg, splitPathKey } from '../../src/cornernet/inputs';
-import { applyOverrides, resolveRoles, type ArrayRef, type Candidate } from '../../src/cornernet/resolve';
+import { applyOverrides, rankCandidates, resolveRoles, type ArrayRef, type Candidate } from '../../src/cornernet/resolve';
 import type { DType } from '../../src/tensor/dtype';
 
 function ref(file: string, shape: number[], dtype: DType = 'float32', key?: string): ArrayRef {
@@ -210,5 +210,24 @@ describe('AELoss-positional npz', () => {
     const gap = npz(5, () => [1]);
     gap[4] = ref('o.npz', [1], 'float32', 'arr_9');
     assert.deepEqual(candidatesOf('o.npz', 'npz', gap), []);
+  });
+});
+
+describe('candidates offered for a role', () => {
+  it('an unnamed array of the right rank comes before arrays named for other roles', () => {
+    const arrays = [
+      ref('d/gt_tl_heat.npy', [B, C, H, W]),
+      ref('d/br_heat.npy', [S, B, C, H, W]),
+      ref('d/tl_regr_map.npy', [B, 2, H, W]),
+      ref('d/logits_a.npy', [S, B, C, H, W]),
+      ref('d/gt_mask.npy', [B, K], 'uint8'),
+    ];
+    const ranked = rankCandidates('tl_heat', arrays).map((r) => r.file);
+    assert.equal(ranked[0], 'd/logits_a.npy');
+    assert.ok(!ranked.includes('d/gt_mask.npy'), 'a 2-d mask is no heatmap');
+    // An array named for the role itself comes first of all (tl_hm is an alias of tl_heat).
+    assert.equal(rankCandidates('tl_heat', [...arrays, ref('d/tl_hm.npy', [S, B, C, H, W])])[0]!.file, 'd/tl_hm.npy');
+    // And for a target role, the output named for another role is not the first guess.
+    assert.equal(rankCandidates('gt_tl_heat', [ref('d/tl_heat.npy', [S, B, C, H, W]), ref('d/gt_tl_heat.npy', [B, C, H, W])])[0]!.file, 'd/gt_tl_heat.npy');
   });
 });
