@@ -11,6 +11,7 @@ import { isInputError } from './cornernet/errors';
 import type { InputSpec, RoleAssignmentSpec } from './cornernet/inputs';
 import type { LossReport, LossWeights } from './cornernet/report';
 import { log } from './log';
+import { fractionReporter } from './progress';
 import { LossRunError, LossSession } from './lossSession';
 import type { RunSpec } from './protocol/panel';
 import { ResultsPanel, type PanelHost } from './resultsPanel';
@@ -197,7 +198,6 @@ export class LossRunner implements PanelHost {
           cancellable: mode !== 'quiet',
         },
         async (progress, token) => {
-          let last = 0;
           const cts = new vscode.CancellationTokenSource();
           const sub = token.onCancellationRequested(() => cts.cancel());
           this.running.set(cts, origin ? [origin.label] : inputSpec.paths);
@@ -207,10 +207,7 @@ export class LossRunner implements PanelHost {
               inputSpec,
               { weights, limits: this.limits(), threads: settings.lossThreads() },
               cts.token,
-              (fraction, stage) => {
-                progress.report({ increment: Math.max(0, 100 * fraction - last), message: stage });
-                last = Math.max(last, 100 * fraction);
-              },
+              fractionReporter(progress),
             );
           } finally {
             this.running.delete(cts);

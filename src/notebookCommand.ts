@@ -14,6 +14,7 @@ import { quickPickText } from './rolePicker';
 import { ALL_ROLES, ROLE_DESCRIPTIONS, parseRoleName, type Role } from './cornernet/roles';
 import { JupyterKernelSource, notebookName, type KernelSource } from './jupyterKernels';
 import { log } from './log';
+import { fractionReporter } from './progress';
 import { KernelError, isKernelError, type NotebookKernel } from './notebook/kernel';
 import { inspectKernel, pullInputs, relabelReport } from './notebook/pull';
 import { exportCellCode, pathLabel, type VariablePath } from './notebook/snippets';
@@ -121,7 +122,11 @@ export class NotebookLossCommand implements vscode.Disposable {
     return this.computeFrom(notebook, how === 'changeRoles' ? undefined : nb.choice);
   }
 
-  private async withCancel<T>(
+  /**
+   * Kernel work under a cancellable progress (a notification, or the status bar), listed so that
+   * cancelRunning() reaches it.
+   */
+  async withCancel<T>(
     title: string,
     notification: boolean,
     work: (token: vscode.CancellationToken, progress: (fraction: number, message: string) => void) => Promise<T>,
@@ -130,12 +135,8 @@ export class NotebookLossCommand implements vscode.Disposable {
       const cts = new vscode.CancellationTokenSource();
       const sub = token.onCancellationRequested(() => cts.cancel());
       this.running.add(cts);
-      let last = 0;
       try {
-        return await work(cts.token, (fraction, message) => {
-          progress.report({ increment: Math.max(0, 100 * fraction - last), message });
-          last = Math.max(last, 100 * fraction);
-        });
+        return await work(cts.token, fractionReporter(progress));
       } finally {
         this.running.delete(cts);
         sub.dispose();
@@ -373,25 +374,23 @@ async function pickPerRole(ins: Inspection): Promise<NotebookChoice | undefined>
   });
   if (!chosen?.length) return undefined;
   const arrays: { path: VariablePath; role: string; stackIndex?: number }[] = [];
-  const perRoleCount = new Map<string, number>();
+  const asked: typeof arrays = [];
   for (const c of chosen) {
-    let role = c.role;
-    let stackIndex = c.stackIndex;
-    if (!role) {
-      const r = await vscode.window.showQuickPick(
-        ALL_ROLES.map((x) => ({ label: x, detail: ROLE_DESCRIPTIONS[x], role: x })),
-        { title: `CornerNet: role of ${pathLabel(c.path)} ${c.description ?? ''}`, ignoreFocusOut: true, matchOnDetail: true },
-      );
-      if (!r) return undefined;
-      role = r.role;
-      // Several arrays given the same role: one stack each, in the order chosen.
-      const n = perRoleCount.get(role) ?? 0;
-      perRoleCount.set(role, n + 1);
-      if (n > 0 || chosen.filter((x) => !x.role).length > 1) stackIndex = n;
+    if (c.role) {
+      arrays.push({ path: c.path, role: c.role, ...(c.stackIndex !== undefined ? { stackIndex: c.stackIndex } : {}) });
+      continue;
     }
-    arrays.push({ path: c.path, role, ...(stackIndex !== undefined ? { stackIndex } : {}) });
+    const r = await vscode.window.showQuickPick(
+      ALL_ROLES.map((x) => ({ label: x, detail: ROLE_DESCRIPTIONS[x], role: x })),
+      { title: `CornerNet: role of ${pathLabel(c.path)} ${c.description ?? ''}`, ignoreFocusOut: true, matchOnDetail: true },
+    );
+    if (!r) return undefined;
+    asked.push({ path: c.path, role: r.role });
   }
-  // A role given to one array only needs no stack index.
-  for (const a of arrays) if (a.stackIndex !== undefined && arrays.filter((b) => b.role === a.role).length === 1 && !roleFromName(a.path)) delete a.stackIndex;
+  // Several arrays given the same role here: one stack each, in the order chosen.
+  for (const a of asked) {
+    const same = asked.filter((b) => b.role === a.role);
+    arrays.push(same.length > 1 ? { ...a, stackIndex: same.indexOf(a) } : a);
+  }
   return { kind: 'roles', arrays };
 }

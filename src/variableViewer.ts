@@ -60,26 +60,19 @@ export class KernelVariableViewer implements vscode.Disposable {
     let result: TransferResult | undefined;
     try {
       const kernel = await this.notebooks.kernelFor(notebook);
-      result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `CornerNet: ${name} from ${nbName}`, cancellable: true },
-        async (progress, token) => {
-          const ins = await inspectKernel(kernel, token, nbName);
-          const v = ins.variables.find((x) => x.name === name);
-          if (!v || !isTensor(v.value)) {
-            throw new KernelError('not-array', `${name} is ${v ? `a ${v.value.kind}` : 'not a numpy array or a torch tensor in the kernel'}: the viewer shows one array`, name);
-          }
-          let last = 0;
-          return transferArrays(kernel, { title: name, arrays: [{ id: 0, path: [name], role: 'tl_heat', label: name, desc: v.value }] }, {
-            mode: settings.notebookTransfer(),
-            maxBytes: settings.notebookMaxTransferBytes(),
-            token,
-            onProgress: (f, message) => {
-              progress.report({ increment: Math.max(0, 100 * f - last), message });
-              last = Math.max(last, 100 * f);
-            },
-          });
-        },
-      );
+      result = await this.notebooks.withCancel(`CornerNet: ${name} from ${nbName}`, true, async (token, onProgress) => {
+        const ins = await inspectKernel(kernel, token, nbName);
+        const v = ins.variables.find((x) => x.name === name);
+        if (!v || !isTensor(v.value)) {
+          throw new KernelError('not-array', `${name} is ${v ? `a ${v.value.kind}` : 'not a numpy array or a torch tensor in the kernel'}: the viewer shows one array`, name);
+        }
+        return transferArrays(kernel, { title: name, arrays: [{ id: 0, path: [name], role: 'tl_heat', label: name, desc: v.value }] }, {
+          mode: settings.notebookTransfer(),
+          maxBytes: settings.notebookMaxTransferBytes(),
+          token,
+          onProgress,
+        });
+      });
       // The tab shows the variable's name.
       const target = path.join(result.dir, `${name.replace(/[^\w.-]+/g, '_')}.npy`);
       await fsp.rename(result.arrays[0]!.file, target);

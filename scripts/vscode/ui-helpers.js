@@ -69,6 +69,22 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
       .contentFrame();
   }
 
+  /**
+   * The visible webview whose content has `selector`: webviews are overlaid on the workbench, not
+   * inside their part, so a view is told from the panel by what it shows. Polls up to 30 s.
+   */
+  async function webviewWith(selector) {
+    for (let attempt = 0; attempt < 60; attempt++) {
+      const n = await page.locator('iframe.webview.ready').filter({ visible: true }).count();
+      for (let i = 0; i < n; i++) {
+        const f = webviewFrame({ index: i });
+        if ((await f.locator(selector).count().catch(() => 0)) > 0) return f;
+      }
+      await page.waitForTimeout(500);
+    }
+    return undefined;
+  }
+
   async function showExplorer() {
     if (await explorer.isVisible().catch(() => false)) return;
     await runCommand('View: Show Explorer');
@@ -256,6 +272,7 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
   return {
     runCommand,
     refreshExplorer,
+    webviewWith,
     webviewFrame,
     showExplorer,
     explorerRow,

@@ -102,8 +102,6 @@ export interface ExportItem {
   /** The file is `<id>.npy` in the transfer folder. */
   id: number;
   path: VariablePath;
-  /** A list of arrays saved as one array (np.stack): CornerNet-Lite's list of stacks, per role. */
-  stack?: boolean;
 }
 
 export interface ExportParams {
@@ -167,17 +165,7 @@ ${EMIT}
             raise Refused('%s has dtype %s: only bool, integer and float arrays can be sent' % (where, a.dtype))
         return np.ascontiguousarray(a), note
     def convert(item):
-        where = label(item['path'])
-        v = resolve(item['path'])
-        if item.get('stack'):
-            if not isinstance(v, (list, tuple)) or len(v) == 0:
-                raise Refused('%s is a %s, not a list of arrays' % (where, type(v).__name__))
-            parts = [to_numpy(x, '%s[%d]' % (where, i)) for i, x in enumerate(v)]
-            shapes = set(p[0].shape for p in parts)
-            if len(shapes) > 1:
-                raise Refused('%s: its arrays differ in shape (%s)' % (where, ', '.join(str(s) for s in shapes)))
-            return np.stack([p[0] for p in parts]), parts[0][1]
-        return to_numpy(v, where)
+        return to_numpy(resolve(item['path']), label(item['path']))
     mode = params['mode']
     if mode != 'base64':
         try:

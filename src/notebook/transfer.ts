@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { KernelError, MIME, runSnippet, type KernelCancelToken, type NotebookKernel } from './kernel';
 import { exportCode } from './snippets';
-import { planBytes, type PlannedArray, type TransferPlan } from './variables';
+import { planBytes, sentBytes, type PlannedArray, type TransferPlan } from './variables';
 
 export type TransferMode = 'auto' | 'file' | 'base64';
 
@@ -48,6 +48,9 @@ export interface TransferResult {
   dispose(): Promise<void>;
 }
 
+/** An array on its way in: announced bytes, bytes so far, the file being written (base64). */
+type Incoming = TransferredArray & { bytes: number; got: number; fd?: fsp.FileHandle };
+
 /** npy header and padding on top of the data (a v1 header is at most 64 KiB). */
 const HEADER_SLACK = 65536 + 128;
 
@@ -62,7 +65,7 @@ export async function transferArrays(kernel: NotebookKernel, plan: TransferPlan,
   const nonce = randomBytes(16).toString('hex');
   const probe = `probe-${randomBytes(6).toString('hex')}`;
   const byId = new Map(plan.arrays.map((a) => [a.id, a]));
-  const received = new Map<number, TransferredArray & { bytes: number; got: number; fd?: fsp.FileHandle }>();
+  const received = new Map<number, Incoming>();
   let mode: 'file' | 'base64' | undefined;
   let done = false;
   let bytesDone = 0;
@@ -70,7 +73,7 @@ export async function transferArrays(kernel: NotebookKernel, plan: TransferPlan,
   try {
     await fsp.writeFile(path.join(dir, probe), nonce, { mode: 0o600 });
     const code = exportCode({
-      items: plan.arrays.map((a) => ({ id: a.id, path: a.path, ...(a.stack ? { stack: true } : {}) })),
+      items: plan.arrays.map((a) => ({ id: a.id, path: a.path })),
       mode: options.mode ?? 'auto',
       dir,
       probe,
@@ -79,7 +82,7 @@ export async function transferArrays(kernel: NotebookKernel, plan: TransferPlan,
       maxBytes: options.maxBytes,
     });
     progress(0, 'asking the kernel');
-    let current: (typeof received extends Map<number, infer V> ? V : never) | undefined;
+    let current: Incoming | undefined;
     const finishCurrent = async () => {
       if (!current) return;
       if (current.got !== current.bytes) throw new KernelError('transfer', `${current.array.label}: ${current.got} of ${current.bytes} bytes arrived`);
@@ -109,13 +112,13 @@ export async function transferArrays(kernel: NotebookKernel, plan: TransferPlan,
             const array = byId.get(e.id as number);
             if (!array || received.has(array.id) || !mode) throw new KernelError('protocol', `the kernel sent an array that was not asked for (${String(e.id)})`);
             const bytes = e.bytes;
-            const limit = (array.desc.dtype === 'bfloat16' ? 2 : 1) * array.desc.bytes + HEADER_SLACK;
+            const limit = sentBytes(array.desc) + HEADER_SLACK;
             if (typeof bytes !== 'number' || !Number.isSafeInteger(bytes) || bytes < 0 || bytes > limit) {
               throw new KernelError('transfer', `${array.label}: the kernel announced ${String(bytes)} bytes, not the ${array.desc.bytes} it reported (did the variable change?)`);
             }
             const file = path.join(dir, `${array.id}.npy`);
             const shape = Array.isArray(e.shape) ? (e.shape as unknown[]).map(Number) : [];
-            const entry = { array, file, shape, dtype: String(e.dtype), ...(typeof e.note === 'string' ? { note: e.note } : {}), bytes, got: 0 } as TransferredArray & { bytes: number; got: number; fd?: fsp.FileHandle };
+            const entry: Incoming = { array, file, shape, dtype: String(e.dtype), ...(typeof e.note === 'string' ? { note: e.note } : {}), bytes, got: 0 };
             received.set(array.id, entry);
             if (mode === 'file') {
               const st = await fsp.stat(file).catch(() => undefined);

@@ -264,11 +264,16 @@ export function planPerRole(chosen: { path: VariablePath; desc: TensorDesc; role
   };
 }
 
-/** The header the array will have once sent (bfloat16 travels as float32). */
+/** Data bytes of the array once sent: bfloat16 travels as float32, twice its size. */
+export function sentBytes(d: TensorDesc): number {
+  return d.dtype === 'bfloat16' ? 2 * d.bytes : d.bytes;
+}
+
+/** The header the array will have once sent. */
 export function plannedHeader(d: TensorDesc): TensorHeader {
   const dtype = (d.dtype === 'bfloat16' ? 'float32' : d.dtype) as DType;
   const size = d.shape.reduce((a, b) => a * b, 1);
-  return { dtype, shape: d.shape, size, fortranOrder: false, byteOrder: 'little', storedType: dtype, dataBytes: d.dtype === 'bfloat16' ? 2 * d.bytes : d.bytes, format: 'npy' };
+  return { dtype, shape: d.shape, size, fortranOrder: false, byteOrder: 'little', storedType: dtype, dataBytes: sentBytes(d), format: 'npy' };
 }
 
 /**
@@ -283,7 +288,7 @@ export function checkPlan(plan: TransferPlan): Resolution {
   return resolveRoles(candidates, refs);
 }
 
-/** Bytes that will travel (bfloat16 doubles). */
+/** Bytes that will travel. */
 export function planBytes(plan: TransferPlan): number {
-  return plan.arrays.reduce((s, a) => s + (a.desc.dtype === 'bfloat16' ? 2 : 1) * a.desc.bytes, 0);
+  return plan.arrays.reduce((s, a) => s + sentBytes(a.desc), 0);
 }

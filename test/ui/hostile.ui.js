@@ -131,15 +131,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
 
   // 2) The side view lists the tensors by name.
   await helpers.runCommand('View: Show CornerNet');
-  let side;
-  for (let attempt = 0; attempt < 60 && !side; attempt++) {
-    const n = await page.locator('iframe.webview.ready').filter({ visible: true }).count();
-    for (let i = 0; i < n && !side; i++) {
-      const f = helpers.webviewFrame({ index: i });
-      if ((await f.locator('#tensors').count().catch(() => 0)) > 0) side = f;
-    }
-    if (!side) await page.waitForTimeout(500);
-  }
+  const side = await helpers.webviewWith('#tensors');
   assert.ok(side, 'side view found');
   assert.ok((await side.locator('#tensors').textContent()).includes(IMG));
   await assertInert(side, 'side view');

@@ -48,16 +48,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await helpers.webviewFrame().locator('[data-metric="total"]').waitFor({ timeout: 60000 });
   const total = Number(await helpers.webviewFrame().locator('[data-metric="total"]').getAttribute('data-value'));
   await helpers.runCommand('View: Show CornerNet');
-  // Webviews are overlaid on the workbench, not inside their part: find the one with the view.
-  let side;
-  for (let attempt = 0; attempt < 60 && !side; attempt++) {
-    const n = await page.locator('iframe.webview.ready').filter({ visible: true }).count();
-    for (let i = 0; i < n && !side; i++) {
-      const f = helpers.webviewFrame({ index: i });
-      if ((await f.locator('[data-metric="side.total"]').count().catch(() => 0)) > 0) side = f;
-    }
-    if (!side) await page.waitForTimeout(500);
-  }
+  const side = await helpers.webviewWith('[data-metric="side.total"]');
   assert.ok(side, 'the side view shows the latest loss');
   assert.equal(Number(await side.locator('[data-metric="side.total"]').getAttribute('data-value')), total);
   const tensors = await side.locator('#tensors button').count();
