@@ -54,6 +54,23 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
   }
 
   /**
+   * Picks the QuickPick item whose label is exactly `label`. The list is virtualized (rows out of
+   * view are not in the DOM), so type the label into the filter first, as a user would with a
+   * long list; then click the exact row (Enter would take whatever fuzzy match is on top).
+   * `title`, when given, waits for that QuickPick (not the one before it) to be showing.
+   */
+  async function pickItem(label, { title, timeout = 15000 } = {}) {
+    if (title) await quickInput.locator('.quick-input-title', { hasText: title }).waitFor({ timeout });
+    await quickInputBox.waitFor({ timeout });
+    await quickInputBox.fill(label);
+    const row = quickInput
+      .locator('.quick-input-list .monaco-list-row')
+      .filter({ has: page.locator('.label-name', { hasText: exactly(label) }) })
+      .first();
+    await row.click({ timeout });
+  }
+
+  /**
    * The content frame of a webview (panel or view): two nested iframes, both served by code-server
    * itself. Returns a FrameLocator; locators inside it auto-wait, e.g.
    *   await helpers.webviewFrame().locator('[data-metric="total"]').textContent()
@@ -284,6 +301,7 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
     setSettings,
     notifications,
     exactly,
+    pickItem,
   };
 }
 

@@ -157,10 +157,11 @@ export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[]): 
   });
   const of = (role: Role) => candidates.filter((c) => c.role === role);
   const assigned = new Set<Candidate>();
+  const claims = new Map<string, Role>(candidates.map((c) => [refLabel(c.ref), c.role]));
 
   const problem = (kind: RoleProblemKind, role: Role, message: string, involved: ArrayRef[] = [], pool?: ArrayRef[]) => {
     const subject = involved.length ? `${role} (${list(involved)})` : role;
-    problems.push({ kind, role, subject, message, candidates: pool ?? rankCandidates(role, allArrays) });
+    problems.push({ kind, role, subject, message, candidates: pool ?? rankCandidates(role, allArrays, claims) });
   };
 
   /** Exactly one array for a stackless target role, or a problem. */
@@ -450,8 +451,14 @@ function roleHint(role: Role): string {
   return `looked for ${shown}${isOutputRole(role) ? `, optionally _<stack>` : ''}`;
 }
 
-/** Arrays that could fill `role`, plausible ones first: for a picker when inference fails. */
-export function rankCandidates(role: Role, arrays: ArrayRef[]): ArrayRef[] {
+/**
+ * Arrays that could fill `role`, plausible ones first: for a picker when inference fails.
+ * `claims` (array label -> the role it plays) says which arrays are already taken: after the user
+ * gives br_heat.npy to tl_heat, the freed tl_heat.npy is a better guess for br_heat than
+ * gt_br_heat.npy, which gt_br_heat still claims. Without it, a name that is another role's counts
+ * as taken.
+ */
+export function rankCandidates(role: Role, arrays: ArrayRef[], claims?: ReadonlyMap<string, Role>): ArrayRef[] {
   const score = (r: ArrayRef): number => {
     const n = r.header.shape.length;
     const dt = r.header.dtype;
@@ -462,7 +469,9 @@ export function rankCandidates(role: Role, arrays: ArrayRef[]): ArrayRef[] {
     // that is this role's is a good one.
     const base = (r.key ?? r.file.split(/[\\/]/).pop()!).replace(/\.(npy|npz|safetensors)$/i, '');
     const named = parseRoleName(base);
-    if (named) s += named.role === role ? 3 : -2;
+    if (named?.role === role) s += 3;
+    const claimedBy = claims ? claims.get(refLabel(r)) : named?.role;
+    if (claimedBy !== undefined && claimedBy !== role) s -= 2;
     if (role.endsWith('heat')) s += n === 4 || n === 5 ? 2 : -5;
     else if (role === 'gt_mask' || role.endsWith('_ind')) s += n === 2 && (isIntegerDType(dt) || dt === 'bool') ? 2 : -5;
     else s += n >= 2 ? 1 : -5;

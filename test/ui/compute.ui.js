@@ -81,13 +81,10 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
 
   // 6) "Change roles…": a QuickPick of roles, then of arrays; the loss is computed again
   await frame.locator('#change-roles').click();
-  const pickRow = (label) =>
-    page.locator('.quick-input-widget .quick-input-list .monaco-list-row').filter({ has: page.locator('.label-name', { hasText: helpers.exactly(label) }) }).first();
-  await pickRow('tl_heat').click({ timeout: 15000 });
-  await pickRow('br_heat.npy').click({ timeout: 15000 });
+  await helpers.pickItem('tl_heat');
+  await helpers.pickItem('br_heat.npy', { title: 'which array is tl_heat?' });
   // br_heat.npy now plays tl_heat, so br_heat has no array: the picker asks; swap them.
-  await page.locator('.quick-input-widget .quick-input-title', { hasText: 'which array is br_heat?' }).waitFor({ timeout: 15000 });
-  await pickRow('tl_heat.npy').click({ timeout: 15000 });
+  await helpers.pickItem('tl_heat.npy', { title: 'which array is br_heat?' });
   await page.waitForFunction(
     (old) => {
       const outer = [...document.querySelectorAll('iframe.webview.ready')].map((f) => f.contentDocument?.querySelector('iframe#active-frame')?.contentDocument);

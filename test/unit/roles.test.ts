@@ -230,4 +230,18 @@ describe('candidates offered for a role', () => {
     // And for a target role, the output named for another role is not the first guess.
     assert.equal(rankCandidates('gt_tl_heat', [ref('d/tl_heat.npy', [S, B, C, H, W]), ref('d/gt_tl_heat.npy', [B, C, H, W])])[0]!.file, 'd/gt_tl_heat.npy');
   });
+
+  it('after a swap, the freed array comes before arrays other roles still claim', () => {
+    const maps: Record<string, [number[], DType?]> = { tl_tag_map: [[S, B, 1, H, W]], br_tag_map: [[S, B, 1, H, W]], br_regr_map: [[S, B, 2, H, W]] };
+    const { arrays, candidates } = folder({ ...TARGETS, ...HEATS, ...GATHERED, ...maps });
+    const brHeat = arrays.find((a) => a.file === 'd/br_heat.npy')!;
+    // "Change roles...": br_heat.npy now plays tl_heat, so br_heat has no array of its own.
+    const swapped = applyOverrides(candidates, [{ role: 'tl_heat', ref: brHeat, origin: 'override' }]);
+    const problem = resolveRoles(swapped, arrays).problems.find((p) => p.role === 'br_heat');
+    assert.ok(problem, 'br_heat is asked for');
+    const offered = problem.candidates.map((r) => r.file);
+    assert.deepEqual(offered.slice(0, 2), ['d/br_heat.npy', 'd/tl_heat.npy'], offered.join(', '));
+    // gt_br_heat.npy has the right rank and a br name, but gt_br_heat still claims it.
+    assert.ok(offered.indexOf('d/gt_br_heat.npy') > offered.indexOf('d/tl_heat.npy'));
+  });
 });
