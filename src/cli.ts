@@ -1,6 +1,6 @@
 /**
  * cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W]
- *                [--regr-weight W] [--top N] [--exact] [--threads N] [--debug] INPUT...
+ *                [--regr-weight W] [--top N] [--exact] [--threads N] [--no-stream] [--debug] INPUT...
  *
  * Exit 0 on success (warnings included), 2 on bad input (`error: <file or role>: <problem>`),
  * 1 on an internal fault.
@@ -29,6 +29,8 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
 --top N                report the N pixels with the largest focal loss (default 20)
 --exact                pure float64 constants instead of the original's float32 ones
 --threads N            threads for the focal loss (default: the machine's, also for 0; 1: none)
+--no-stream            read the heatmaps whole before computing (as the extension does) instead
+                       of chunk by chunk during the focal pass; same numbers, more memory
 --debug                show stack traces
 --help, --version`;
 
@@ -40,13 +42,14 @@ interface CliArgs {
   exact: boolean;
   top?: number;
   threads?: number;
+  stream: boolean;
   roles: RoleAssignmentSpec[];
   weights: Partial<LossWeights>;
   inputs: string[];
 }
 
 function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
-  const a: CliArgs = { json: false, debug: false, exact: false, roles: [], weights: {}, inputs: [] };
+  const a: CliArgs = { json: false, debug: false, exact: false, stream: true, roles: [], weights: {}, inputs: [] };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -106,6 +109,9 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
       case '--threads':
         a.threads = number(take(), arg, true);
         break;
+      case '--no-stream':
+        a.stream = false;
+        break;
       case '--':
         a.inputs.push(...argv.slice(i + 1));
         i = argv.length;
@@ -146,6 +152,7 @@ async function main(argv: string[]): Promise<number> {
         arithmetic: args.exact ? 'exact' : 'original',
         ...(args.top !== undefined ? { topPixels: args.top } : {}),
         ...(args.threads !== undefined ? { threads: args.threads } : {}),
+        stream: args.stream,
       },
     );
     process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');

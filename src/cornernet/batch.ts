@@ -34,6 +34,11 @@ export interface LossInputs {
   /** Dense maps per stack when given ([B,1,H,W] tags, [B,2,H,W] offsets): for display. */
   tagMap?: Partial<Record<Corner, FloatArray[]>>;
   regrMap?: Partial<Record<Corner, FloatArray[]>>;
+  /**
+   * The heatmaps (heat, gtHeat) were not read: they are empty arrays, and the focal pass read them
+   * from the files (stream.ts). Only computeLoss with streamed sums accepts such inputs.
+   */
+  heatOnDisk?: true;
 }
 
 /** `out[b,k,c] = map[b, c, ind[b,k] // W, ind[b,k] % W]`, as `_tranpose_and_gather_feat`. */

@@ -108,7 +108,8 @@ export function formatReport(r: LossReport): string {
     out.push('  no warnings');
   }
   out.push('');
-  out.push(`  read ${r.timings.readMs.toFixed(1)} ms, compute ${r.timings.computeMs.toFixed(1)} ms`);
+  const streamed = r.timings.heatmapReadMs !== undefined ? ` (heatmaps read during it: ${r.timings.heatmapReadMs.toFixed(1)} ms)` : '';
+  out.push(`  read ${r.timings.readMs.toFixed(1)} ms, compute ${r.timings.computeMs.toFixed(1)} ms${streamed}`);
   return out.join('\n');
 }
 

@@ -29,6 +29,11 @@ export interface LoadOptions {
   shared?: boolean;
   /** Files read at once (default 4: the libuv thread pool's size). */
   concurrency?: number;
+  /**
+   * Uses whose arrays stay on disk (a StreamPlan's heatmaps): not read; they get empty arrays and
+   * the inputs are marked `heatOnDisk`.
+   */
+  onDisk?: ReadonlySet<RoleUse>;
 }
 
 export async function loadInputs(resolution: Resolution, options: LoadOptions = {}): Promise<LoadedInputs> {
@@ -37,7 +42,13 @@ export async function loadInputs(resolution: Resolution, options: LoadOptions = 
   const t0 = performance.now();
   const tensors = new Map<RoleUse, Tensor>();
   const byFile = new Map<string, RoleUse[]>();
+  const onDisk = options.onDisk ?? new Set<RoleUse>();
   for (const u of resolution.uses) {
+    if (onDisk.has(u)) {
+      const h = u.ref.header;
+      tensors.set(u, { dtype: h.dtype, shape: h.shape, size: h.size, data: h.dtype === 'float64' ? new Float64Array(0) : new Float32Array(0) });
+      continue;
+    }
     const list = byFile.get(u.ref.file) ?? [];
     list.push(u);
     byFile.set(u.ref.file, list);
@@ -83,8 +94,10 @@ export async function loadInputs(resolution: Resolution, options: LoadOptions = 
   if (failed !== undefined) throw errors.get(failed);
   const readMs = performance.now() - t0;
   const { inputs, warnings } = assemble(dims, resolution.uses, tensors);
+  if (onDisk.size) inputs.heatOnDisk = true;
   const nonFinite = new Map<string, number>();
   for (const [u, t] of tensors) {
+    if (onDisk.has(u)) continue; // counted by the focal pass
     const label = refLabel(u.ref);
     if (!nonFinite.has(label)) nonFinite.set(label, t.data instanceof Float32Array || t.data instanceof Float64Array ? countNonFiniteValues(t.data) : 0);
   }

@@ -8,6 +8,7 @@ import { embeddingLoss, type Arithmetic, type EmbeddingResult } from './embeddin
 import { clampedSigmoid, focalFromSums, focalSums, scanTargets, type FocalSums, type TargetScan } from './focal';
 import { offsetLoss, type OffsetResult } from './offset';
 import { FocalWorkers, resolveThreadCount, type HeatmapJob } from './parallel';
+import { arrayHeatValues, type HeatValues } from './stream';
 import {
   CORNERNET_WEIGHTS,
   num,
@@ -35,6 +36,11 @@ export interface LossOptions {
    * computeLoss computes them on the calling thread.
    */
   focalSums?: Record<Corner, FocalSums[]>;
+  /**
+   * With focalSums, for inputs whose heatmaps were not read into memory (stream.ts): the targets'
+   * scans and the few pixel values the report shows.
+   */
+  streamed?: { scans: Record<Corner, TargetScan>; values: HeatValues };
 }
 
 export interface ThreadedLossOptions extends LossOptions {
@@ -64,6 +70,8 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
   const planes = B * C;
   const progress = options.onProgress ?? (() => undefined);
   const warnings: LossWarning[] = [];
+  if (inputs.heatOnDisk && !(options.streamed && options.focalSums)) throw new Error('computeLoss: heatmaps on disk need streamed focal sums');
+  const values = options.streamed?.values ?? arrayHeatValues(inputs.heat, inputs.gtHeat);
 
   // Focal: targets scanned once per corner type, then one fused pass per stack.
   const scans = {} as Record<Corner, TargetScan>;
@@ -71,7 +79,7 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
   const focal: Record<Corner, number[]> = { tl: [], br: [] };
   let step = 0;
   for (const corner of CORNERS) {
-    scans[corner] = scanTargets(inputs.gtHeat[corner], planes, HW);
+    scans[corner] = options.streamed?.scans[corner] ?? scanTargets(inputs.gtHeat[corner], planes, HW);
     for (let s = 0; s < S; s++) {
       let r = options.focalSums?.[corner][s];
       if (!r) {
@@ -247,7 +255,7 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
           // The class is the target channel holding an exact 1 at both corners (tl first).
           const at = (corner: Corner, c: number) => {
             const q = corner === 'tl' ? o.tlCorner! : o.brCorner!;
-            return inputs.gtHeat[corner][((b * C + c) * H + q.y) * W + q.x] === 1;
+            return values.isPositive(corner, ((b * C + c) * H + q.y) * W + q.x);
           };
           let cls = -1;
           for (let c = 0; c < C && cls < 0; c++) if (at('tl', c) && at('br', c)) cls = c;
@@ -269,8 +277,8 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
       for (const { value, index } of sums[corner][s]!.top.sorted()) {
         const plane = Math.floor(index / HW);
         const pix = index % HW;
-        const target = inputs.gtHeat[corner][index]!;
-        const logit = heat.logits[index]!;
+        const target = values.gt(corner, index);
+        const logit = values.logit(corner, s, index);
         topPixels.push({
           stack: s,
           corner,
@@ -403,14 +411,14 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
       if (sc.nearOne) {
         warn({
           code: 'near-one-peak',
-          message: `gt_${corner}_heat has ${sc.nearOne} value(s) in (0.999, 1), first ${inputs.gtHeat[corner][sc.firstNearOne!]!.toPrecision(9)} at ${at(sc.firstNearOne!)}: the original counts only gt == 1 as positives, so these peaks are negatives with ~0 weight. Keep exact 1.0 peaks (float16 or resampling can break them).`,
+          message: `gt_${corner}_heat has ${sc.nearOne} value(s) in (0.999, 1), first ${values.gt(corner, sc.firstNearOne!).toPrecision(9)} at ${at(sc.firstNearOne!)}: the original counts only gt == 1 as positives, so these peaks are negatives with ~0 weight. Keep exact 1.0 peaks (float16 or resampling can break them).`,
           roles: [`gt_${corner}_heat`],
         });
       }
       if (sc.aboveOne) {
         warn({
           code: 'gt-above-one',
-          message: `gt_${corner}_heat has ${sc.aboveOne} value(s) above 1, first ${fmt(inputs.gtHeat[corner][sc.firstAboveOne!]!)} at ${at(sc.firstAboveOne!)}: the original ignores these pixels (neither gt == 1 nor gt < 1).`,
+          message: `gt_${corner}_heat has ${sc.aboveOne} value(s) above 1, first ${fmt(values.gt(corner, sc.firstAboveOne!))} at ${at(sc.firstAboveOne!)}: the original ignores these pixels (neither gt == 1 nor gt < 1).`,
           roles: [`gt_${corner}_heat`],
         });
       }

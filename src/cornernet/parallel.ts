@@ -11,11 +11,23 @@
  * and start while the caller reads the files; a worker that is not up yet when the work runs out
  * simply gets none.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FloatArray } from './batch';
-import { fromRaw, type ClampBounds, type FocalSums } from './focal';
+import { fromRaw, scanTargets, type ClampBounds, type FocalSums } from './focal';
 import { createFocalKernel, type RawFocalSums } from './focalKernel';
+import {
+  closeStreamState,
+  mergeStreamed,
+  runStreamChunk,
+  streamReadError,
+  type StreamChunkResult,
+  type StreamedFocal,
+  type StreamJob,
+  type StreamPlan,
+  type StreamState,
+} from './stream';
 
 /** Threads the machine offers (the default thread count of the CLI and the extension's worker). */
 export function defaultThreadCount(): number {
@@ -44,7 +56,8 @@ interface Chunk {
 
 interface WorkMessage {
   run: number;
-  jobs: HeatmapJob[];
+  kind: 'arrays' | 'stream';
+  jobs: HeatmapJob[] | StreamJob[];
   chunks: Chunk[];
   HW: number;
   topK: number;
@@ -53,20 +66,75 @@ interface WorkMessage {
   worker: number;
 }
 
-type ResultMessage = { run: number; chunk: number; sums: RawFocalSums } | { run: number; error: string };
+type ResultMessage =
+  | { run: number; chunk: number; sums: RawFocalSums }
+  | { run: number; chunk: number; stream: StreamChunkResult }
+  | { run: number; error: string; file?: string; message?: string };
 
 /** Pixels per chunk: small enough to balance two threads, large enough to make messages rare. */
-const CHUNK_PIXELS = 1 << 18;
+const CHUNK_PIXELS = 1 << 16;
 
 function isShared(a: FloatArray): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 }
 
-/** The code a worker runs: the kernel, built from its own source, and a claim loop. */
-function workerSource(): string {
+/** Buffers of a streamed chunk's result, moved rather than copied to the main thread. */
+function streamTransfers(r: StreamChunkResult): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [r.scan.planePositives.buffer as ArrayBuffer];
+  if (r.positiveIndices) out.push(r.positiveIndices.buffer as ArrayBuffer);
+  for (const st of r.stacks) out.push(...[st.pos, st.neg, st.topValues, st.topIndices, st.topLogits, st.topTargets].map((a) => a.buffer as ArrayBuffer));
+  return out;
+}
+
+/**
+ * Warm-up for a fresh kernel: V8 first runs it in the interpreter at ~150 ns per pixel and reaches
+ * its ~6-8 ns only after a few hundred thousand pixels, which would otherwise be the first chunks
+ * of the pass. Returns a step (one plane of a synthetic heatmap through the kernel and the target
+ * scan) that returns false once the warm-up is done; workers run the steps when they start, while
+ * the main thread reads headers. (Warming the main thread's kernel up in the gaps between its I/O
+ * callbacks was measured slower: it delays the reads more than it saves.) Self-contained, like the
+ * kernel.
+ */
+function warmUpSteps(
+  kernel: { sums(l: Float32Array, g: Float32Array, a: number, b: number, HW: number, lo: number, hi: number, r: boolean, k: number): unknown },
+  scan: (gt: Float32Array, planes: number, HW: number) => unknown,
+): () => boolean {
+  const HW = 1 << 14;
+  const planes = 4;
+  const x = new Float32Array(planes * HW);
+  const g = new Float32Array(planes * HW);
+  let seed = 12345;
+  const rnd = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
+  for (let i = 0; i < x.length; i++) {
+    // Logits of a half-trained network, a few gaussian targets and peaks, some saturated pixels.
+    x[i] = -4.6 + 2 * (rnd() + rnd() + rnd() - 1.5) + (rnd() < 0.01 ? 12 * rnd() : 0);
+    g[i] = rnd() < 0.02 ? rnd() : 0;
+    if (rnd() < 0.001) g[i] = 1;
+  }
+  let left = 32;
+  return () => {
+    const p = left % planes;
+    kernel.sums(x, g, p, p + 1, HW, Math.fround(1e-4), Math.fround(1 - 1e-4), true, 20);
+    scan(g.subarray(p * HW, (p + 1) * HW), 1, HW);
+    return --left > 0;
+  };
+}
+
+/**
+ * The code a worker runs: the kernel, the streamed chunk and the target scan, each built from its
+ * own source, and a claim loop.
+ */
+function workerSource(warm: boolean): string {
   return `'use strict';
 const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
 const kernel = (${createFocalKernel.toString()})();
+const scanTargets = (${scanTargets.toString()});
+const runStreamChunk = (${runStreamChunk.toString()});
+const closeStreamState = (${closeStreamState.toString()});
+const streamTransfers = (${streamTransfers.toString()});
+const state = { fds: new Map() };
+${warm ? `{ const step = (${warmUpSteps.toString()})(kernel, scanTargets); while (step()); }` : ''}
 parentPort.on('message', (m) => {
   try {
     for (;;) {
@@ -74,14 +142,31 @@ parentPort.on('message', (m) => {
       if (c >= m.chunks.length) break;
       const ch = m.chunks[c];
       const job = m.jobs[ch.job];
-      const sums = kernel.sums(job.logits, job.gt, ch.planeStart, ch.planeEnd, m.HW, job.bounds.lo, job.bounds.hi, job.bounds.round32, m.topK);
-      parentPort.postMessage({ run: m.run, chunk: c, sums }, [sums.pos.buffer, sums.neg.buffer, sums.topValues.buffer, sums.topIndices.buffer]);
+      if (m.kind === 'stream') {
+        const stream = runStreamChunk(fs, kernel, scanTargets, state, job, ch, m.HW, m.topK);
+        parentPort.postMessage({ run: m.run, chunk: c, stream }, streamTransfers(stream));
+      } else {
+        const sums = kernel.sums(job.logits, job.gt, ch.planeStart, ch.planeEnd, m.HW, job.bounds.lo, job.bounds.hi, job.bounds.round32, m.topK);
+        parentPort.postMessage({ run: m.run, chunk: c, sums }, [sums.pos.buffer, sums.neg.buffer, sums.topValues.buffer, sums.topIndices.buffer]);
+      }
     }
   } catch (e) {
-    parentPort.postMessage({ run: m.run, error: String(e && e.stack || e) });
+    parentPort.postMessage({ run: m.run, error: String(e && e.stack || e), file: e && typeof e.file === 'string' ? e.file : undefined, message: e && e.message });
+  } finally {
+    closeStreamState(fs, state);
   }
 });
 `;
+}
+
+/** Chunks of planes of each job, in job order. */
+function chunksOf(jobCount: number, planes: number, HW: number): Chunk[] {
+  const perChunk = Math.max(1, Math.floor(CHUNK_PIXELS / Math.max(1, HW)));
+  const chunks: Chunk[] = [];
+  for (let job = 0; job < jobCount; job++) {
+    for (let p = 0; p < planes; p += perChunk) chunks.push({ job, planeStart: p, planeEnd: Math.min(planes, p + perChunk) });
+  }
+  return chunks;
 }
 
 /**
@@ -94,8 +179,8 @@ export class FocalWorkers {
   private busy = false;
   private runs = 0;
 
-  private constructor(count: number) {
-    const source = workerSource();
+  private constructor(count: number, warm: boolean) {
+    const source = workerSource(warm);
     this.workers = Array.from({ length: count }, () => {
       const w = new Worker(source, { eval: true });
       w.unref(); // never keeps the process alive
@@ -103,9 +188,12 @@ export class FocalWorkers {
     });
   }
 
-  /** `count` worker threads (0: everything runs on the calling thread). */
-  static start(count: number): FocalWorkers {
-    return new FocalWorkers(Math.max(0, Math.floor(count)));
+  /**
+   * `count` worker threads (0: everything runs on the calling thread). `warm`: each warms its kernel
+   * up at start (see warmUpSteps): for a pass that starts as soon as the headers are read.
+   */
+  static start(count: number, options: { warm?: boolean } = {}): FocalWorkers {
+    return new FocalWorkers(Math.max(0, Math.floor(count)), options.warm === true);
   }
 
   get size(): number {
@@ -117,27 +205,62 @@ export class FocalWorkers {
    * `onChunk` is called on it between chunks (throw from it to cancel).
    */
   async heatmapSums(jobs: HeatmapJob[], planes: number, HW: number, topK: number, onChunk?: (done: number, total: number) => void): Promise<FocalSums[]> {
+    const chunks = chunksOf(jobs.length, planes, HW);
+    const shareable = jobs.every((j) => isShared(j.logits) && isShared(j.gt));
+    const results = await this.run<RawFocalSums>('arrays', jobs, chunks, HW, topK, shareable, (ch: Chunk) => {
+      const job = jobs[ch.job]!;
+      return this.kernel.sums(job.logits, job.gt, ch.planeStart, ch.planeEnd, HW, job.bounds.lo, job.bounds.hi, job.bounds.round32, topK);
+    }, onChunk);
+    return jobs.map((_, job) => fromRaw(chunks.flatMap((ch, c) => (ch.job === job ? [results[c]!] : [])), topK));
+  }
+
+  /**
+   * The focal pass of a StreamPlan: every thread reads its chunks from the files itself (see
+   * stream.ts). Read failures reject with a TensorReadError naming the file.
+   */
+  async streamedSums(plan: StreamPlan, planes: number, HW: number, topK: number, onChunk?: (done: number, total: number) => void): Promise<StreamedFocal> {
+    const chunks = chunksOf(plan.jobs.length, planes, HW);
+    const state: StreamState = { fds: new Map() };
+    let results: StreamChunkResult[];
+    try {
+      const local = (ch: Chunk) => runStreamChunk(fs, this.kernel, scanTargets, state, plan.jobs[ch.job]!, ch, HW, topK);
+      results = await this.run<StreamChunkResult>('stream', plan.jobs, chunks, HW, topK, true, local, onChunk);
+    } catch (e) {
+      throw streamReadError(e);
+    } finally {
+      closeStreamState(fs, state);
+    }
+    return mergeStreamed(plan, chunks, results, planes, topK);
+  }
+
+  /** Chunks claimed from a shared counter by the calling thread and the workers; results in chunk order. */
+  private async run<T>(
+    kind: WorkMessage['kind'],
+    jobs: WorkMessage['jobs'],
+    chunks: Chunk[],
+    HW: number,
+    topK: number,
+    useWorkers: boolean,
+    local: (chunk: Chunk) => T,
+    onChunk?: (done: number, total: number) => void,
+  ): Promise<T[]> {
     if (this.busy) throw new Error('FocalWorkers: one computation at a time');
     this.busy = true;
     try {
-      const perChunk = Math.max(1, Math.floor(CHUNK_PIXELS / Math.max(1, HW)));
-      const chunks: Chunk[] = [];
-      jobs.forEach((_, job) => {
-        for (let p = 0; p < planes; p += perChunk) chunks.push({ job, planeStart: p, planeEnd: Math.min(planes, p + perChunk) });
-      });
-      const results: (RawFocalSums | undefined)[] = new Array(chunks.length);
-      const shareable = jobs.every((j) => isShared(j.logits) && isShared(j.gt));
-      const workers = shareable ? this.workers : [];
+      const results: (T | undefined)[] = new Array(chunks.length);
+      const workers = useWorkers ? this.workers : [];
       const counter = new Int32Array(new SharedArrayBuffer(4));
       const run = ++this.runs;
 
-      let failure: Error | undefined;
+      let failure: unknown;
       let wake: (() => void) | undefined;
+      let done = 0;
       const listeners = workers.map((w) => {
         const onMessage = (m: ResultMessage) => {
           if (m.run !== run) return; // a cancelled computation's leftovers
-          if ('error' in m) failure ??= new Error(`focal worker: ${m.error}`);
-          else results[m.chunk] = m.sums;
+          if ('error' in m) {
+            failure ??= m.file !== undefined ? Object.assign(new Error(m.message ?? m.error), { file: m.file }) : new Error(`focal worker: ${m.error}`);
+          } else results[m.chunk] = ('stream' in m ? m.stream : m.sums) as T;
           wake?.();
         };
         const onError = (e: Error) => {
@@ -150,17 +273,15 @@ export class FocalWorkers {
       });
       try {
         workers.forEach((w, worker) => {
-          const msg: WorkMessage = { run, jobs, chunks, HW, topK, counter, worker };
+          const msg: WorkMessage = { run, kind, jobs, chunks, HW, topK, counter, worker };
           w.postMessage(msg);
         });
         // The calling thread claims chunks like the workers do.
-        let done = 0;
         for (;;) {
+          if (failure) throw failure;
           const c = Atomics.add(counter, 0, 1);
           if (c >= chunks.length) break;
-          const ch = chunks[c]!;
-          const job = jobs[ch.job]!;
-          results[c] = this.kernel.sums(job.logits, job.gt, ch.planeStart, ch.planeEnd, HW, job.bounds.lo, job.bounds.hi, job.bounds.round32, topK);
+          results[c] = local(chunks[c]!);
           onChunk?.(++done, chunks.length);
         }
         // Every chunk is claimed now; those without a result are being computed by a worker.
@@ -180,7 +301,7 @@ export class FocalWorkers {
           w.off('error', onError);
         }
       }
-      return jobs.map((_, job) => fromRaw(chunks.flatMap((ch, c) => (ch.job === job ? [results[c]!] : [])), topK));
+      return results as T[];
     } finally {
       this.busy = false;
     }

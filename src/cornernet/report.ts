@@ -167,7 +167,16 @@ export interface LossReport {
   topPixels: PixelReport[];
   inputs: { roles: RoleReport[]; unused: UnusedReport[] };
   warnings: LossWarning[];
-  timings: { readMs: number; computeMs: number };
+  timings: {
+    /** Headers and array data read before computing. */
+    readMs: number;
+    computeMs: number;
+    /**
+     * When the heatmaps were streamed through the focal pass (the CLI on .npy files): the part of
+     * computeMs spent reading them (per thread). Their bytes are then not in readMs.
+     */
+    heatmapReadMs?: number;
+  };
 }
 
 /** NaN and +-Inf become null. */

@@ -6,12 +6,14 @@ import type { ReadLimits } from '../tensor/limits';
 import type { LossInputs } from './batch';
 import type { Arithmetic } from './embedding';
 import { RoleResolutionError } from './errors';
-import { discoverInputs, type InputSpec } from './inputs';
-import { loadInputs } from './load';
-import { MIN_THREADED_PIXELS, computeLossThreaded } from './loss';
+import { discoverInputs, type Discovery, type InputSpec } from './inputs';
+import { loadInputs, type LoadedInputs } from './load';
+import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from './loss';
 import { FocalWorkers, resolveThreadCount } from './parallel';
 import type { LossReport, LossWeights, RoleReport, UnusedReport } from './report';
 import { refLabel, resolveRoles, type Resolution } from './resolve';
+import type { Corner } from './roles';
+import { planStreamedHeat } from './stream';
 import type { LossWarning } from './warnings';
 
 export interface RunOptions {
@@ -26,19 +28,90 @@ export interface RunOptions {
    * (`os.availableParallelism()`). Used only when the heatmaps are large enough to pay for them.
    */
   threads?: number;
+  /**
+   * computeLossFromFiles only: read the heatmaps chunk by chunk inside the focal pass instead of
+   * whole (stream.ts), when they are plain .npy files. Default true; the report is the same.
+   */
+  stream?: boolean;
 }
 
+/**
+ * The report alone (the CLI). The heatmaps are streamed through the focal pass when they can be:
+ * nothing needs them afterwards.
+ */
 export async function computeLossFromFiles(spec: InputSpec, options: RunOptions = {}): Promise<LossReport> {
-  return (await computeLossWithInputs(spec, options)).report;
+  if (options.stream === false) return (await computeLossWithInputs(spec, options)).report;
+  const progress = options.onProgress ?? (() => undefined);
+  const t0 = performance.now();
+  const threads = resolveThreadCount(options.threads);
+  // The workers boot and warm their kernels up while the headers are read (~100 ms together);
+  // a small case lets them go and runs on this thread alone.
+  let workers = FocalWorkers.start(threads - 1, { warm: true });
+  try {
+    progress(0, 'reading headers');
+    const discovery = await discoverInputs(spec, options.limits);
+    const resolution = resolveRoles(discovery.candidates, discovery.arrays);
+    if (resolution.problems.length) throw new RoleResolutionError(resolution.problems);
+    const plan = await planStreamedHeat(resolution, options.limits);
+    if (typeof plan === 'string') {
+      void workers.close();
+      return (await computeLossWithInputs(spec, options, { discovery, resolution, t0 })).report;
+    }
+    const headerMs = performance.now() - t0;
+    const d = resolution.dims!;
+    if (workers.size && 2 * d.S * d.B * d.C * d.H * d.W < MIN_THREADED_PIXELS) {
+      void workers.close();
+      workers = FocalWorkers.start(0);
+    }
+    // The arrays other than the heatmaps: a few MB.
+    const loaded = await loadInputs(resolution, {
+      limits: options.limits,
+      onProgress: (f, file) => progress(0.05 * f, `reading ${file}`),
+      onDisk: plan.onDisk,
+    });
+    const tc = performance.now();
+    const streamed = await workers.streamedSums(plan, d.B * d.C, d.H * d.W, options.topPixels ?? 20, (done, total) =>
+      progress(0.05 + (0.9 * done) / total, `focal loss (${workers.size + 1} thread${workers.size ? 's' : ''}, reading the heatmaps)`),
+    );
+    let report: LossReport;
+    try {
+      report = computeLoss(loaded.inputs, {
+        weights: { ...discovery.weights, ...options.weights },
+        arithmetic: options.arithmetic,
+        topPixels: options.topPixels,
+        focalSums: streamed.focalSums,
+        streamed: { scans: streamed.scans, values: streamed.values },
+      });
+    } finally {
+      streamed.values.close();
+    }
+    // NaN/Inf of the streamed arrays, from the pass: per file, over its stacks.
+    for (const u of plan.onDisk) {
+      const label = refLabel(u.ref);
+      const corner: Corner = u.role.includes('tl_') ? 'tl' : 'br';
+      const n = u.role.startsWith('gt_') ? streamed.scans[corner].nonFinite : u.stacks.reduce((a, s) => a + streamed.focalSums[corner][s]!.nonFinite, 0);
+      loaded.nonFinite.set(label, (loaded.nonFinite.get(label) ?? 0) + n);
+    }
+    report.timings.computeMs = performance.now() - tc;
+    report.timings.readMs = headerMs + loaded.readMs;
+    report.timings.heatmapReadMs = streamed.readMs / (workers.size + 1);
+    return finish(report, discovery, resolution, loaded);
+  } finally {
+    void workers.close();
+  }
 }
 
 /** The report and the inputs it was computed from (kept by the worker to serve slices). */
-export async function computeLossWithInputs(spec: InputSpec, options: RunOptions = {}): Promise<{ report: LossReport; inputs: LossInputs }> {
+export async function computeLossWithInputs(
+  spec: InputSpec,
+  options: RunOptions = {},
+  resolved?: { discovery: Discovery; resolution: Resolution; t0: number },
+): Promise<{ report: LossReport; inputs: LossInputs }> {
   const progress = options.onProgress ?? (() => undefined);
-  const t0 = performance.now();
+  const t0 = resolved?.t0 ?? performance.now();
   progress(0, 'reading headers');
-  const discovery = await discoverInputs(spec, options.limits);
-  const resolution = resolveRoles(discovery.candidates, discovery.arrays);
+  const discovery = resolved?.discovery ?? (await discoverInputs(spec, options.limits));
+  const resolution = resolved?.resolution ?? resolveRoles(discovery.candidates, discovery.arrays);
   if (resolution.problems.length) throw new RoleResolutionError(resolution.problems);
   const headerMs = performance.now() - t0;
   // Worker threads start now, so that they boot while the files are read.
@@ -65,6 +138,12 @@ export async function computeLossWithInputs(spec: InputSpec, options: RunOptions
   } finally {
     void workers?.close();
   }
+  report.timings.readMs = headerMs + loaded.readMs;
+  return { report: finish(report, discovery, resolution, loaded), inputs: loaded.inputs };
+}
+
+/** The inputs' description and the warnings of reading, added to a computed report. */
+function finish(report: LossReport, discovery: Discovery, resolution: Resolution, loaded: LoadedInputs): LossReport {
   report.inputs = describeInputs(resolution, loaded.nonFinite);
   const skipped: LossWarning[] = discovery.skipped.map((s) => ({
     code: 'skipped-file',
@@ -72,8 +151,7 @@ export async function computeLossWithInputs(spec: InputSpec, options: RunOptions
     files: [s.file],
   }));
   report.warnings = attachFiles([...skipped, ...loaded.warnings, ...report.warnings], resolution);
-  report.timings.readMs = headerMs + loaded.readMs;
-  return { report, inputs: loaded.inputs };
+  return report;
 }
 
 export function describeInputs(resolution: Resolution, nonFinite?: Map<string, number>): LossReport['inputs'] {
