@@ -1,22 +1,22 @@
 /**
  * `npm run bench [-- --json] [--runs N] [--torch-runs N] [--cli-runs N] [--threads N] [--no-torch]
- * [--no-hugepages] [--keep DIR]`
+ * [--no-kernel] [--keep DIR]`
  *
  * The realistic case of cornernet-loss.md (S=2, B=4, C=80, 128x128, K=128; generated
  * deterministically and written as the 17 .npy files of a fixture folder to a temporary folder),
  * then, in one run:
- * - ours, in this process: median and min of the read (headers + data) and compute times of the
- *   whole job (`computeLossWithInputs`, what the CLI and the extension's worker run), N runs after
- *   2 warm-ups, with the thread count given (default: the machine's);
+ * - ours, in this process, N runs after 2 warm-ups, with the thread count given (default: the
+ *   machine's): the CLI's job (`computeLossFromFiles`: headers and the small arrays read first, the
+ *   heatmaps streamed through the focal pass) and the extension worker's (`computeLossWithInputs`:
+ *   every array read whole, kept to draw the panel);
  * - the reference scalar kernel (`referenceFocalSums`, the plain per-pixel loop): the compute time
  *   the machine gets without PyTorch and without the fast kernel;
- * - the CLI (`node dist/cli.js --json DIR`, spawned): its own timings and its peak RSS, with and
- *   without transparent huge pages (see below);
+ * - the CLI (`node dist/cli.js --json DIR`, spawned, a fresh process each run): its own timings and
+ *   its peak RSS, streamed (the default) and with --no-stream;
  * - the original, side by side: scripts/baseline_torch.py under /usr/bin/python3 (Debian's
  *   python3-torch and python3-numpy), which times AELoss.forward and np.load of the same files;
  *   skipped with "torch not available" when it cannot be imported. Its total must equal ours to
  *   1e-5 (relative).
- *
  * - the notebook transfer (unless --no-kernel): a real ipykernel (jupyter_client, Debian's
  *   python3-ipykernel) holding the case as CornerNet's `outs`/`targets` lists (torch tensors), pulled
  *   as files (a local kernel) and as base64 chunks (the remote path), time to files on disk and
@@ -24,11 +24,9 @@
  * - the panel and extension-host figures of the last `npm test` (test-results/*.json: activation,
  *   the longest run on the extension host's event loop, panel paint and hover times), when present.
  *
- * Huge pages: on Linux with transparent huge pages in `madvise` mode (Debian's default), a fresh
- * 128 MB buffer costs ~31,000 page faults, which on a VM can take longer than the copy itself.
- * numpy asks for huge pages on large arrays; Node cannot madvise, but glibc's malloc does it
- * when started with GLIBC_TUNABLES=glibc.malloc.hugetlb=1. The bench re-runs itself with that
- * setting (unless --no-hugepages) and reports the CLI both ways.
+ * Reading, when streamed: `readMs` covers the headers and the small arrays; the heatmaps' 126 MB
+ * are read inside the focal pass (`heatmapReadMs`, per thread, is part of `computeMs`). Both are
+ * printed, and so is their sum against np.load.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -41,7 +39,7 @@ import { boundsFor, computeLoss } from '../src/cornernet/loss';
 import { resolveThreadCount } from '../src/cornernet/parallel';
 import { resolveRoles } from '../src/cornernet/resolve';
 import { CORNERS, type Corner } from '../src/cornernet/roles';
-import { computeLossWithInputs } from '../src/cornernet/run';
+import { computeLossFromFiles, computeLossWithInputs } from '../src/cornernet/run';
 import { REALISTIC_SPEC, makeSyntheticBatch } from '../src/cornernet/synthetic';
 import { encodeNpy } from '../src/tensor/npy';
 import { KernelError } from '../src/notebook/kernel';
@@ -63,23 +61,6 @@ const threads = resolveThreadCount(option('--threads', 0));
 const keepIdx = args.indexOf('--keep');
 const keepDir = keepIdx >= 0 ? args[keepIdx + 1] : undefined;
 
-const HUGEPAGES = 'glibc.malloc.hugetlb=1';
-const hugePagesOn = (env: NodeJS.ProcessEnv) => (env.GLIBC_TUNABLES ?? '').includes('glibc.malloc.hugetlb=1');
-const withHugePages = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({
-  ...env,
-  GLIBC_TUNABLES: env.GLIBC_TUNABLES ? `${env.GLIBC_TUNABLES}:${HUGEPAGES}` : HUGEPAGES,
-});
-const withoutHugePages = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => {
-  const rest = (env.GLIBC_TUNABLES ?? '')
-    .split(':')
-    .filter((t) => t && !t.startsWith('glibc.malloc.hugetlb'))
-    .join(':');
-  const out = { ...env };
-  if (rest) out.GLIBC_TUNABLES = rest;
-  else delete out.GLIBC_TUNABLES;
-  return out;
-};
-
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -90,6 +71,7 @@ const ratio = (a: number, b: number | undefined) => (b && Number.isFinite(a) && 
 interface CliRun {
   readMs: number;
   computeMs: number;
+  heatmapReadMs: number;
   wallMs: number;
   maxRssMB: number;
   total: number | null;
@@ -162,9 +144,10 @@ function lastTestFigures(): Record<string, unknown> {
 }
 
 /** One CLI run with its peak RSS: /usr/bin/time -v when present, else a preloaded exit hook. */
-function runCli(dir: string, env: NodeJS.ProcessEnv): CliRun {
+function runCli(dir: string, extra: string[]): CliRun {
   const cli = path.resolve('dist/cli.js');
-  const cliArgs = [cli, '--json', '--threads', String(threads), dir];
+  const cliArgs = [cli, '--json', '--threads', String(threads), ...extra, dir];
+  const env = process.env;
   const t0 = performance.now();
   let r;
   let rssKB: number;
@@ -180,7 +163,7 @@ function runCli(dir: string, env: NodeJS.ProcessEnv): CliRun {
   const wallMs = performance.now() - t0;
   if (r.status !== 0) throw new Error(`cli failed (${r.status}): ${r.stderr}`);
   const report = JSON.parse(r.stdout);
-  return { readMs: report.timings.readMs, computeMs: report.timings.computeMs, wallMs, maxRssMB: rssKB / 1024, total: report.total };
+  return { readMs: report.timings.readMs, computeMs: report.timings.computeMs, heatmapReadMs: report.timings.heatmapReadMs ?? 0, wallMs, maxRssMB: rssKB / 1024, total: report.total };
 }
 
 interface TorchResult {
@@ -199,21 +182,12 @@ function runTorch(dir: string): TorchResult | { unavailable: string } {
   const probe = spawnSync(python, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
   if (probe.status !== 0) return { unavailable: 'torch not available (apt-get install -y python3-torch python3-numpy)' };
   const script = path.resolve('scripts/baseline_torch.py');
-  // The original runs in the environment the bench was started in: not with the huge-page
-  // setting this bench adds for itself (torch's allocations would get it too).
-  const env = process.env.CORNERNET_BENCH_ADDED_HUGEPAGES ? withoutHugePages(process.env) : process.env;
-  const r = spawnSync(python, [script, dir, '--runs', String(torchRuns)], { encoding: 'utf8', maxBuffer: 1 << 24, env });
+  const r = spawnSync(python, [script, dir, '--runs', String(torchRuns)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { unavailable: `baseline_torch.py failed: ${(r.stderr ?? '').trim().split('\n').pop()}` };
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
 }
 
 async function main() {
-  if (process.platform === 'linux' && !flag('--no-hugepages') && !hugePagesOn(process.env)) {
-    // glibc reads its tunables at start-up only: run again with huge pages for large buffers.
-    const env = { ...withHugePages(process.env), CORNERNET_BENCH_ADDED_HUGEPAGES: '1' };
-    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, ...args], { stdio: 'inherit', env });
-    process.exit(r.status ?? 1);
-  }
   const log = (s: string) => !json && console.log(s);
   const t0 = performance.now();
   const batch = makeSyntheticBatch(REALISTIC_SPEC);
@@ -225,18 +199,24 @@ async function main() {
     const bytes = files.reduce((a, f) => a + statSync(path.join(dir, f)).size, 0);
     const { S, B, C, H, W, K } = REALISTIC_SPEC;
     log(`realistic case: S=${S} B=${B} C=${C} ${H}x${W} K=${K}, objects [${REALISTIC_SPEC.objectsPerImage.join(', ')}]`);
-    log(`${files.length} .npy files, ${(bytes / 1e6).toFixed(1)} MB (generated in ${(performance.now() - t0).toFixed(0)} ms); ${os.availableParallelism()} cores, threads ${threads}; huge pages ${hugePagesOn(process.env) ? 'on' : 'off'}`);
+    log(`${files.length} .npy files, ${(bytes / 1e6).toFixed(1)} MB (generated in ${(performance.now() - t0).toFixed(0)} ms); ${os.availableParallelism()} cores, threads ${threads}`);
 
-    // Ours, in process: the whole job as the CLI runs it.
-    const read: number[] = [];
-    const compute: number[] = [];
+    // Ours, in process: the CLI's job (heatmaps streamed) and the extension worker's (whole arrays).
+    const streamed = { read: [] as number[], compute: [] as number[], heatmapRead: [] as number[] };
+    const whole = { read: [] as number[], compute: [] as number[] };
     let total: number | null = null;
+    let wholeTotal: number | null = null;
     for (let i = 0; i < runs + 2; i++) {
-      const { report } = await computeLossWithInputs({ paths: [dir] }, { threads });
+      const report = await computeLossFromFiles({ paths: [dir] }, { threads });
       total = report.total;
+      const w = (await computeLossWithInputs({ paths: [dir] }, { threads })).report;
+      wholeTotal = w.total;
       if (i >= 2) {
-        read.push(report.timings.readMs);
-        compute.push(report.timings.computeMs);
+        streamed.read.push(report.timings.readMs);
+        streamed.compute.push(report.timings.computeMs);
+        streamed.heatmapRead.push(report.timings.heatmapReadMs ?? NaN);
+        whole.read.push(w.timings.readMs);
+        whole.compute.push(w.timings.computeMs);
       }
     }
 
@@ -257,19 +237,22 @@ async function main() {
       if (i >= 1) referenceMs.push(performance.now() - r0);
     }
 
-    // The CLI, spawned: its timings and peak RSS, with and without huge pages.
-    const cli = (env: NodeJS.ProcessEnv) => {
-      const rs = Array.from({ length: Math.max(1, cliRuns) }, () => runCli(dir, env));
+    // The CLI, spawned (a fresh process each run: start-up and JIT warm-up included): its timings
+    // and peak RSS, streamed and with --no-stream.
+    const cli = (extra: string[]) => {
+      const rs = Array.from({ length: Math.max(1, cliRuns) }, () => runCli(dir, extra));
       return {
         readMs: stats(rs.map((r) => r.readMs)),
         computeMs: stats(rs.map((r) => r.computeMs)),
+        heatmapReadMs: stats(rs.map((r) => r.heatmapReadMs)),
+        allReadMs: stats(rs.map((r) => r.readMs + r.heatmapReadMs)),
         wallMs: stats(rs.map((r) => r.wallMs)),
         maxRssMB: Math.max(...rs.map((r) => r.maxRssMB)),
         total: rs[0]!.total,
       };
     };
-    const cliHuge = process.platform === 'linux' ? cli(withHugePages(process.env)) : undefined;
-    const cliPlain = cli(withoutHugePages(process.env));
+    const cliStreamed = cli([]);
+    const cliWhole = cli(['--no-stream']);
 
     const torch = runTorch(dir);
     const orig = 'unavailable' in torch ? undefined : torch;
@@ -277,37 +260,44 @@ async function main() {
     const fromTests = lastTestFigures();
 
     const rssLimitMB = (1.5 * bytes) / 2 ** 20 + 100;
+    const streamedAllRead = streamed.read.map((r, i) => r + streamed.heatmapRead[i]!);
     const result = {
       case: { ...REALISTIC_SPEC, files: files.length, bytes },
       node: process.version,
       cores: os.availableParallelism(),
       threads,
-      hugePages: hugePagesOn(process.env),
       runs,
       total,
-      readMs: stats(read),
-      computeMs: stats(compute),
+      inProcess: {
+        streamed: { readMs: stats(streamed.read), computeMs: stats(streamed.compute), heatmapReadMs: stats(streamed.heatmapRead), allReadMs: stats(streamedAllRead) },
+        whole: { readMs: stats(whole.read), computeMs: stats(whole.compute) },
+      },
       reference: { computeMs: stats(referenceMs), total: referenceTotal },
-      cli: { hugePages: cliHuge ?? null, plain: cliPlain },
-      rss: { peakMB: Math.max(cliPlain.maxRssMB, cliHuge?.maxRssMB ?? 0), limitMB: rssLimitMB },
+      cli: { streamed: cliStreamed, whole: cliWhole },
+      rss: { streamedMB: cliStreamed.maxRssMB, wholeMB: cliWhole.maxRssMB, limitMB: rssLimitMB },
       original: orig ?? { unavailable: (torch as { unavailable: string }).unavailable },
       notebook,
       fromTests,
       ratios: orig
         ? {
-            computeVsForward: ratio(median(compute), orig.forwardMs.median),
-            computeVsForwardCpu: ratio(median(compute), orig.forwardMs.cpuMedian),
-            cliComputeVsForward: ratio((cliHuge ?? cliPlain).computeMs.median, orig.forwardMs.median),
-            readVsNpLoad: ratio(median(read), orig.npLoadMs.median),
-            cliReadVsNpLoad: ratio((cliHuge ?? cliPlain).readMs.median, orig.npLoadMs.median),
-            cliPlainReadVsNpLoad: ratio(cliPlain.readMs.median, orig.npLoadMs.median),
+            cliComputeVsForward: ratio(cliStreamed.computeMs.median, orig.forwardMs.median),
+            computeVsForward: ratio(median(streamed.compute), orig.forwardMs.median),
+            computeVsForwardCpu: ratio(median(streamed.compute), orig.forwardMs.cpuMedian),
+            wholeComputeVsForward: ratio(median(whole.compute), orig.forwardMs.median),
+            cliReadVsNpLoad: ratio(cliStreamed.readMs.median, orig.npLoadMs.median),
+            cliAllReadVsNpLoad: ratio(cliStreamed.allReadMs.median, orig.npLoadMs.median),
+            readVsNpLoad: ratio(median(streamed.read), orig.npLoadMs.median),
+            allReadVsNpLoad: ratio(median(streamedAllRead), orig.npLoadMs.median),
+            wholeReadVsNpLoad: ratio(median(whole.read), orig.npLoadMs.median),
+            cliWholeReadVsNpLoad: ratio(cliWhole.readMs.median, orig.npLoadMs.median),
             referenceVsForward: ratio(median(referenceMs), orig.forwardMs.median),
           }
         : null,
       checks: {
+        wholeEqualsStreamed: total === wholeTotal,
         referenceEqualsOurs: total !== null && referenceTotal !== null && Math.abs(total - referenceTotal) <= 1e-9 * Math.abs(total),
         torchEqualsOurs: orig && total !== null ? Math.abs(orig.total - total) <= 1e-5 * Math.abs(total) : null,
-        rssWithinLimit: Math.max(cliPlain.maxRssMB, cliHuge?.maxRssMB ?? 0) <= rssLimitMB,
+        rssWithinLimit: cliStreamed.maxRssMB <= rssLimitMB && cliWhole.maxRssMB <= rssLimitMB,
       },
     };
 
@@ -316,30 +306,32 @@ async function main() {
     } else {
       const ms = (s: { median: number; min: number }) => `median ${s.median.toFixed(1)} ms, min ${s.min.toFixed(1)} ms`;
       const x = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${v.toFixed(3)}x`);
-      log(`total loss ${total} (reference kernel ${referenceTotal}${orig ? `, torch ${orig.total}` : ''})`);
+      log(`total loss ${total} (whole arrays ${wholeTotal}, reference kernel ${referenceTotal}${orig ? `, torch ${orig.total}` : ''})`);
+      const ip = result.inProcess;
       log(`ours, in process (${runs} runs after 2 warm-ups, ${threads} thread${threads > 1 ? 's' : ''}):`);
-      log(`  read    (17 files, headers + data): ${ms(result.readMs)}`);
-      log(`  compute (focal, pull/push, offsets): ${ms(result.computeMs)}`);
+      log(`  CLI's job, heatmaps streamed: read (headers + small arrays) ${ms(ip.streamed.readMs)}; compute ${ms(ip.streamed.computeMs)}, of which reading the heatmaps ${ms(ip.streamed.heatmapReadMs)} per thread`);
+      log(`  extension worker's job, whole arrays: read ${ms(ip.whole.readMs)}; compute ${ms(ip.whole.computeMs)}`);
       log(`reference scalar kernel, compute: ${ms(result.reference.computeMs)}`);
       for (const [name, c] of [
-        ['huge pages', cliHuge],
-        ['4K pages', cliPlain],
+        ['streamed', cliStreamed],
+        ['--no-stream', cliWhole],
       ] as const) {
-        if (!c) continue;
-        log(`cli (${name}, ${c.readMs.runs} runs): read ${ms(c.readMs)}; compute ${ms(c.computeMs)}; wall ${ms(c.wallMs)}; peak RSS ${c.maxRssMB.toFixed(0)} MB`);
+        log(`cli (${name}, ${c.readMs.runs} fresh processes): read ${ms(c.readMs)}; compute ${ms(c.computeMs)}${name === 'streamed' ? ` (heatmaps read during it: ${ms(c.heatmapReadMs)})` : ''}; wall ${ms(c.wallMs)}; peak RSS ${c.maxRssMB.toFixed(0)} MB`);
       }
-      log(`peak RSS ${result.rss.peakMB.toFixed(0)} MB, limit 1.5 x input + 100 MB = ${rssLimitMB.toFixed(0)} MB: ${result.checks.rssWithinLimit ? 'ok' : 'OVER'}`);
+      log(`peak RSS: streamed ${cliStreamed.maxRssMB.toFixed(0)} MB, whole ${cliWhole.maxRssMB.toFixed(0)} MB; limit 1.5 x input + 100 MB = ${rssLimitMB.toFixed(0)} MB: ${result.checks.rssWithinLimit ? 'ok' : 'OVER'}`);
       if (orig) {
         log(`original (torch ${orig.torch}, ${orig.threads} thread, ${orig.forwardMs.runs} runs after 2 warm-ups):`);
         log(`  AELoss.forward: ${ms(orig.forwardMs)}, CPU median ${orig.forwardMs.cpuMedian.toFixed(1)} ms`);
         log(`  np.load x ${files.length}: ${ms(orig.npLoadMs)}`);
         const r = result.ratios!;
-        log(`ratios (ours / original, medians): compute ${x(r.computeVsForward)} (vs CPU ${x(r.computeVsForwardCpu)}; CLI ${x(r.cliComputeVsForward)}; reference kernel ${x(r.referenceVsForward)})`);
-        log(`  read ${x(r.readVsNpLoad)} (CLI with huge pages ${x(r.cliReadVsNpLoad)}, CLI 4K pages ${x(r.cliPlainReadVsNpLoad)})`);
+        log(`ratios (ours / original, medians):`);
+        log(`  compute: CLI ${x(r.cliComputeVsForward)}; in process ${x(r.computeVsForward)} (vs CPU ${x(r.computeVsForwardCpu)}), whole arrays ${x(r.wholeComputeVsForward)}; reference kernel ${x(r.referenceVsForward)}`);
+        log(`  read: CLI ${x(r.cliReadVsNpLoad)} (with the heatmap reads of the pass ${x(r.cliAllReadVsNpLoad)}); in process ${x(r.readVsNpLoad)} (with them ${x(r.allReadVsNpLoad)}); whole arrays ${x(r.wholeReadVsNpLoad)} (CLI --no-stream ${x(r.cliWholeReadVsNpLoad)})`);
         log(`torch total equals ours to 1e-5: ${result.checks.torchEqualsOurs ? 'yes' : 'NO'}`);
       } else {
         log(`original: ${result.original && 'unavailable' in result.original ? result.original.unavailable : ''}`);
       }
+      log(`streamed and whole-array totals equal: ${result.checks.wholeEqualsStreamed ? 'yes' : 'NO'}`);
       log(`reference kernel total equals ours to 1e-9: ${result.checks.referenceEqualsOurs ? 'yes' : 'NO'}`);
       if ('unavailable' in notebook) log(`notebook transfer: ${notebook.unavailable}`);
       else {

@@ -11,6 +11,7 @@ import { parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs';
 import type { LossWeights } from './cornernet/report';
 import { computeLossFromFiles } from './cornernet/run';
 import { isTensorReadError } from './tensor/errors';
+import { useBlockingReads } from './tensor/source';
 
 const USAGE = `usage: cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W] [--regr-weight W] INPUT...
 
@@ -144,6 +145,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`cornernet-loss ${VERSION}\n`);
     return 0;
   }
+  // Nothing else runs in this process while it reads: blocking reads are the fast ones.
+  useBlockingReads(true);
   try {
     const report = await computeLossFromFiles(
       { paths: args.inputs, roles: args.roles },

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { TensorReadError } from './errors';
 
@@ -44,8 +45,76 @@ export interface FileSourceOptions {
   shared?: boolean;
 }
 
+let blocking = false;
+
+/**
+ * Read files with blocking calls from now on, in this thread. For the CLI, where nothing else
+ * waits: a small read then costs microseconds instead of a round trip through the thread pool
+ * (the 17 headers and 13 small arrays of a batch: ~20 ms less). Never on the extension host.
+ */
+export function useBlockingReads(on: boolean): void {
+  blocking = on;
+}
+
 /** A file on disk, read with positioned reads (no whole-file read for a header). */
 export async function openFileSource(path: string, name = path, options: FileSourceOptions = {}): Promise<ByteSource> {
+  return blocking ? openBlocking(path, name, options) : openAsync(path, name, options);
+}
+
+function openBlocking(path: string, name: string, options: FileSourceOptions): ByteSource {
+  let fd: number;
+  let size: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    throw new TensorReadError('io', name, describeIoError(e));
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new TensorReadError('io', name, 'not a regular file');
+    size = st.size;
+  } catch (e) {
+    fs.closeSync(fd);
+    if (e instanceof TensorReadError) throw e;
+    throw new TensorReadError('io', name, describeIoError(e));
+  }
+  let closed = false;
+  const readInto = async (offset: number, length: number, shared = false): Promise<Uint8Array> => {
+    checkRange(name, size, offset, length);
+    const out = new Uint8Array(shared ? new SharedArrayBuffer(length) : new ArrayBuffer(length));
+    let done = 0;
+    try {
+      while (done < length) {
+        const got = fs.readSync(fd, out, done, length - done, offset + done);
+        if (got === 0) break;
+        done += got;
+      }
+    } catch (e) {
+      throw new TensorReadError('io', name, describeIoError(e));
+    }
+    if (done < length) {
+      throw new TensorReadError('truncated', name, `file changed while reading: got ${done} of ${length} bytes at ${offset}`);
+    }
+    return out;
+  };
+  return {
+    name,
+    size,
+    read: (offset, length) => readInto(offset, length),
+    readOwned: (offset, length) => readInto(offset, length, options.shared === true),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // nothing left to release
+      }
+    },
+  };
+}
+
+async function openAsync(path: string, name: string, options: FileSourceOptions): Promise<ByteSource> {
   let handle: fsp.FileHandle;
   try {
     handle = await fsp.open(path, 'r');

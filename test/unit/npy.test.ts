@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { TensorReadError } from '../../src/tensor/errors';
 import { floatToHalf, halfToFloat, ITEM_SIZE, type DType, type TensorData } from '../../src/tensor/dtype';
-import { memorySource, openFileSource, type ByteSource } from '../../src/tensor/source';
+import { memorySource, openFileSource, useBlockingReads, type ByteSource } from '../../src/tensor/source';
 import {
   decodeNpy,
   encodeNpy,
@@ -81,6 +81,28 @@ test('every broken .npy fails with the expected kind, naming the file', async ()
     await assertTensorError(() => readTensorFile(path), b.kind, path);
     await assertTensorError(() => readTensorHeaders(path), b.kind, path);
     await assertTensorError(async () => decodeNpy(new Uint8Array(readFileSync(path)), path), b.kind, path);
+  }
+});
+
+test('blocking reads (the CLI) read every file and fail on every broken one exactly as the async ones', async () => {
+  const { npy, broken } = manifest();
+  const npyBroken = broken.filter((b) => b.format === 'npy');
+  const asyncResults = await Promise.all(npy.map((e) => readTensorFile(fixture(e.file))));
+  useBlockingReads(true);
+  try {
+    for (let i = 0; i < npy.length; i++) {
+      const t = await readTensorFile(fixture(npy[i]!.file));
+      assert.deepEqual(t.shape, asyncResults[i]!.shape);
+      assertSameData(t.data, asyncResults[i]!.data, npy[i]!.file);
+    }
+    for (const b of npyBroken) {
+      await assertTensorError(() => readTensorFile(fixture(b.file)), b.kind, fixture(b.file));
+      await assertTensorError(() => readTensorHeaders(fixture(b.file)), b.kind, fixture(b.file));
+    }
+    await assertTensorError(() => readTensorFile(fixture('no_such_file.npy')), 'io', fixture('no_such_file.npy'));
+    await assertTensorError(() => openFileSource(fixture('.')), 'io', fixture('.'));
+  } finally {
+    useBlockingReads(false);
   }
 });
 
