@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FloatArray } from './batch';
 import { fromRaw, scanTargets, type ClampBounds, type FocalSums } from './focal';
-import { createFocalKernel, type RawFocalSums } from './focalKernel';
+import { createFocalKernel, type FocalKernel, type RawFocalSums } from './focalKernel';
 import {
   closeStreamState,
   mergeStreamed,
@@ -175,7 +175,7 @@ function chunksOf(jobCount: number, planes: number, HW: number): Chunk[] {
  */
 export class FocalWorkers {
   private readonly workers: Worker[];
-  private readonly kernel = createFocalKernel();
+  private ownKernel: FocalKernel | undefined;
   private busy = false;
   private runs = 0;
 
@@ -198,6 +198,11 @@ export class FocalWorkers {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** The calling thread's kernel, built on first use (its tables cost a few ms: not while reading). */
+  private get kernel(): FocalKernel {
+    return (this.ownKernel ??= createFocalKernel());
   }
 
   /**
