@@ -2,6 +2,8 @@
  * The whole job on files: discover headers, settle roles, read, compute. Used by the CLI and the
  * extension's worker; everything else in the core is reachable from here.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { ReadLimits } from '../tensor/limits';
 import type { LossInputs } from './batch';
 import type { Arithmetic } from './embedding';
@@ -44,9 +46,10 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
   const progress = options.onProgress ?? (() => undefined);
   const t0 = performance.now();
   const threads = resolveThreadCount(options.threads);
-  // The workers boot and warm their kernels up while the headers are read (~100 ms together);
-  // a small case lets them go and runs on this thread alone.
-  let workers = FocalWorkers.start(threads - 1, { warm: true });
+  // The workers boot and warm their kernels up while the headers are read (~100 ms together), if
+  // the inputs are large enough to need them (a guess from file sizes; a small case that got them
+  // anyway lets them go and runs on this thread alone).
+  let workers = FocalWorkers.start(threads > 1 && inputBytes(spec) >= 4 * MIN_THREADED_PIXELS ? threads - 1 : 0, { warm: true });
   try {
     progress(0, 'reading headers');
     const discovery = await discoverInputs(spec, options.limits);
@@ -99,6 +102,31 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
   } finally {
     void workers.close();
   }
+}
+
+/** Bytes of the files an InputSpec names (folders: their files, not recursively); 0 when unreadable. */
+function inputBytes(spec: InputSpec): number {
+  let total = 0;
+  const size = (p: string) => {
+    try {
+      const st = fs.statSync(p);
+      return st.isFile() ? st.size : 0;
+    } catch {
+      return 0; // discovery reports it
+    }
+  };
+  for (const p of [...spec.paths, ...(spec.roles ?? []).map((r) => r.path)]) {
+    try {
+      if (fs.statSync(p).isDirectory()) {
+        for (const name of fs.readdirSync(p)) total += size(path.join(p, name));
+        continue;
+      }
+    } catch {
+      continue;
+    }
+    total += size(p);
+  }
+  return total;
 }
 
 /** The report and the inputs it was computed from (kept by the worker to serve slices). */
