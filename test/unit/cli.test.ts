@@ -60,6 +60,20 @@ describe('cornernet-loss', () => {
     assert.equal(typeof j.timings.computeMs, 'number');
   });
 
+  it('streams the heatmaps of .npy folders by default; --no-stream reads them whole, same report', () => {
+    const dir = path.join(FIXTURES, 'p07_saturated');
+    const streamed = cli(['--json', '--threads', '2', dir]);
+    const whole = cli(['--json', '--no-stream', dir]);
+    assert.equal(streamed.code, 0, streamed.stderr);
+    assert.equal(whole.code, 0, whole.stderr);
+    const a = JSON.parse(streamed.stdout);
+    const b = JSON.parse(whole.stdout);
+    assert.equal(typeof a.timings.heatmapReadMs, 'number');
+    assert.equal(b.timings.heatmapReadMs, undefined);
+    assert.deepEqual({ ...a, timings: null }, { ...b, timings: null });
+    assert.match(cli([dir]).stdout, /heatmaps read during it: [\d.]+ ms/);
+  });
+
   it('prints a readable table without --json, warnings included, exit 0', () => {
     const r = cli([path.join(FIXTURES, 'p04_one_object')]);
     assert.equal(r.code, 0);
