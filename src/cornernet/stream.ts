@@ -81,7 +81,8 @@ export async function planStreamedHeat(resolution: Resolution, limits?: Partial<
     try {
       const info = await readNpyHeader(src, limits);
       const h = u.ref.header;
-      if (info.dtype !== h.dtype || info.fortranOrder || info.shape.length !== h.shape.length || info.shape.some((d, i) => d !== h.shape[i])) {
+      const same = info.dtype === h.dtype && !info.fortranOrder && info.byteOrder !== 'big' && info.shape.length === h.shape.length && info.shape.every((d, i) => d === h.shape[i]);
+      if (!same) {
         throw new TensorReadError('truncated', u.ref.file, 'the file changed while it was being read; run again');
       }
       located.set(u, info.dataOffset);
@@ -112,7 +113,7 @@ export async function planStreamedHeat(resolution: Resolution, limits?: Partial<
         bounds[s] = boundsFor(u.ref.header.dtype);
       });
     }
-    if (logits.some((l) => l === undefined) || logits.length !== dims.S) return `a stack of ${corner}_heat has no array`;
+    for (let s = 0; s < dims.S; s++) if (!logits[s]) return `stack ${s} of ${corner}_heat has no array`;
     const gt = at(gtUse, 0, false);
     jobs.push({ gt, logits, bounds });
     bytes += planeElems * ((gt.float64 ? 8 : 4) + logits.reduce((a, l) => a + (l.float64 ? 8 : 4), 0));
