@@ -35,6 +35,8 @@ if (only !== 'out') {
   rmSync('dist', { recursive: true, force: true });
   jobs.push(
     esbuild.build({ ...nodeCommon, entryPoints: { extension: 'src/extension.ts' }, outdir: 'dist', banner: { js: 'globalThis.__cnT0 = performance.now();' } }),
+    // The surfaces: loaded by extension.js on first use, never at activation (src/surfaces.ts).
+    esbuild.build({ ...nodeCommon, entryPoints: { surfaces: 'src/surfaces.ts' }, outdir: 'dist' }),
     esbuild.build({ ...nodeCommon, entryPoints: { worker: 'src/worker/lossWorker.ts' }, outdir: 'dist' }),
     esbuild.build({
       bundle: true,

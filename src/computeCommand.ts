@@ -22,7 +22,7 @@ import { isTensorReadError } from './tensor/errors';
 import { isKernelError } from './notebook/kernel';
 import { tensorFormatOf } from './tensor/tensorFile';
 
-export const COMPUTE_COMMAND = 'cornernet.computeLoss';
+export { COMPUTE_COMMAND } from './ids';
 
 /** Arguments accepted when the command is run from code. */
 export interface ComputeArgs {

@@ -1,29 +1,47 @@
 /**
- * Extension entry point: wires the surfaces. Activation only registers providers; the engine and
- * the tensor statistics run in worker threads started on first use.
+ * Extension entry point: registers every surface and loads none. The surfaces (commands, panel,
+ * viewer, side view, hovers, badges, Problems, the notebook flow) are in their own bundle,
+ * dist/surfaces.js, loaded the first time one of them is used: a command, a view or editor
+ * opening, a hover on a line that names a tensor file, a tensor file shown in the explorer. So
+ * activation costs a few milliseconds whatever the extension grows to, and the engine and the
+ * tensor statistics run in worker threads started later still.
  */
 import * as vscode from 'vscode';
-import { COMPUTE_COMMAND, LossRunner, type ComputeArgs, type LastError } from './computeCommand';
+import type { ComputeArgs, LastError } from './computeCommand';
 import type { LossReport } from './cornernet/report';
-import { TensorDecorations } from './decorations';
-import { HOVER_LANGUAGES, TensorHoverProvider } from './hover';
-import { disposeLog } from './log';
-import { TensorProblems } from './problems';
-import { PANEL_VIEW_TYPE, type RenderReport } from './protocol/panel';
-import type { FromViewer } from './protocol/viewer';
-import { exportReport, ResultsPanel } from './resultsPanel';
-import { SidebarView, type Run } from './sidebarView';
-import { TensorInfoService } from './tensorInfo';
-import { OPEN_VIEWER_COMMAND, TensorViewerProvider } from './tensorViewer';
-import { WorkerClient } from './workerClient';
+import {
+  COMPUTE_COMMAND,
+  EXPORT_CELL_COMMAND,
+  EXPORT_REPORT_COMMAND,
+  HOVER_LANGUAGES,
+  isTensorFileName,
+  mayNameTensorFile,
+  NOTEBOOK_COMMAND,
+  OPEN_VARIABLE_COMMAND,
+  OPEN_VIEWER_COMMAND,
+  PANEL_VIEW_TYPE,
+  SIDEBAR_VIEW_ID,
+  VIEWER_VIEW_TYPE,
+} from './ids';
 import type { KernelSource } from './jupyterKernels';
-import { EXPORT_CELL_COMMAND, NOTEBOOK_COMMAND, NotebookLossCommand, type NotebookComputeArgs } from './notebookCommand';
-import { KernelVariableViewer, OPEN_VARIABLE_COMMAND } from './variableViewer';
+import type { NotebookComputeArgs } from './notebookCommand';
+import type { RenderReport } from './protocol/panel';
+import type { FromViewer } from './protocol/viewer';
+import type { SidebarView } from './sidebarView';
+import type { TensorViewerProvider } from './tensorViewer';
+import type { Surfaces } from './surfaces';
+import type { TensorInfoService } from './tensorInfo';
+import type { KernelVariableViewer } from './variableViewer';
 
 /** What `activate` returns: for tests and other extensions. */
 export interface CornerNetInspectorApi {
-  /** The extension's own activation cost: evaluating its bundle, and running activate(). */
-  readonly activation: { loadMs: number | null; activateMs: number; workersStarted: number };
+  /**
+   * The extension's own activation cost: evaluating its bundle, and running activate(); whether
+   * activation loaded the surfaces or started a worker (it does neither).
+   */
+  readonly activation: { loadMs: number | null; activateMs: number; workersStarted: number; surfacesLoaded: boolean };
+  /** What loading the surfaces' bundle cost, once something needed it (null before). */
+  readonly surfacesLoadMs: number | null;
   computeLoss(args: ComputeArgs | vscode.Uri | vscode.Uri[]): Promise<LossReport | undefined>;
   /** The error of the last failed computation (cleared by a success). */
   readonly lastError: LastError | undefined;
@@ -60,105 +78,107 @@ export interface CornerNetInspectorApi {
 declare const globalThis: { __cnT0?: number };
 const moduleLoadedAt = performance.now();
 
+/** The custom editor's registration options: TensorViewerProvider.options, which is not loaded yet. */
+const VIEWER_OPTIONS = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } } as const;
+
 export function activate(context: vscode.ExtensionContext): CornerNetInspectorApi {
   const activateStart = performance.now();
-  const workerScript = context.asAbsolutePath('dist/worker.js');
-  const runner = new LossRunner(context);
-  const info = new TensorInfoService(workerScript);
-  const problems = new TensorProblems(info);
-  const viewer = new TensorViewerProvider(context.extensionUri, workerScript, info, problems);
-  const decorations = new TensorDecorations(info);
-  const notebooks = new NotebookLossCommand(runner);
-  const jupyterSource = notebooks.kernels;
-  const variables = new KernelVariableViewer(notebooks, runner);
-  const sidebar = new SidebarView(context.extensionUri, {
-    reopen: (run: Run) => ResultsPanel.showDetached(runner, run.report, run.spec, run.label),
-    openTensor: async (file, key) => {
-      await vscode.commands.executeCommand(OPEN_VIEWER_COMMAND, vscode.Uri.file(file), key ?? null);
-    },
-  });
+  const decorationsChanged = new vscode.EventEmitter<vscode.Uri | vscode.Uri[] | undefined>();
+  let loaded: Surfaces | undefined;
+  const surfaces = (): Surfaces => {
+    if (loaded) return loaded;
+    const t0 = performance.now();
+    // A runtime path: esbuild leaves this require alone, so the surfaces stay in their own bundle.
+    const bundle = context.asAbsolutePath('dist/surfaces.js');
+    const { createSurfaces } = require(bundle) as typeof import('./surfaces');
+    loaded = createSurfaces(context);
+    context.subscriptions.push(loaded, loaded.decorations.onDidChangeFileDecorations((e) => decorationsChanged.fire(e)));
+    surfacesLoadMs = performance.now() - t0;
+    return loaded;
+  };
+  let surfacesLoadMs: number | null = null;
 
   context.subscriptions.push(
-    runner,
-    notebooks,
-    variables,
-    info,
-    problems,
-    decorations,
-    vscode.commands.registerCommand(COMPUTE_COMMAND, (a?: unknown, b?: unknown) => runner.command(a, b)),
-    vscode.commands.registerCommand(NOTEBOOK_COMMAND, (a?: unknown) => notebooks.command(a)),
+    decorationsChanged,
+    vscode.commands.registerCommand(COMPUTE_COMMAND, (a?: unknown, b?: unknown) => surfaces().runner.command(a, b)),
+    vscode.commands.registerCommand(NOTEBOOK_COMMAND, (a?: unknown) => surfaces().notebooks.command(a)),
     vscode.commands.registerCommand(EXPORT_CELL_COMMAND, (a?: unknown, names?: unknown) =>
-      notebooks.insertExportCell(a, Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : undefined),
+      surfaces().notebooks.insertExportCell(a, Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : undefined),
     ),
-    vscode.commands.registerCommand(OPEN_VARIABLE_COMMAND, (v?: unknown) => variables.command(v as Parameters<KernelVariableViewer['command']>[0])),
-    vscode.commands.registerCommand('cornernet.exportReport', async (target?: vscode.Uri) => {
-      const report = ResultsPanel.current?.currentReport;
-      if (!report) {
-        void vscode.window.showInformationMessage('CornerNet Inspector: compute a loss first (there is no report to export).');
-        return undefined;
-      }
-      return exportReport(report, target instanceof vscode.Uri ? target : undefined);
-    }),
+    vscode.commands.registerCommand(OPEN_VARIABLE_COMMAND, (v?: unknown) => surfaces().variables.command(v as Parameters<KernelVariableViewer['command']>[0])),
+    vscode.commands.registerCommand(EXPORT_REPORT_COMMAND, (target?: unknown) => surfaces().exportReportCommand(target)),
+    vscode.commands.registerCommand(OPEN_VIEWER_COMMAND, (target?: vscode.Uri | string, key?: string | null) => surfaces().viewer.openCommand(target, key)),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(panel, state) {
-        ResultsPanel.revive(runner, panel, state);
+        surfaces().restorePanel(panel, state);
       },
     }),
-    ...TensorViewerProvider.register(viewer),
-    ...SidebarView.register(sidebar),
-    vscode.window.registerFileDecorationProvider(decorations),
+    vscode.window.registerCustomEditorProvider(
+      VIEWER_VIEW_TYPE,
+      {
+        openCustomDocument: (uri) => surfaces().viewer.openCustomDocument(uri),
+        resolveCustomEditor: (document, panel) => surfaces().viewer.resolveCustomEditor(document as Parameters<TensorViewerProvider['resolveCustomEditor']>[0], panel),
+      },
+      VIEWER_OPTIONS,
+    ),
+    vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, {
+      resolveWebviewView: (view) => surfaces().sidebar.resolveWebviewView(view),
+    }),
+    vscode.window.registerFileDecorationProvider({
+      onDidChangeFileDecorations: decorationsChanged.event,
+      // Most explorer rows are not tensor files: those never load anything.
+      provideFileDecoration: (uri) =>
+        uri.scheme === 'file' && isTensorFileName(uri.path) ? surfaces().decorations.provideFileDecoration(uri) : undefined,
+    }),
     // Without a scheme, the selectors also match notebook cells of these languages.
     vscode.languages.registerHoverProvider(
       HOVER_LANGUAGES.map((language) => ({ language })),
-      new TensorHoverProvider(info),
+      {
+        provideHover: (document, position, token) =>
+          mayNameTensorFile(document.lineAt(position.line).text) ? surfaces().hover.provideHover(document, position, token) : undefined,
+      },
     ),
-    runner.onDidCompute(({ report, spec, label, startedAt }) => {
-      sidebar.add(report, spec, label);
-      problems.setReport(report, startedAt);
-    }),
-    runner.onDidFail(({ error, spec, startedAt }) => problems.setError(error.message, error.subject, spec.paths, startedAt)),
-    { dispose: () => ResultsPanel.current?.dispose() },
-    { dispose: disposeLog },
   );
   const activation = {
     loadMs: globalThis.__cnT0 === undefined ? null : moduleLoadedAt - globalThis.__cnT0,
     activateMs: performance.now() - activateStart,
-    workersStarted: WorkerClient.startedCount,
+    workersStarted: loaded ? (loaded as Surfaces).workersStarted() : 0,
+    surfacesLoaded: loaded !== undefined,
   };
   return {
     activation,
-    computeLoss: (args) => runner.command(args),
+    get surfacesLoadMs() {
+      return surfacesLoadMs;
+    },
+    computeLoss: (args) => surfaces().api.computeLoss(args),
     get lastError() {
-      return runner.lastError;
+      return loaded?.api.lastError;
     },
-    currentReport: () => ResultsPanel.current?.currentReport,
-    lastRender: () => ResultsPanel.current?.lastRenderReport,
-    waitForRender: (timeoutMs, predicate) => {
-      const p = ResultsPanel.current;
-      return p ? p.waitForRender(timeoutMs, predicate) : Promise.reject(new Error('no results panel'));
-    },
+    currentReport: () => loaded?.api.currentReport(),
+    lastRender: () => loaded?.api.lastRender(),
+    waitForRender: (timeoutMs, predicate) => surfaces().api.waitForRender(timeoutMs, predicate),
     get runningCount() {
-      return runner.runningCount;
+      return loaded?.api.runningCount ?? 0;
     },
-    cancelRunning: (path) => runner.cancelRunning(path),
-    runningPaths: () => runner.runningPaths(),
-    waitForViewerRender: (uri, timeoutMs, predicate) => viewer.waitForRender(uri, timeoutMs, predicate),
-    sidebarState: () => sidebar.state(),
-    reopenRun: (id) => sidebar.reopen(id),
-    tensorInfo: info,
-    decoration: async (uri) => decorations.provideFileDecoration(uri),
-    computeLossFromNotebook: (args) => notebooks.command(args ?? {}),
-    useKernelSource: (source) => {
-      notebooks.kernels = source ?? jupyterSource;
+    cancelRunning: (path) => loaded?.api.cancelRunning(path) ?? 0,
+    runningPaths: () => loaded?.api.runningPaths() ?? [],
+    waitForViewerRender: (uri, timeoutMs, predicate) => surfaces().api.waitForViewerRender(uri, timeoutMs, predicate),
+    sidebarState: () => surfaces().api.sidebarState(),
+    reopenRun: (id) => surfaces().api.reopenRun(id),
+    get tensorInfo() {
+      return surfaces().api.tensorInfo;
     },
+    decoration: (uri) => surfaces().api.decoration(uri),
+    computeLossFromNotebook: (args) => surfaces().api.computeLossFromNotebook(args),
+    useKernelSource: (source) => surfaces().api.useKernelSource(source),
     get lastTransfer() {
-      return notebooks.lastTransfer;
+      return loaded?.api.lastTransfer;
     },
-    cancelNotebook: () => notebooks.cancelRunning(),
+    cancelNotebook: () => loaded?.api.cancelNotebook() ?? 0,
     get notebookRunningCount() {
-      return notebooks.runningCount;
+      return loaded?.api.notebookRunningCount ?? 0;
     },
-    kernelVariableFiles: () => variables.openFiles(),
+    kernelVariableFiles: () => loaded?.api.kernelVariableFiles() ?? [],
   };
 }
 

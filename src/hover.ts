@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { fileProblems, humanBytes, TensorInfoService } from './tensorInfo';
 
-export const HOVER_LANGUAGES = ['python', 'json', 'jsonc', 'yaml', 'markdown', 'plaintext'];
+export { HOVER_LANGUAGES } from './ids';
 
 /** A tensor path under the cursor: quoted, or a bare path-like token. */
 export function tensorPathAt(line: string, character: number): { text: string; key?: string; start: number; end: number } | undefined {

@@ -32,8 +32,8 @@ import {
 import { isNotebookChoice, type NotebookChoice, type RunSpec } from './protocol/panel';
 import * as settings from './settings';
 
-export const NOTEBOOK_COMMAND = 'cornernet.computeLossFromNotebook';
-export const EXPORT_CELL_COMMAND = 'cornernet.insertExportCell';
+import { EXPORT_CELL_COMMAND, NOTEBOOK_COMMAND } from './ids';
+export { EXPORT_CELL_COMMAND, NOTEBOOK_COMMAND };
 
 /** Arguments when run from code (tests, the panel's Recompute). */
 export interface NotebookComputeArgs {

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import type { LossReport } from './cornernet/report';
 import { log } from './log';
-import { parseFromSidebar, SIDEBAR_VIEW_ID, type SidebarState, type ToSidebar } from './protocol/sidebar';
+import { parseFromSidebar, type SidebarState, type ToSidebar } from './protocol/sidebar';
 import type { RunSpec } from './protocol/panel';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
@@ -36,10 +36,6 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     private readonly extensionUri: vscode.Uri,
     private readonly host: SidebarHost,
   ) {}
-
-  static register(view: SidebarView): vscode.Disposable[] {
-    return [vscode.window.registerWebviewViewProvider(SIDEBAR_VIEW_ID, view), view];
-  }
 
   /** A new result (keeps at most 50 runs). */
   add(report: LossReport, spec: RunSpec, label: string): Run {

@@ -14,7 +14,8 @@ import type { TensorInfoService } from './tensorInfo';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 import { WorkerClient } from './workerClient';
 
-export const OPEN_VIEWER_COMMAND = 'cornernet.openTensorViewer';
+import { OPEN_VIEWER_COMMAND } from './ids';
+export { OPEN_VIEWER_COMMAND };
 
 type ViewerRender = Extract<FromViewer, { type: 'rendered' }>;
 
@@ -45,17 +46,15 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
     private readonly problems: TensorProblems,
   ) {}
 
-  static register(provider: TensorViewerProvider): vscode.Disposable[] {
-    return [
-      vscode.window.registerCustomEditorProvider(VIEWER_VIEW_TYPE, provider, { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } }),
-      vscode.commands.registerCommand(OPEN_VIEWER_COMMAND, async (target?: vscode.Uri | string, key?: string | null) => {
-        const uri = typeof target === 'string' ? vscode.Uri.parse(target) : target ?? vscode.window.activeTextEditor?.document.uri;
-        if (!uri) return;
-        if (typeof key === 'string') provider.pendingKeys.set(uri.toString(), key);
-        await vscode.commands.executeCommand('vscode.openWith', uri, VIEWER_VIEW_TYPE);
-      }),
-      provider,
-    ];
+  /** Options of the custom editor's registration (extension.ts). */
+  static readonly options = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } } as const;
+
+  /** "Open in Tensor Viewer": a file (and an npz member or safetensors tensor to show first). */
+  async openCommand(target?: vscode.Uri | string, key?: string | null): Promise<void> {
+    const uri = typeof target === 'string' ? vscode.Uri.parse(target) : target ?? vscode.window.activeTextEditor?.document.uri;
+    if (!uri) return;
+    if (typeof key === 'string') this.pendingKeys.set(uri.toString(), key);
+    await vscode.commands.executeCommand('vscode.openWith', uri, VIEWER_VIEW_TYPE);
   }
 
   async openCustomDocument(uri: vscode.Uri): Promise<TensorDocument> {

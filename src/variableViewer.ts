@@ -16,7 +16,7 @@ import { findNotebook, type NotebookLossCommand } from './notebookCommand';
 import { VIEWER_VIEW_TYPE } from './protocol/viewer';
 import * as settings from './settings';
 
-export const OPEN_VARIABLE_COMMAND = 'cornernet.openKernelVariable';
+export { OPEN_VARIABLE_COMMAND } from './ids';
 
 /** What the Jupyter extension passes to a variable viewer command (IJupyterVariable, in part). */
 interface JupyterVariable {

@@ -6,7 +6,7 @@
 import type { LossReport } from '../cornernet/report';
 import type { DecodeView } from '../cornernet/matching';
 
-export const PANEL_VIEW_TYPE = 'cornernet.results';
+export { PANEL_VIEW_TYPE } from '../ids';
 
 export type Colormap = 'viridis' | 'magma' | 'gray';
 export const COLORMAPS: readonly Colormap[] = ['viridis', 'magma', 'gray'];

@@ -1,6 +1,6 @@
 /** The side view's messages (the "CornerNet" activity bar view), both directions, validated. */
 
-export const SIDEBAR_VIEW_ID = 'cornernet.sidebar';
+export { SIDEBAR_VIEW_ID } from '../ids';
 
 export interface SidebarRun {
   id: number;

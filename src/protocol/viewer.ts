@@ -6,7 +6,7 @@ import type { TensorStats } from '../tensor/stats';
 import type { Colormap } from './panel';
 import { COLORMAPS } from './panel';
 
-export const VIEWER_VIEW_TYPE = 'cornernet.tensorViewer';
+export { VIEWER_VIEW_TYPE } from '../ids';
 
 export interface ViewerArrayInfo {
   key?: string;
