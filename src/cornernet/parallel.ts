@@ -5,11 +5,12 @@
  * (focalKernel.ts) whatever thread runs it, and every plane lies in one chunk, so the results are
  * the same as on one thread, bit for bit.
  *
- * Workers read the arrays in place: they must live in SharedArrayBuffers (loadInputs allocates
- * them so when asked, see LoadOptions.shared). Arrays that do not are computed on the main thread.
- * Workers are built from the kernel's source text (no worker file to locate next to the bundle),
- * and start while the caller reads the files; a worker that is not up yet when the work runs out
- * simply gets none.
+ * Two kinds of pass: `heatmapSums` on arrays in memory, which workers read in place (they must
+ * live in SharedArrayBuffers: loadInputs allocates them so when asked, see LoadOptions.shared;
+ * arrays that do not are computed on the main thread), and `streamedSums`, where every thread
+ * reads its chunks from the files itself (stream.ts). Workers are built from the kernel's source
+ * text (no worker file to locate next to the bundle), and start while the caller reads the files;
+ * a worker that is not up yet when the work runs out simply gets none.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
