@@ -45,7 +45,8 @@ before(async () => {
  * The extension's longest hold of the event loop: a CPU profile of the extension host (sampled
  * every 0.5 ms) over the window, cut into busy periods at the '(idle)' samples (the loop waiting
  * for events). In each busy period, the time of the samples with the extension's code
- * (dist/extension.js) on the stack is the extension's share; the largest share is the figure.
+ * (dist/extension.js, and dist/surfaces.js where every surface lives) on the stack is the
+ * extension's share; the largest share is the figure.
  * Samples of '(program)' and '(garbage collector)' (native code the profiler cannot walk: a loop
  * around Date.now() or a big typed-array copy made by our code shows up as '(program)') are
  * credited to the extension when the JavaScript next to them in the same period, before or after,
@@ -61,7 +62,7 @@ function longestExtensionStretch(profile: { nodes: any[]; samples: number[]; tim
       let hit: string | undefined;
       for (let x: number | undefined = id; x !== undefined && !hit; x = parent.get(x)) {
         const f = byId.get(x).callFrame;
-        if (/dist\/extension\.js$/.test(f.url)) hit = `${f.functionName || '(anonymous)'}:${f.lineNumber}`;
+        if (/dist\/(?:extension|surfaces)\.js$/.test(f.url)) hit = `${f.functionName || '(anonymous)'}:${f.lineNumber}`;
       }
       ours.set(id, hit);
     }
