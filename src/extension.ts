@@ -85,6 +85,7 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
   const activateStart = performance.now();
   const decorationsChanged = new vscode.EventEmitter<vscode.Uri | vscode.Uri[] | undefined>();
   let loaded: Surfaces | undefined;
+  let surfacesLoadMs: number | null = null;
   const surfaces = (): Surfaces => {
     if (loaded) return loaded;
     const t0 = performance.now();
@@ -96,7 +97,6 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     surfacesLoadMs = performance.now() - t0;
     return loaded;
   };
-  let surfacesLoadMs: number | null = null;
 
   context.subscriptions.push(
     decorationsChanged,

@@ -54,6 +54,17 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
   }
 
   /**
+   * Opens a workspace file by name through Quick Open ("Go to File...", from the palette: a key
+   * press would go to whichever webview has the focus), as a user does.
+   */
+  async function openFileByName(name) {
+    await runCommand('Go to File...');
+    await quickInputBox.fill(name);
+    await quickInput.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor({ timeout: 20000 });
+    await page.keyboard.press('Enter');
+  }
+
+  /**
    * Picks the QuickPick item whose label is exactly `label`. The list is virtualized (rows out of
    * view are not in the DOM), so type the label into the filter first, as a user would with a
    * long list; then click the exact row (Enter would take whatever fuzzy match is on top).
@@ -302,6 +313,7 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
     notifications,
     exactly,
     pickItem,
+    openFileByName,
   };
 }
 

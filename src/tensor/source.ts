@@ -56,68 +56,33 @@ export function useBlockingReads(on: boolean): void {
   blocking = on;
 }
 
-/** A file on disk, read with positioned reads (no whole-file read for a header). */
-export async function openFileSource(path: string, name = path, options: FileSourceOptions = {}): Promise<ByteSource> {
-  return blocking ? openBlocking(path, name, options) : openAsync(path, name, options);
+/** The part of a FileHandle a file source uses. */
+interface Handle {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ isFile(): boolean; size: number }>;
+  close(): Promise<void>;
 }
 
-function openBlocking(path: string, name: string, options: FileSourceOptions): ByteSource {
-  let fd: number;
-  let size: number;
-  try {
-    fd = fs.openSync(path, 'r');
-  } catch (e) {
-    throw new TensorReadError('io', name, describeIoError(e));
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new TensorReadError('io', name, 'not a regular file');
-    size = st.size;
-  } catch (e) {
-    fs.closeSync(fd);
-    if (e instanceof TensorReadError) throw e;
-    throw new TensorReadError('io', name, describeIoError(e));
-  }
+/** A Handle over blocking calls (see useBlockingReads). */
+function openBlockingHandle(path: string): Handle {
+  const fd = fs.openSync(path, 'r');
   let closed = false;
-  const readInto = async (offset: number, length: number, shared = false): Promise<Uint8Array> => {
-    checkRange(name, size, offset, length);
-    const out = new Uint8Array(shared ? new SharedArrayBuffer(length) : new ArrayBuffer(length));
-    let done = 0;
-    try {
-      while (done < length) {
-        const got = fs.readSync(fd, out, done, length - done, offset + done);
-        if (got === 0) break;
-        done += got;
-      }
-    } catch (e) {
-      throw new TensorReadError('io', name, describeIoError(e));
-    }
-    if (done < length) {
-      throw new TensorReadError('truncated', name, `file changed while reading: got ${done} of ${length} bytes at ${offset}`);
-    }
-    return out;
-  };
   return {
-    name,
-    size,
-    read: (offset, length) => readInto(offset, length),
-    readOwned: (offset, length) => readInto(offset, length, options.shared === true),
+    read: async (buffer, offset, length, position) => ({ bytesRead: fs.readSync(fd, buffer, offset, length, position) }),
+    stat: async () => fs.fstatSync(fd),
     close: async () => {
       if (closed) return;
       closed = true;
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // nothing left to release
-      }
+      fs.closeSync(fd);
     },
   };
 }
 
-async function openAsync(path: string, name: string, options: FileSourceOptions): Promise<ByteSource> {
-  let handle: fsp.FileHandle;
+/** A file on disk, read with positioned reads (no whole-file read for a header). */
+export async function openFileSource(path: string, name = path, options: FileSourceOptions = {}): Promise<ByteSource> {
+  let handle: Handle;
   try {
-    handle = await fsp.open(path, 'r');
+    handle = blocking ? openBlockingHandle(path) : await fsp.open(path, 'r');
   } catch (e) {
     throw new TensorReadError('io', name, describeIoError(e));
   }

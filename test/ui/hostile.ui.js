@@ -140,10 +140,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   // 3) A hover over the name in Python: escaped markdown, no markup rendered.
   fs.copyFileSync(path.join(dir, 'gt_mask.npy'), path.join(dir, `${IMG_Q}.npy`));
   fs.writeFileSync(path.join(workspaceDir, 'hostile.py'), `x = np.load("hostile/${IMG_Q}.npy")\n`);
-  await helpers.runCommand('Go to File...');
-  await page.locator('.quick-input-box input').fill('hostile.py');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'hostile.py' }).first().waitFor({ timeout: 20000 });
-  await page.keyboard.press('Enter');
+  await helpers.openFileByName('hostile.py');
   const line = page.locator('.monaco-editor .view-line', { hasText: 'onerror' });
   await line.waitFor({ timeout: 30000 });
   await line.locator('span', { hasText: 'img' }).first().hover();

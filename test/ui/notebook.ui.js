@@ -19,10 +19,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
     }),
   );
   await helpers.refreshExplorer();
-  await helpers.runCommand('Go to File...');
-  await page.locator('.quick-input-box input').fill('training.ipynb');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'training.ipynb' }).first().waitFor({ timeout: 20000 });
-  await page.keyboard.press('Enter');
+  await helpers.openFileByName('training.ipynb');
   await page.locator('.notebook-editor .cell-list-container').first().waitFor({ timeout: 30000 });
 
   // The toolbar button (or its entry in the toolbar's overflow menu).

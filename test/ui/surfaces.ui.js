@@ -60,12 +60,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
 
   // 3) A hover over a tensor path in Python.
   fs.writeFileSync(path.join(workspaceDir, 'train.py'), 'import numpy as np\n\nheat = np.load("sample/tl_heat.npy")\n');
-  // Quick Open, as a user opens a file by name (through the palette: a key press would go to
-  // whichever webview has the focus).
-  await helpers.runCommand('Go to File...');
-  await page.locator('.quick-input-box input').fill('train.py');
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'train.py' }).first().waitFor({ timeout: 20000 });
-  await page.keyboard.press('Enter');
+  await helpers.openFileByName('train.py');
   const line = page.locator('.monaco-editor .view-line', { hasText: 'sample/tl_heat.npy' });
   await line.waitFor({ timeout: 30000 });
   const word = line.locator('span', { hasText: 'tl_heat' }).last();
