@@ -2,15 +2,42 @@
 // tests, benchmark and generators (out/, never shipped).
 // Usage: node scripts/build.mjs [--production] [--only dist|out]
 import * as esbuild from 'esbuild';
-import { readdirSync, existsSync, rmSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, existsSync, rmSync, readFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import asc from 'assemblyscript/asc';
 
 const production = process.argv.includes('--production');
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
 
+// The focal kernel's SIMD loop: AssemblyScript compiled to WebAssembly (a devDependency, so the
+// build is reproducible from npm ci), embedded in the bundles as bytes through `focal-simd-wasm`.
+const wasmOut = 'out-wasm/focalSimd.wasm';
+mkdirSync('out-wasm', { recursive: true });
+{
+  const { error, stderr } = await asc.main([
+    'src/cornernet/wasm/focalSimd.as.ts',
+    '-O3', '--noAssert', '--enable', 'simd', '--runtime', 'stub',
+    '--initialMemory', '24', '--maximumMemory', '24',
+    '-o', wasmOut,
+  ]);
+  if (error) {
+    console.error(stderr.toString());
+    console.error(`build: AssemblyScript failed: ${error.message}`);
+    process.exit(1);
+  }
+}
+const focalSimdWasm = {
+  name: 'focal-simd-wasm',
+  setup(build) {
+    build.onResolve({ filter: /^focal-simd-wasm$/ }, () => ({ path: resolve(wasmOut) }));
+    build.onLoad({ filter: /focalSimd\.wasm$/ }, () => ({ contents: readFileSync(wasmOut), loader: 'binary' }));
+  },
+};
+
 const nodeCommon = {
+  plugins: [focalSimdWasm],
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -7,6 +7,7 @@
  */
 import type { FloatArray } from './batch';
 import { createFocalKernel, type RawFocalSums } from './focalKernel';
+import { focalSimdModule } from './focalSimd';
 
 import { type ClampBounds } from './pixel';
 
@@ -147,7 +148,7 @@ export function focalSums(
   bounds: ClampBounds,
   topK: number,
 ): FocalSums {
-  kernel ??= createFocalKernel();
+  kernel ??= createFocalKernel(focalSimdModule());
   return fromRaw(kernel.sums(logits, gt, 0, planes, HW, bounds.lo, bounds.hi, bounds.round32, topK), topK);
 }
 

@@ -91,6 +91,8 @@ export interface FocalKernel {
     round32: boolean,
     topK: number,
   ): RawFocalSums;
+  /** Views in the SIMD module's memory for inputs the caller writes itself (see the kernel). */
+  inputs(n: number): { x: Float32Array; g: Float32Array } | undefined;
 }
 
 /** The constants the kernel's loops spell out as literals (checked by a unit test). */
@@ -113,7 +115,61 @@ export const KERNEL_CONSTANTS = {
   GUARD_DOWN: 1 - 5e-11,
 };
 
-export function createFocalKernel(): FocalKernel {
+export function createFocalKernel(simd?: WebAssembly.Module): FocalKernel {
+  // ---- SIMD path (float32 logits and targets, with the compiled module of focalSimd.as.ts) ----
+  // The module's negSums takes the common pixel (a negative whose logit is in [tlo, min(thi, 0)))
+  // four at a time in float32 arithmetic, to ~1e-6 relative per pixel at worst (~1e-8 on plane sums
+  // of realistic heatmaps), and lists every other pixel, which otherPixel computes as on the table
+  // path (clamped logits, positives, the upper half, NaN), and the losses above the heap threshold.
+  interface Simd {
+    negSums(xp: number, gp: number, n: number, a: number, b: number, threshold: number): number;
+    rareCount(): number;
+    candCount(): number;
+    cap: number;
+    memory: ArrayBuffer;
+    X: Float32Array;
+    G: Float32Array;
+    rare: Int32Array;
+    candIndex: Int32Array;
+    candValue: Float32Array;
+  }
+  let SIMD: Simd | undefined;
+  if (simd !== undefined) {
+    try {
+      const ex = new WebAssembly.Instance(simd, {}).exports as Record<string, (...a: number[]) => number> & { memory: WebAssembly.Memory };
+      const buf = ex.memory.buffer;
+      const cap = ex.capacity!();
+      SIMD = {
+        negSums: ex.negSums!,
+        rareCount: ex.rareCount!,
+        candCount: ex.candCount!,
+        cap,
+        memory: buf,
+        X: new Float32Array(buf, ex.xPtr!(), cap),
+        G: new Float32Array(buf, ex.gPtr!(), cap),
+        rare: new Int32Array(buf, ex.rarePtr!(), cap),
+        candIndex: new Int32Array(buf, ex.candIndexPtr!(), cap),
+        candValue: new Float32Array(buf, ex.candValuePtr!(), cap),
+      };
+    } catch {
+      SIMD = undefined; // no WebAssembly SIMD here: the table path
+    }
+  }
+  // Neighbouring float32 values of a double, for the module's float32 bounds: x >= up32(t) is x >= t
+  // and x > down32(t) is x > t for every float32 x.
+  const F32 = new Float32Array(1);
+  const I32 = new Int32Array(F32.buffer);
+  const up32 = (d: number): number => {
+    const f = Math.fround(d);
+    if (!(f < d)) return f; // exact, rounded up, infinite or NaN
+    F32[0] = f;
+    if (f > 0) I32[0]!++;
+    else if (f < 0) I32[0]!--;
+    else return 1.401298464324817e-45;
+    return F32[0]!;
+  };
+  const down32 = (d: number): number => -up32(-d);
+
   // ---- Exact path (float64 inputs) ----
   // exp(y) = 2^(k/64) * exp(r), k = round(y * 64 / ln 2), |r| <= ln 2 / 128; ln 2 / 64 is split in
   // a 24-bit head (k * head is exact) and a tail. k is rounded by adding and subtracting 1.5 * 2^52.
@@ -258,6 +314,52 @@ export function createFocalKernel(): FocalKernel {
       } else threshold = otherPixel(logits, gt, i, T, cfg, st, heap, threshold);
     }
     st[1] += Q;
+    return threshold;
+  }
+
+  /**
+   * Pixels [start, end) of a float32 heatmap through the SIMD module, in chunks of its capacity:
+   * the common pixels' sum to st[1], the candidates into the heap, every other pixel through
+   * otherPixel. Returns the heap threshold.
+   */
+  function simdBlock(
+    logits: Float32Array,
+    gt: Float32Array,
+    start: number,
+    end: number,
+    W: Simd,
+    cfg: Float64Array,
+    st: Float64Array,
+    heap: Heap,
+    threshold: number,
+  ): number {
+    // [a, b) = [tlo, min(thi, 0)) as float32 bounds; below -16 the float32 p^2 would underflow.
+    const a = Math.max(up32(cfg[4]!), -16);
+    const b = up32(cfg[1]!);
+    // Arrays already in the module's memory (see `inputs`) are read in place, others copied in.
+    const xIn = logits.buffer === W.memory;
+    const gIn = gt.buffer === W.memory;
+    // Steps of 4096 pixels from the plane's start, whatever the range of planes asked for: the same
+    // float64 additions in the same order on every path (threaded, streamed, whole), and while the
+    // heap is not full (every loss a candidate) the first step fills it.
+    for (let s = start; s < end; ) {
+      const n = Math.min(4096, end - s);
+      let xp = W.X.byteOffset;
+      let gp = W.G.byteOffset;
+      if (xIn) xp = logits.byteOffset + 4 * s;
+      else W.X.set(logits.subarray(s, s + n));
+      if (gIn) gp = gt.byteOffset + 4 * s;
+      else W.G.set(gt.subarray(s, s + n));
+      st[1] += W.negSums(xp, gp, n, a, b, down32(threshold));
+      const candidates = W.candCount();
+      for (let c = 0; c < candidates; c++) {
+        const v = W.candValue[c]!;
+        if (v > threshold) threshold = pushHeap(heap, v, s + W.candIndex[c]!);
+      }
+      const others = W.rareCount();
+      for (let r = 0; r < others; r++) threshold = otherPixel(logits, gt, s + W.rare[r]!, TABLE, CFG, st, heap, threshold);
+      s += n;
+    }
     return threshold;
   }
 
@@ -538,12 +640,17 @@ export function createFocalKernel(): FocalKernel {
     const heap: Heap = { values: new Float64Array(k), indices: new Float64Array(k), size: 0 };
     let threshold = k === 0 ? Infinity : -Infinity; // nothing to keep: never push
     if (round32) setBounds(lo, hi);
+    const simdNow = round32 && SIMD !== undefined && logits instanceof Float32Array && gt instanceof Float32Array;
     for (let plane = planeStart; plane < planeEnd; plane++) {
       st[0] = 0;
       st[1] = 0;
       const end = (plane + 1) * HW;
       for (let start = plane * HW; start < end; start += BLOCK) {
         const stop = Math.min(end, start + BLOCK);
+        if (simdNow) {
+          threshold = simdBlock(logits as Float32Array, gt as Float32Array, start, end, SIMD!, CFG, st, heap, threshold);
+          break; // the whole plane, in the module's chunks
+        }
         if (round32) threshold = tableBlock(logits, gt, start, stop, TABLE, CFG, st, heap, threshold);
         else {
           probabilities(logits, start, stop - start, lo, hi, false, POW2, probs, tally);
@@ -590,5 +697,15 @@ export function createFocalKernel(): FocalKernel {
     }
   }
 
-  return { sums };
+  /**
+   * Views of n float32 values in the SIMD module's memory, for logits and targets that the caller
+   * fills itself (the streamed pass reads its chunks into them): sums reads them in place. Undefined
+   * without SIMD or beyond its capacity. The views are reused by the next call.
+   */
+  function inputs(n: number): { x: Float32Array; g: Float32Array } | undefined {
+    if (SIMD === undefined || n > SIMD.cap) return undefined;
+    return { x: SIMD.X.subarray(0, n), g: SIMD.G.subarray(0, n) };
+  }
+
+  return { sums, inputs };
 }

@@ -48,10 +48,17 @@ export interface ThreadedLossOptions extends LossOptions {
   threads?: number;
   /** Worker threads already started (FocalWorkers.start); left running for the caller to close. */
   workers?: FocalWorkers;
+  /** Fewer heatmap pixels (all passes) than this run on the calling thread (default MIN_THREADED_PIXELS). */
+  minThreadedPixels?: number;
 }
 
-/** Below this many heatmap pixels (all passes) threads are not worth their start-up. */
-export const MIN_THREADED_PIXELS = 1 << 21;
+/**
+ * Below this many heatmap pixels (all passes) threads are not worth their start-up. A worker boots
+ * in ~50-100 ms of CPU while the SIMD kernel takes ~3 ns per pixel: on the realistic case (21 M
+ * pixels of passes) one thread was measured faster than two (CLI compute ~180 ms against ~220 ms);
+ * at 4 times its size (84 M) two threads won (~490 ms against ~600 ms).
+ */
+export const MIN_THREADED_PIXELS = 1 << 25;
 
 /** The sampler's `max_tag_len`: more objects per image raise IndexError in CornerNet. */
 const MAX_TAG_LEN = 128;
@@ -477,13 +484,15 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
 /**
  * computeLoss with the focal passes spread over threads (see parallel.ts): the same report, bit for
  * bit. Runs on the calling thread alone when one thread is asked for, when the heatmaps are small
- * (MIN_THREADED_PIXELS) or when their arrays are not in SharedArrayBuffers.
+ * (MIN_THREADED_PIXELS; workers given are used anyway) or when their arrays are not in
+ * SharedArrayBuffers.
  */
 export async function computeLossThreaded(inputs: LossInputs, options: ThreadedLossOptions = {}): Promise<LossReport> {
   const t0 = performance.now();
   const { S, B, C, H, W } = inputs.dims;
   const threads = options.workers ? options.workers.size + 1 : resolveThreadCount(options.threads);
-  if (threads <= 1 || 2 * S * B * C * H * W < MIN_THREADED_PIXELS) return computeLoss(inputs, options);
+  const small = 2 * S * B * C * H * W < (options.minThreadedPixels ?? MIN_THREADED_PIXELS);
+  if (threads <= 1 || (small && !options.workers)) return computeLoss(inputs, options);
   const workers = options.workers ?? FocalWorkers.start(threads - 1);
   try {
     const progress = options.onProgress ?? (() => undefined);

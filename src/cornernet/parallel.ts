@@ -18,6 +18,7 @@ import { Worker } from 'node:worker_threads';
 import type { FloatArray } from './batch';
 import { fromRaw, scanTargets, type ClampBounds, type FocalSums } from './focal';
 import { createFocalKernel, type FocalKernel, type RawFocalSums } from './focalKernel';
+import { focalSimdModule } from './focalSimd';
 import {
   closeStreamState,
   mergeStreamed,
@@ -127,9 +128,9 @@ function warmUpSteps(
  */
 function workerSource(warm: boolean): string {
   return `'use strict';
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const kernel = (${createFocalKernel.toString()})();
+const kernel = (${createFocalKernel.toString()})(workerData.simd);
 const scanTargets = (${scanTargets.toString()});
 const runStreamChunk = (${runStreamChunk.toString()});
 const closeStreamState = (${closeStreamState.toString()});
@@ -183,7 +184,7 @@ export class FocalWorkers {
   private constructor(count: number, warm: boolean) {
     const source = workerSource(warm);
     this.workers = Array.from({ length: count }, () => {
-      const w = new Worker(source, { eval: true });
+      const w = new Worker(source, { eval: true, workerData: { simd: focalSimdModule() } });
       w.unref(); // never keeps the process alive
       return w;
     });
@@ -203,7 +204,7 @@ export class FocalWorkers {
 
   /** The calling thread's kernel, built on first use (its tables cost a few ms: not while reading). */
   private get kernel(): FocalKernel {
-    return (this.ownKernel ??= createFocalKernel());
+    return (this.ownKernel ??= createFocalKernel(focalSimdModule()));
   }
 
   /**

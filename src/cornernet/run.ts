@@ -30,6 +30,8 @@ export interface RunOptions {
    * (`os.availableParallelism()`). Used only when the heatmaps are large enough to pay for them.
    */
   threads?: number;
+  /** Fewer heatmap pixels (all passes) than this run on this thread alone (default MIN_THREADED_PIXELS). */
+  minThreadedPixels?: number;
   /**
    * computeLossFromFiles only: read the heatmaps chunk by chunk inside the focal pass instead of
    * whole (stream.ts), when they are plain .npy files. Default true; the report is the same.
@@ -49,7 +51,10 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
   // The workers boot and warm their kernels up while the headers are read (~100 ms together), if
   // the inputs are large enough to need them (a guess from file sizes; a small case that got them
   // anyway lets them go and runs on this thread alone).
-  let workers = FocalWorkers.start(threads > 1 && inputBytes(spec) >= 4 * MIN_THREADED_PIXELS ? threads - 1 : 0, { warm: true });
+  const minPixels = options.minThreadedPixels ?? MIN_THREADED_PIXELS;
+  // (A float32 case of S stacks holds ~(6 S + 4) bytes of files per pixel of its 2 S passes: at least
+  // 3 bytes per pass pixel.)
+  let workers = FocalWorkers.start(threads > 1 && inputBytes(spec) >= 3 * minPixels ? threads - 1 : 0, { warm: true });
   try {
     progress(0, 'reading headers');
     const discovery = await discoverInputs(spec, options.limits);
@@ -62,9 +67,12 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
     }
     const headerMs = performance.now() - t0;
     const d = resolution.dims!;
-    if (workers.size && 2 * d.S * d.B * d.C * d.H * d.W < MIN_THREADED_PIXELS) {
+    const passPixels = 2 * d.S * d.B * d.C * d.H * d.W;
+    if (workers.size && passPixels < minPixels) {
       void workers.close();
       workers = FocalWorkers.start(0);
+    } else if (!workers.size && threads > 1 && passPixels >= minPixels) {
+      workers = FocalWorkers.start(threads - 1); // the guess from file sizes was low (e.g. float16)
     }
     // The arrays other than the heatmaps: a few MB.
     const loaded = await loadInputs(resolution, {
@@ -146,7 +154,7 @@ export async function computeLossWithInputs(
   const d = resolution.dims;
   const heatPixels = d ? 2 * d.S * d.B * d.C * d.H * d.W : 0;
   const threads = resolveThreadCount(options.threads);
-  const workers = threads > 1 && heatPixels >= MIN_THREADED_PIXELS ? FocalWorkers.start(threads - 1) : undefined;
+  const workers = threads > 1 && heatPixels >= (options.minThreadedPixels ?? MIN_THREADED_PIXELS) ? FocalWorkers.start(threads - 1) : undefined;
   let loaded: Awaited<ReturnType<typeof loadInputs>>;
   let report: LossReport;
   try {

@@ -152,7 +152,10 @@ export interface StreamState {
  */
 export function runStreamChunk(
   fsm: { openSync(p: string, flags: string): number; readSync(fd: number, b: Uint8Array, o: number, l: number, pos: number): number },
-  kernel: { sums(l: Float32Array | Float64Array, g: Float32Array | Float64Array, a: number, b: number, HW: number, lo: number, hi: number, r: boolean, k: number): RawFocalSums },
+  kernel: {
+    sums(l: Float32Array | Float64Array, g: Float32Array | Float64Array, a: number, b: number, HW: number, lo: number, hi: number, r: boolean, k: number): RawFocalSums;
+    inputs?(n: number): { x: Float32Array; g: Float32Array } | undefined;
+  },
   scanTargets: (gt: Float32Array | Float64Array, planes: number, HW: number) => TargetScan,
   state: StreamState,
   job: StreamJob,
@@ -168,12 +171,15 @@ export function runStreamChunk(
   const read = (loc: HeatLocation, which: 'gt' | 'logits'): Float32Array | Float64Array => {
     const t0 = performance.now();
     const bytes = n * (loc.float64 ? 8 : 4);
+    // float32 chunks go straight into the kernel's SIMD memory when it has room (no copy there).
+    const direct = loc.float64 ? undefined : kernel.inputs?.(n);
     let buf = state[which];
-    if (!buf || buf.byteLength < bytes) {
+    if (!direct && (!buf || buf.byteLength < bytes)) {
       buf = new ArrayBuffer(bytes);
       state[which] = buf;
     }
-    const view = new Uint8Array(buf, 0, bytes);
+    const target = direct ? (which === 'gt' ? direct.g : direct.x) : undefined;
+    const view = target ? new Uint8Array(target.buffer, target.byteOffset, bytes) : new Uint8Array(buf!, 0, bytes);
     let fd = state.fds.get(loc.path);
     try {
       if (fd === undefined) {
@@ -195,7 +201,8 @@ export function runStreamChunk(
       throw err;
     }
     readMs += performance.now() - t0;
-    return loc.float64 ? new Float64Array(buf, 0, n) : new Float32Array(buf, 0, n);
+    if (target) return target;
+    return loc.float64 ? new Float64Array(buf!, 0, n) : new Float32Array(buf!, 0, n);
   };
 
   const gt = read(job.gt, 'gt');

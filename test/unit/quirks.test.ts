@@ -68,10 +68,11 @@ const codes = (r: ReturnType<typeof computeLoss>) => r.warnings.map((w) => w.cod
 function agreesWithReference(inputs: LossInputs, label: string) {
   const r = computeLoss(inputs);
   const ref = referenceLoss(inputs);
-  // The focal loss of float32 heatmaps runs the kernel's table path (focalKernel.ts), within ~3e-9
-  // of the exact value per pixel (1e-10 on these sums); the other terms are exact.
-  assertClose(r.total, ref.total, 1e-9, 1e-12, `${label} total`);
-  for (const t of ['focal', 'pull', 'push', 'regr'] as const) assertClose(r.unweighted[t], ref[t], t === 'focal' ? 1e-9 : 1e-12, 1e-12, `${label} ${t}`);
+  // The focal loss of float32 heatmaps runs the kernel's SIMD path (focalKernel.ts), in float32
+  // arithmetic: within ~1e-6 of the exact value per pixel at worst, ~1e-8 on these sums (1e-7
+  // asked); the other terms are exact.
+  assertClose(r.total, ref.total, 1e-7, 1e-12, `${label} total`);
+  for (const t of ['focal', 'pull', 'push', 'regr'] as const) assertClose(r.unweighted[t], ref[t], t === 'focal' ? 1e-7 : 1e-12, 1e-12, `${label} ${t}`);
   return r;
 }
 

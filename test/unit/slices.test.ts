@@ -79,6 +79,8 @@ describe('class thumbnails', () => {
     assert.equal(t.size.width, 8);
     assert.equal(t.data.length, 3 * 8 * 8);
     const sum = t.classes.reduce((a, c) => a + c.loss, 0);
-    assertClose(sum, report.perStack[0]!.images[1]!.focalTl! + report.perStack[0]!.images[1]!.focalBr!, 1e-9, 1e-12, 'image focal');
+    // The thumbnails' losses are per pixel in float64; the report's sums come from the SIMD kernel
+    // (float32 arithmetic, ~1e-8 on sums).
+    assertClose(sum, report.perStack[0]!.images[1]!.focalTl! + report.perStack[0]!.images[1]!.focalBr!, 1e-7, 1e-12, 'image focal');
   });
 });

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { computeLossFromFiles } from '../../src/cornernet/run';
 import { discoverInputs } from '../../src/cornernet/inputs';
 import { resolveRoles } from '../../src/cornernet/resolve';
-import { MIN_THREADED_PIXELS } from '../../src/cornernet/loss';
+
 import { FocalWorkers } from '../../src/cornernet/parallel';
 import { planStreamedHeat } from '../../src/cornernet/stream';
 import { makeSyntheticBatch } from '../../src/cornernet/synthetic';
@@ -37,7 +37,10 @@ function writeArrays(dir: string, arrays: Record<string, Tensor>): void {
   for (const [name, t] of Object.entries(arrays)) writeFileSync(path.join(dir, `${name}.npy`), encodeNpy(t));
 }
 
-/** A batch large enough for worker threads, with every unusual value the pass must report. */
+/** Threads from this many pass pixels on, in these tests (the default is for real sizes). */
+const MIN_THREADED = 1 << 21;
+
+/** A batch large enough for worker threads (MIN_THREADED), with every unusual value the pass must report. */
 function largeBatch(seed: number): Record<string, Tensor> {
   const { arrays } = makeSyntheticBatch({ S: 2, B: 2, C: 16, H: 128, W: 128, K: 8, objectsPerImage: [3, 2], seed, logitMean: -3, logitStd: 2.5 });
   const tl = arrays.tl_heat!.data as Float32Array;
@@ -64,7 +67,7 @@ describe('streamed focal pass', () => {
   it('gives the in-memory report, bit for bit, on one thread and on several', async () => {
     const whole = await computeLossFromFiles({ paths: [large] }, { stream: false, threads: 1, topPixels: 9 });
     for (const threads of [1, 2, 3]) {
-      const streamed = await computeLossFromFiles({ paths: [large] }, { threads, topPixels: 9 });
+      const streamed = await computeLossFromFiles({ paths: [large] }, { threads, topPixels: 9, minThreadedPixels: MIN_THREADED });
       assert.equal(typeof streamed.timings.heatmapReadMs, 'number', 'the heatmaps were streamed');
       assert.deepEqual(comparable(streamed), comparable(whole), `threads ${threads}`);
     }
@@ -103,7 +106,7 @@ describe('streamed focal pass', () => {
     }
     writeArrays(dir, split);
     const whole = await computeLossFromFiles({ paths: [dir] }, { stream: false, threads: 1 });
-    const streamed = await computeLossFromFiles({ paths: [dir] }, { threads: 2 });
+    const streamed = await computeLossFromFiles({ paths: [dir] }, { threads: 2, minThreadedPixels: MIN_THREADED });
     assert.equal(typeof streamed.timings.heatmapReadMs, 'number');
     assert.deepEqual(comparable(streamed), comparable(whole));
     assert.equal(whole.precision, 'float32', 'mixed stacks: float32 and float64 bounds per stack');
@@ -130,9 +133,9 @@ describe('streamed focal pass', () => {
     const discovery = await discoverInputs({ paths: [dir] });
     const plan = await planStreamedHeat(resolveRoles(discovery.candidates, discovery.arrays));
     assert.match(String(plan), /gt_br_heat\.npy is in Fortran order/);
-    const fallback = await computeLossFromFiles({ paths: [dir] }, { threads: 2 });
+    const fallback = await computeLossFromFiles({ paths: [dir] }, { threads: 2, minThreadedPixels: MIN_THREADED });
     assert.equal(fallback.timings.heatmapReadMs, undefined, 'read whole');
-    const streamed = await computeLossFromFiles({ paths: [cOrder] }, { threads: 2 });
+    const streamed = await computeLossFromFiles({ paths: [cOrder] }, { threads: 2, minThreadedPixels: MIN_THREADED });
     assert.equal(typeof streamed.timings.heatmapReadMs, 'number');
     const numbers = (r: LossReport) => ({ total: r.total, unweighted: r.unweighted, perStack: r.perStack, topPixels: r.topPixels, objects: r.objects });
     assert.ok(Number.isFinite(streamed.total));
@@ -147,7 +150,7 @@ describe('streamed focal pass', () => {
     const plan = await planStreamedHeat(resolution);
     assert.ok(typeof plan !== 'string');
     const { B, C, H, W, S } = resolution.dims!;
-    assert.ok(2 * S * B * C * H * W >= MIN_THREADED_PIXELS);
+    assert.ok(2 * S * B * C * H * W >= MIN_THREADED);
     truncateSync(path.join(dir, 'br_heat.npy'), 1000); // br is the second job: both threads get there
     const workers = FocalWorkers.start(1, { warm: true });
     try {
@@ -173,6 +176,7 @@ describe('streamed focal pass', () => {
     await assert.rejects(
       computeLossFromFiles({ paths: [large] }, {
         threads: 2,
+        minThreadedPixels: MIN_THREADED,
         onProgress: (_f, stage) => {
           if (stage.startsWith('focal')) {
             calls++;
