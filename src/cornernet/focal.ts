@@ -29,7 +29,12 @@ export interface TargetScan {
   nonFinite: number;
 }
 
-export function scanTargets(gt: FloatArray, planes: number, HW: number): TargetScan {
+/**
+ * One pass over the targets. `positiveIndices`: where to write the indices of the positives, as far
+ * as it has room (the streamed pass; the count is `positives` either way).
+ */
+export function scanTargets(gt: FloatArray, planes: number, HW: number, positiveIndices?: Float64Array): TargetScan {
+  const room = positiveIndices ? positiveIndices.length : 0;
   const planePositives = new Int32Array(planes);
   let positives = 0;
   let nearOne = 0;
@@ -44,8 +49,10 @@ export function scanTargets(gt: FloatArray, planes: number, HW: number): TargetS
       const g = gt[i]!;
       // Most target pixels are 0; one comparison settles them.
       if (g < 0.999 && g > -Infinity) continue;
-      if (g === 1) n++;
-      else if (g > 0.999 && g < 1) {
+      if (g === 1) {
+        if (positives + n < room) positiveIndices![positives + n] = i;
+        n++;
+      } else if (g > 0.999 && g < 1) {
         nearOne++;
         firstNearOne ??= i;
       } else if (g > 1 && g !== Infinity) {

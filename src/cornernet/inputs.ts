@@ -2,11 +2,10 @@
  * From what the user pointed at (folders, .npy/.npz/.safetensors files, a manifest, `--role`
  * overrides) to headers and role candidates. Reads headers only.
  */
-import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { isTensorReadError, TensorReadError } from '../tensor/errors';
 import type { ReadLimits } from '../tensor/limits';
-import { openFileSource } from '../tensor/source';
+import { inputFs, openFileSource } from '../tensor/source';
 import { listArrays, tensorFormatOf } from '../tensor/tensorFile';
 import type { TensorFormat } from '../tensor/tensor';
 import { InputError } from './errors';
@@ -124,14 +123,14 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
   for (const p of spec.paths) {
     let st;
     try {
-      st = await fsp.stat(p);
+      st = await inputFs.stat(p);
     } catch {
       throw new InputError(p, 'no such file or folder');
     }
     if (st.isDirectory()) {
       let names: string[];
       try {
-        names = (await fsp.readdir(p)).sort();
+        names = (await inputFs.readdir(p)).sort();
       } catch (e) {
         throw new InputError(p, `cannot list the folder: ${(e as Error).message}`);
       }
@@ -150,7 +149,7 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
           continue;
         }
         if (!tensorFormatOf(name)) continue;
-        const entry = await fsp.stat(full).catch(() => undefined);
+        const entry = await inputFs.stat(full).catch(() => undefined);
         if (!entry?.isFile()) continue;
         await addFile(full, false);
       }
@@ -229,9 +228,9 @@ interface Manifest {
 export async function readManifest(file: string): Promise<Manifest> {
   let text: string;
   try {
-    const st = await fsp.stat(file);
+    const st = await inputFs.stat(file);
     if (st.size > 1024 * 1024) throw new InputError(file, 'manifest larger than 1 MiB');
-    text = await fsp.readFile(file, 'utf8');
+    text = await inputFs.readText(file);
   } catch (e) {
     if (e instanceof InputError) throw e;
     throw new InputError(file, `cannot read: ${(e as Error).message}`);

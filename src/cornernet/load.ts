@@ -16,7 +16,10 @@ import type { LossWarning } from './warnings';
 export interface LoadedInputs {
   inputs: LossInputs;
   warnings: LossWarning[];
+  /** Reading and checking (NaN/Inf) the arrays. */
   readMs: number;
+  /** Building the loss inputs from them (gathering tags and offsets from maps): part of computing. */
+  assembleMs: number;
   /** NaN/Inf count of each array used (keyed by its label), for the side view and badges. */
   nonFinite: Map<string, number>;
 }
@@ -92,16 +95,18 @@ export async function loadInputs(resolution: Resolution, options: LoadOptions = 
   // Of several failures, the one of the file listed first (what a sequential read reports).
   const failed = order.find((f) => errors.has(f));
   if (failed !== undefined) throw errors.get(failed);
-  const readMs = performance.now() - t0;
-  const { inputs, warnings } = assemble(dims, resolution.uses, tensors);
-  if (onDisk.size) inputs.heatOnDisk = true;
+  // The check of what was read belongs to reading; gathering from maps (assemble) to the loss.
   const nonFinite = new Map<string, number>();
   for (const [u, t] of tensors) {
     if (onDisk.has(u)) continue; // counted by the focal pass
     const label = refLabel(u.ref);
     if (!nonFinite.has(label)) nonFinite.set(label, t.data instanceof Float32Array || t.data instanceof Float64Array ? countNonFiniteValues(t.data) : 0);
   }
-  return { inputs, warnings, readMs, nonFinite };
+  const readMs = performance.now() - t0;
+  const { inputs, warnings } = assemble(dims, resolution.uses, tensors);
+  if (onDisk.size) inputs.heatOnDisk = true;
+  const assembleMs = performance.now() - t0 - readMs;
+  return { inputs, warnings, readMs, assembleMs, nonFinite };
 }
 
 /** Bytes of array data a file's uses will read (to read the largest files first). */

@@ -168,8 +168,9 @@ export interface LossReport {
   inputs: { roles: RoleReport[]; unused: UnusedReport[] };
   warnings: LossWarning[];
   timings: {
-    /** Headers and array data read before computing. */
+    /** Headers and array data read before computing, with their NaN/Inf check. */
     readMs: number;
+    /** The loss, from the arrays read (gathering from maps included). */
     computeMs: number;
     /**
      * When the heatmaps were streamed through the focal pass (the CLI on .npy files): the part of

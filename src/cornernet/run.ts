@@ -52,9 +52,10 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
   // the inputs are large enough to need them (a guess from file sizes; a small case that got them
   // anyway lets them go and runs on this thread alone).
   const minPixels = options.minThreadedPixels ?? MIN_THREADED_PIXELS;
-  // (A float32 case of S stacks holds ~(6 S + 4) bytes of files per pixel of its 2 S passes: at least
-  // 3 bytes per pass pixel.)
-  let workers = FocalWorkers.start(threads > 1 && inputBytes(spec) >= 3 * minPixels ? threads - 1 : 0, { warm: true });
+  // (A float32 case of S stacks holds (8 S + 8) bytes of heatmap files per pixel of its 2 S passes:
+  // 8 bytes per pass pixel for S = 1, 6 for S = 2; a case below 8 bytes per pass pixel of the
+  // threshold starts its workers once the headers are read.)
+  let workers = FocalWorkers.start(threads > 1 && inputBytes(spec) >= 8 * minPixels ? threads - 1 : 0, { warm: true });
   try {
     progress(0, 'reading headers');
     const discovery = await discoverInputs(spec, options.limits);
@@ -103,7 +104,7 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
       const n = u.role.startsWith('gt_') ? streamed.scans[corner].nonFinite : u.stacks.reduce((a, s) => a + streamed.focalSums[corner][s]!.nonFinite, 0);
       loaded.nonFinite.set(label, (loaded.nonFinite.get(label) ?? 0) + n);
     }
-    report.timings.computeMs = performance.now() - tc;
+    report.timings.computeMs = performance.now() - tc + loaded.assembleMs;
     report.timings.readMs = headerMs + loaded.readMs;
     report.timings.heatmapReadMs = streamed.readMs / (workers.size + 1);
     return finish(report, discovery, resolution, loaded);
@@ -175,6 +176,7 @@ export async function computeLossWithInputs(
     void workers?.close();
   }
   report.timings.readMs = headerMs + loaded.readMs;
+  report.timings.computeMs += loaded.assembleMs;
   return { report: finish(report, discovery, resolution, loaded), inputs: loaded.inputs };
 }
 

@@ -143,6 +143,8 @@ export interface StreamState {
   fds: Map<string, number>;
   gt?: ArrayBuffer;
   logits?: ArrayBuffer;
+  /** Room for the positives' indices of a chunk. */
+  positives?: Float64Array;
 }
 
 /**
@@ -156,7 +158,7 @@ export function runStreamChunk(
     sums(l: Float32Array | Float64Array, g: Float32Array | Float64Array, a: number, b: number, HW: number, lo: number, hi: number, r: boolean, k: number): RawFocalSums;
     inputs?(n: number): { x: Float32Array; g: Float32Array } | undefined;
   },
-  scanTargets: (gt: Float32Array | Float64Array, planes: number, HW: number) => TargetScan,
+  scanTargets: (gt: Float32Array | Float64Array, planes: number, HW: number, positiveIndices?: Float64Array) => TargetScan,
   state: StreamState,
   job: StreamJob,
   chunk: StreamChunk,
@@ -206,7 +208,8 @@ export function runStreamChunk(
   };
 
   const gt = read(job.gt, 'gt');
-  const scan: StreamChunkResult['scan'] = scanTargets(gt, planes, HW);
+  const found = (state.positives ??= new Float64Array(MAX_POSITIVES));
+  const scan: StreamChunkResult['scan'] = scanTargets(gt, planes, HW, found);
   if (scan.firstNearOne !== undefined) {
     scan.firstNearOneValue = gt[scan.firstNearOne];
     scan.firstNearOne += base;
@@ -217,12 +220,8 @@ export function runStreamChunk(
   }
   let positiveIndices: Float64Array | null = null;
   if (scan.positives <= MAX_POSITIVES) {
-    positiveIndices = new Float64Array(scan.positives);
-    let at = 0;
-    for (let p = 0; p < planes; p++) {
-      if (scan.planePositives[p] === 0) continue;
-      for (let i = p * HW, end = (p + 1) * HW; i < end; i++) if (gt[i] === 1) positiveIndices[at++] = base + i;
-    }
+    positiveIndices = found.slice(0, scan.positives);
+    for (let i = 0; i < positiveIndices.length; i++) positiveIndices[i] += base;
   }
   const stacks: StreamChunkResult['stacks'] = [];
   for (let s = 0; s < job.logits.length; s++) {
@@ -320,16 +319,23 @@ export function mergeStreamed(plan: StreamPlan, chunks: StreamChunk[], results: 
       const set = positives[corner];
       if (set && r.positiveIndices) for (const i of r.positiveIndices) set.add(i);
       else positives[corner] = undefined;
-      r.stacks.forEach((st, s) => {
-        for (let i = 0; i < st.topIndices.length; i++) {
-          known.set(`${corner}:${s}:${st.topIndices[i]}`, { logit: st.topLogits[i]!, gt: st.topTargets[i]! });
-          gtKnown.set(`${corner}:${st.topIndices[i]}`, st.topTargets[i]!);
-        }
-      });
     }
     scans[corner] = scan;
     const S = plan.jobs[job]!.logits.length;
-    for (let s = 0; s < S; s++) focalSums[corner].push(fromRaw(mine.map((x) => x.r.stacks[s]!), topK));
+    for (let s = 0; s < S; s++) {
+      const sums = fromRaw(mine.map((x) => x.r.stacks[s]!), topK);
+      focalSums[corner].push(sums);
+      // The values of the stack's final top pixels, from the chunks that found them.
+      const top = new Set(sums.top.indices.subarray(0, sums.top.size));
+      for (const { r } of mine) {
+        const st = r.stacks[s]!;
+        for (let i = 0; i < st.topIndices.length; i++) {
+          if (!top.has(st.topIndices[i]!)) continue;
+          known.set(`${corner}:${s}:${st.topIndices[i]}`, { logit: st.topLogits[i]!, gt: st.topTargets[i]! });
+          gtKnown.set(`${corner}:${st.topIndices[i]}`, st.topTargets[i]!);
+        }
+      }
+    }
   });
 
   const fds = new Map<string, number>();

@@ -56,6 +56,22 @@ export function useBlockingReads(on: boolean): void {
   blocking = on;
 }
 
+/**
+ * stat, readdir and readFile for finding the inputs: blocking calls under useBlockingReads (no
+ * thread-pool round trip per file), fs.promises otherwise.
+ */
+export const inputFs = {
+  async stat(p: string): Promise<fs.Stats> {
+    return blocking ? fs.statSync(p) : fsp.stat(p);
+  },
+  async readdir(p: string): Promise<string[]> {
+    return blocking ? fs.readdirSync(p) : fsp.readdir(p);
+  },
+  async readText(p: string): Promise<string> {
+    return blocking ? fs.readFileSync(p, 'utf8') : fsp.readFile(p, 'utf8');
+  },
+};
+
 /** The part of a FileHandle a file source uses. */
 interface Handle {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
