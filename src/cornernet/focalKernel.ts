@@ -93,6 +93,19 @@ export interface FocalKernel {
   ): RawFocalSums;
   /** Views in the SIMD module's memory for inputs the caller writes itself (see the kernel). */
   inputs(n: number): { x: Float32Array; g: Float32Array } | undefined;
+  /** scanTargets through the SIMD module, or undefined (no module, float64, too large). */
+  scan(gt: Float32Array | Float64Array, planes: number, HW: number, positiveIndices?: Float64Array): ScanResult | undefined;
+}
+
+/** focal.ts's TargetScan, spelled out here (the kernel's file imports nothing). */
+export interface ScanResult {
+  positives: number;
+  planePositives: Int32Array;
+  nearOne: number;
+  firstNearOne?: number;
+  aboveOne: number;
+  firstAboveOne?: number;
+  nonFinite: number;
 }
 
 /** The constants the kernel's loops spell out as literals (checked by a unit test). */
@@ -122,7 +135,10 @@ export function createFocalKernel(simd?: WebAssembly.Module): FocalKernel {
   // of realistic heatmaps), and lists every other pixel, which otherPixel computes as on the table
   // path (clamped logits, positives, the upper half, NaN), and the losses above the heap threshold.
   interface Simd {
-    negSums(xp: number, gp: number, n: number, a: number, b: number, threshold: number): number;
+    ex: Record<string, (...a: number[]) => number>;
+    negSums(xp: number, gp: number, n: number, a: number, b: number, threshold: number): void;
+    planeStart(): void;
+    planeSum(): number;
     rareCount(): number;
     candCount(): number;
     cap: number;
@@ -140,7 +156,10 @@ export function createFocalKernel(simd?: WebAssembly.Module): FocalKernel {
       const buf = ex.memory.buffer;
       const cap = ex.capacity!();
       SIMD = {
+        ex,
         negSums: ex.negSums!,
+        planeStart: ex.planeStart!,
+        planeSum: ex.planeSum!,
         rareCount: ex.rareCount!,
         candCount: ex.candCount!,
         cap,
@@ -339,18 +358,20 @@ export function createFocalKernel(simd?: WebAssembly.Module): FocalKernel {
     // Arrays already in the module's memory (see `inputs`) are read in place, others copied in.
     const xIn = logits.buffer === W.memory;
     const gIn = gt.buffer === W.memory;
-    // Steps of 4096 pixels from the plane's start, whatever the range of planes asked for: the same
-    // float64 additions in the same order on every path (threaded, streamed, whole), and while the
-    // heap is not full (every loss a candidate) the first step fills it.
+    // The plane in steps of multiples of 8 pixels from its start (the module's float64 sum is the
+    // same for any such steps, so every path, threaded, streamed or whole, gives the same bits).
+    // While the heap is not full every loss is a candidate: the steps start small, then grow.
+    W.planeStart();
+    let step = threshold === -Infinity ? 64 : 4096;
     for (let s = start; s < end; ) {
-      const n = Math.min(4096, end - s);
+      const n = Math.min(step, end - s);
       let xp = W.X.byteOffset;
       let gp = W.G.byteOffset;
       if (xIn) xp = logits.byteOffset + 4 * s;
       else W.X.set(logits.subarray(s, s + n));
       if (gIn) gp = gt.byteOffset + 4 * s;
       else W.G.set(gt.subarray(s, s + n));
-      st[1] += W.negSums(xp, gp, n, a, b, down32(threshold));
+      W.negSums(xp, gp, n, a, b, down32(threshold));
       const candidates = W.candCount();
       for (let c = 0; c < candidates; c++) {
         const v = W.candValue[c]!;
@@ -359,7 +380,9 @@ export function createFocalKernel(simd?: WebAssembly.Module): FocalKernel {
       const others = W.rareCount();
       for (let r = 0; r < others; r++) threshold = otherPixel(logits, gt, s + W.rare[r]!, TABLE, CFG, st, heap, threshold);
       s += n;
+      step = Math.min(4096, step * 4);
     }
+    st[1] += W.planeSum();
     return threshold;
   }
 
@@ -707,5 +730,33 @@ export function createFocalKernel(simd?: WebAssembly.Module): FocalKernel {
     return { x: SIMD.X.subarray(0, n), g: SIMD.G.subarray(0, n) };
   }
 
-  return { sums, inputs };
+  /**
+   * scanTargets (focal.ts) through the SIMD module, for float32 targets of at most its capacity
+   * (read in place when they are in its memory, see `inputs`); undefined otherwise.
+   */
+  function scan(gt: Float32Array | Float64Array, planes: number, HW: number, positiveIndices?: Float64Array) {
+    const W = SIMD;
+    const n = planes * HW;
+    if (W === undefined || !(gt instanceof Float32Array) || n > W.cap || gt.length < n) return undefined;
+    let gp = W.G.byteOffset;
+    if (gt.buffer === W.memory) gp = gt.byteOffset;
+    else W.G.set(gt.subarray(0, n));
+    const room = positiveIndices ? Math.min(positiveIndices.length, W.cap) : 0;
+    const ex = W.ex;
+    const positives = ex.scanTargets!(gp, planes, HW, room);
+    if (room) positiveIndices!.set(W.rare.subarray(0, Math.min(room, positives)));
+    const firstNearOne = ex.scanFirstNearOne!();
+    const firstAboveOne = ex.scanFirstAboveOne!();
+    return {
+      positives,
+      planePositives: W.candIndex.slice(0, planes),
+      nearOne: ex.scanNearOne!(),
+      firstNearOne: firstNearOne < 0 ? undefined : firstNearOne,
+      aboveOne: ex.scanAboveOne!(),
+      firstAboveOne: firstAboveOne < 0 ? undefined : firstAboveOne,
+      nonFinite: ex.scanNonFinite!(),
+    };
+  }
+
+  return { sums, inputs, scan };
 }

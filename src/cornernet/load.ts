@@ -12,6 +12,7 @@ import { InputError } from './errors';
 import { refLabel, type Dims, type Resolution, type RoleUse } from './resolve';
 import { CORNERS, type Corner, type Role } from './roles';
 import type { LossWarning } from './warnings';
+import { countNonFiniteSimd } from './focalSimd';
 
 export interface LoadedInputs {
   inputs: LossInputs;
@@ -269,6 +270,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export function countNonFiniteValues(a: Float32Array | Float64Array): number {
   let n = 0;
   if (a instanceof Float32Array) {
+    const simd = a.length >= 1024 ? countNonFiniteSimd(a) : undefined;
+    if (simd !== undefined) return simd;
     const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
     // (bits & exponent mask) + one exponent unit reaches 2^31 exactly when the exponent is all ones.
     for (let i = 0; i < u.length; i++) n += ((u[i]! & 0x7f800000) + 0x00800000) >>> 31;

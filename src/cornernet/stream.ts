@@ -157,6 +157,7 @@ export function runStreamChunk(
   kernel: {
     sums(l: Float32Array | Float64Array, g: Float32Array | Float64Array, a: number, b: number, HW: number, lo: number, hi: number, r: boolean, k: number): RawFocalSums;
     inputs?(n: number): { x: Float32Array; g: Float32Array } | undefined;
+    scan?(gt: Float32Array | Float64Array, planes: number, HW: number, positiveIndices?: Float64Array): TargetScan | undefined;
   },
   scanTargets: (gt: Float32Array | Float64Array, planes: number, HW: number, positiveIndices?: Float64Array) => TargetScan,
   state: StreamState,
@@ -209,7 +210,7 @@ export function runStreamChunk(
 
   const gt = read(job.gt, 'gt');
   const found = (state.positives ??= new Float64Array(MAX_POSITIVES));
-  const scan: StreamChunkResult['scan'] = scanTargets(gt, planes, HW, found);
+  const scan: StreamChunkResult['scan'] = kernel.scan?.(gt, planes, HW, found) ?? scanTargets(gt, planes, HW, found);
   if (scan.firstNearOne !== undefined) {
     scan.firstNearOneValue = gt[scan.firstNearOne];
     scan.firstNearOne += base;

@@ -13,6 +13,7 @@ import {
   focalSums,
   fromRaw,
   referenceFocalSums,
+  scanTargets,
   type ClampBounds,
   type FocalSums,
 } from '../../src/cornernet/focal';
@@ -325,7 +326,7 @@ describe('fast focal kernel', () => {
     }
   });
 
-  it('SIMD path: compiles here, reads inputs in place in its memory, and gives the same sums as from copies', () => {
+  it('SIMD path: compiles here, reads inputs in place in its memory, gives the same sums as from copies, scans targets as scanTargets', () => {
     assert.ok(focalSimdModule() !== undefined, 'WebAssembly SIMD is available in Node 20 and in VS Code');
     const k = createFocalKernel(focalSimdModule());
     const planes = 4;
@@ -339,6 +340,23 @@ describe('fast focal kernel', () => {
     const inPlace = k.sums(views.x, views.g, 0, planes, HW, FLOAT32_BOUNDS.lo, FLOAT32_BOUNDS.hi, true, 7);
     assert.deepEqual(inPlace, copied);
     assert.equal(k.inputs(1 << 20), undefined, 'beyond its memory: undefined, the caller uses its own buffers');
+    // The target scan gives scanTargets' results, positives listed as far as there is room.
+    for (const [planesN, hw] of [[3, 4099], [5, 7], [1, 1], [4, 16384]] as const) {
+      const rand = rng(planesN * hw);
+      const gs = new Float32Array(planesN * hw).map(() => {
+        const u = rand();
+        return u < 0.9 ? 0 : u < 0.95 ? 1 : [0.99899995, 0.999, 0.9990001, 0.99999994, 1.0000001, 2, NaN, Infinity, -Infinity, -0.5, 0.3][Math.floor(rand() * 11)]!;
+      });
+      for (const room of [0, 3, 1 << 16]) {
+        const mine = new Float64Array(room);
+        const theirs = new Float64Array(room);
+        const got = k.scan(gs, planesN, hw, mine)!;
+        const expected = scanTargets(gs, planesN, hw, theirs);
+        assert.deepEqual({ ...got, planePositives: [...got.planePositives] }, { ...expected, planePositives: [...expected.planePositives] }, `scan ${planesN}x${hw} room ${room}`);
+        assert.deepEqual([...mine], [...theirs], `positives ${planesN}x${hw} room ${room}`);
+      }
+    }
+    assert.equal(k.scan(new Float64Array(8), 2, 4), undefined, 'float64 targets: the JavaScript scan');
     // Sub-ranges of planes give the same per-plane sums (the steps start at each plane).
     const part = k.sums(x, g, 1, 3, HW, FLOAT32_BOUNDS.lo, FLOAT32_BOUNDS.hi, true, 7);
     assert.deepEqual([...part.neg], [...copied.neg.subarray(1, 3)]);
@@ -440,6 +458,10 @@ describe('non-finite count of the loader', () => {
       assert.equal(countNonFiniteValues(a.subarray(3) as Float32Array | Float64Array), expected);
       const wide = new Arr(10000).map((_, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -Infinity : i * 1e-3));
       assert.equal(countNonFiniteValues(wide), wide.filter((v) => !Number.isFinite(v)).length);
+      // Longer than the SIMD module's memory (copied in chunks), with an odd tail.
+      const big = new Arr(2 * 65536 + 7).map((_, i) => (i % 1013 === 0 ? Infinity : i % 7 === 0 ? -1e-40 : i));
+      big[big.length - 1] = NaN;
+      assert.equal(countNonFiniteValues(big), big.filter((v) => !Number.isFinite(v)).length);
     }
   });
 });

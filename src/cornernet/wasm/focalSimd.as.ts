@@ -13,8 +13,13 @@
 //
 // Memory: n <= CAP logits at xp and targets at gp, 4-byte aligned, anywhere in the memory (the
 // regions at xPtr() and gPtr() are there for them: the streamed pass reads its chunks straight into
-// them); negSums returns the sum of the common pixels' losses and leaves the indices of the others at rarePtr() (rareCount()), and
-// the common pixels whose loss exceeds `threshold` at candIndexPtr()/candValuePtr() (candCount()).
+// them). negSums adds the common pixels' losses to the plane's float64 accumulators (planeStart,
+// planeSum: the additions are the same whatever steps of 8 pixels a plane is taken in), lists the
+// indices of the other pixels at rarePtr() (rareCount()) and the common pixels whose loss exceeds
+// `threshold` at candIndexPtr()/candValuePtr() (candCount()).
+//
+// Also here: the scan of a chunk of float32 targets (scanTargets, as focal.ts's) and the count of
+// NaN/Inf float32 values (countNonFinite), both read in place.
 
 const CAP: i32 = 65536;
 const BASE: usize = (__heap_base + 15) & ~15;
@@ -27,6 +32,18 @@ const SCRATCH: usize = CV + (<usize>CAP << 2);
 
 let rare: i32 = 0;
 let cand: i32 = 0;
+let PACC0: v128 = f64x2.splat(0.0);
+let PACC1: v128 = f64x2.splat(0.0);
+
+export function planeStart(): void {
+  PACC0 = f64x2.splat(0.0);
+  PACC1 = f64x2.splat(0.0);
+}
+
+export function planeSum(): f64 {
+  const acc = f64x2.add(PACC0, PACC1);
+  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+}
 
 export function capacity(): i32 {
   return CAP;
@@ -157,14 +174,14 @@ function lanes(i: i32, v: v128, above: i32, others: i32): void {
   }
 }
 
-export function negSums(xp: usize, gp: usize, n: i32, a: f32, b: f32, threshold: f32): f64 {
+export function negSums(xp: usize, gp: usize, n: i32, a: f32, b: f32, threshold: f32): void {
   const va = f32x4.splat(a);
   const vb = f32x4.splat(b);
   const thr = f32x4.splat(threshold);
   const lanes0 = i32x4(0, 1, 2, 3);
   const vn = i32x4.splat(n);
-  let acc0 = f64x2.splat(0.0);
-  let acc1 = f64x2.splat(0.0);
+  let acc0 = PACC0;
+  let acc1 = PACC1;
   loadConstants();
   const one = ONE;
   rare = 0;
@@ -196,6 +213,91 @@ export function negSums(xp: usize, gp: usize, n: i32, a: f32, b: f32, threshold:
       lanes(i + 4, v1, above1, others1);
     }
   }
-  const acc = f64x2.add(acc0, acc1);
-  return f64x2.extract_lane(acc, 0) + f64x2.extract_lane(acc, 1);
+  PACC0 = acc0;
+  PACC1 = acc1;
+}
+
+// ---- The target scan (focal.ts's scanTargets, same results) ----
+let nearOne: i32 = 0;
+let aboveOne: i32 = 0;
+let nonFinite: i32 = 0;
+let firstNearOne: i32 = -1;
+let firstAboveOne: i32 = -1;
+let positives: i32 = 0;
+
+export function scanNearOne(): i32 {
+  return nearOne;
+}
+export function scanAboveOne(): i32 {
+  return aboveOne;
+}
+export function scanNonFinite(): i32 {
+  return nonFinite;
+}
+export function scanFirstNearOne(): i32 {
+  return firstNearOne;
+}
+export function scanFirstAboveOne(): i32 {
+  return firstAboveOne;
+}
+
+// One target that is not plainly a negative below 0.999; returns 1 for a positive (its index is
+// listed while there is room). The comparisons are the JavaScript scan's, in float64.
+@inline
+function classify(g: f32, i: i32, room: i32): i32 {
+  const d = <f64>g;
+  if (d < 0.999 && d > -Infinity) return 0;
+  if (d == 1.0) {
+    if (positives < room) store<i32>(RARE + (<usize>positives << 2), i);
+    positives++;
+    return 1;
+  }
+  if (d > 0.999 && d < 1.0) {
+    nearOne++;
+    if (firstNearOne < 0) firstNearOne = i;
+  } else if (d > 1.0 && d != Infinity) {
+    aboveOne++;
+    if (firstAboveOne < 0) firstAboveOne = i;
+  } else if (d != d || d == Infinity || d == -Infinity) nonFinite++;
+  return 0;
+}
+
+// planes * HW <= CAP float32 targets at gp: positives per plane at candIndexPtr() (i32), the
+// positives' indices at rarePtr() (up to room <= CAP), counts and first indices in the scan*
+// getters. Returns the number of positives.
+export function scanTargets(gp: usize, planes: i32, HW: i32, room: i32): i32 {
+  nearOne = 0;
+  aboveOne = 0;
+  nonFinite = 0;
+  firstNearOne = -1;
+  firstAboveOne = -1;
+  positives = 0;
+  // Below the largest float32 under 0.999 and above -Infinity: a plain negative for the JS scan too.
+  const below = f32x4.splat(<f32>0.99899995);
+  const ninf = f32x4.splat(-Infinity);
+  for (let plane: i32 = 0; plane < planes; plane++) {
+    let n: i32 = 0;
+    const end = (plane + 1) * HW;
+    let i = plane * HW;
+    for (; i + 4 <= end; i += 4) {
+      const g = v128.load(gp + (<usize>i << 2));
+      if (i32x4.bitmask(v128.and(f32x4.lt(g, below), f32x4.gt(g, ninf))) != 15) {
+        for (let j: i32 = 0; j < 4; j++) n += classify(load<f32>(gp + (<usize>(i + j) << 2)), i + j, room);
+      }
+    }
+    for (; i < end; i++) n += classify(load<f32>(gp + (<usize>i << 2)), i, room);
+    store<i32>(CI + (<usize>plane << 2), n);
+  }
+  return positives;
+}
+
+// NaN and +-Inf among n float32 values at p (all exponent bits set).
+export function countNonFinite(p: usize, n: i32): i32 {
+  const mask = i32x4.splat(0x7f800000);
+  let acc = i32x4.splat(0);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) acc = i32x4.sub(acc, i32x4.eq(v128.and(v128.load(p + (<usize>i << 2)), mask), mask));
+  let count = i32x4.extract_lane(acc, 0) + i32x4.extract_lane(acc, 1) + i32x4.extract_lane(acc, 2) + i32x4.extract_lane(acc, 3);
+  for (; i < n; i++) count += (load<u32>(p + (<usize>i << 2)) & 0x7f800000) == 0x7f800000 ? 1 : 0;
+  return count;
 }
