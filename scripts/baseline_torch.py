@@ -2,6 +2,7 @@
 """Times the original-style CornerNet loss (AELoss forward) and np.load on a folder of .npy files.
 
 Usage: /usr/bin/python3 scripts/baseline_torch.py DIR [--runs N] [--load-runs N]
+       /usr/bin/python3 scripts/baseline_torch.py DIR --first-load
 
 DIR holds the 17 arrays of a fixture folder (tl_heat.npy [S,B,C,H,W], gathered tl_tag.npy
 [S,B,K,1] and tl_regr.npy [S,B,K,2], gt_tl_heat.npy, gt_mask.npy, gt_tl_regr.npy, ... and the br
@@ -123,11 +124,25 @@ def summary(walls, cpus):
     }
 
 
+def first_load(folder):
+    """The first np.load of every .npy file in this process, as a script that loads a batch once
+    pays it: the arrays land in fresh memory (page faults included), unlike the repeated loads above,
+    whose memory the allocator reuses."""
+    paths = [os.path.join(folder, f) for f in sorted(os.listdir(folder)) if f.endswith(".npy")]
+    w0 = time.perf_counter()
+    arrays = [np.load(p) for p in paths]
+    ms = (time.perf_counter() - w0) * 1e3
+    print(json.dumps({"firstLoadMs": ms, "files": len(arrays)}))
+    return 0
+
+
 def main(argv):
     if not argv or argv[0].startswith("-"):
         print(__doc__, file=sys.stderr)
         return 2
     folder = argv[0]
+    if "--first-load" in argv:
+        return first_load(folder)
     runs = int(argv[argv.index("--runs") + 1]) if "--runs" in argv else 9
     load_runs = int(argv[argv.index("--load-runs") + 1]) if "--load-runs" in argv else runs
     torch.set_num_threads(1)

@@ -35,7 +35,7 @@ import * as path from 'node:path';
 import { referenceFocalSums, type FocalSums } from '../src/cornernet/focal';
 import { discoverInputs } from '../src/cornernet/inputs';
 import { loadInputs } from '../src/cornernet/load';
-import { boundsFor, computeLoss } from '../src/cornernet/loss';
+import { MIN_THREADED_PIXELS, boundsFor, computeLoss } from '../src/cornernet/loss';
 import { resolveThreadCount } from '../src/cornernet/parallel';
 import { resolveRoles } from '../src/cornernet/resolve';
 import { CORNERS, type Corner } from '../src/cornernet/roles';
@@ -170,6 +170,8 @@ interface TorchResult {
   total: number;
   forwardMs: { median: number; min: number; cpuMedian: number; runs: number };
   npLoadMs: { median: number; min: number; cpuMedian: number; runs: number };
+  /** The first np.load of the files in fresh processes (fresh memory, as a script pays it). */
+  npFirstLoadMs: { median: number; min: number; runs: number };
   torch: string;
   threads: number;
 }
@@ -184,7 +186,14 @@ function runTorch(dir: string): TorchResult | { unavailable: string } {
   const script = path.resolve('scripts/baseline_torch.py');
   const r = spawnSync(python, [script, dir, '--runs', String(torchRuns)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { unavailable: `baseline_torch.py failed: ${(r.stderr ?? '').trim().split('\n').pop()}` };
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult;
+  const firstLoads: number[] = [];
+  for (let i = 0; i < Math.max(1, cliRuns); i++) {
+    const f = spawnSync(python, [script, dir, '--first-load'], { encoding: 'utf8' });
+    if (f.status !== 0) return { unavailable: `baseline_torch.py --first-load failed: ${(f.stderr ?? '').trim().split('\n').pop()}` };
+    firstLoads.push(JSON.parse(f.stdout.trim().split('\n').pop()!).firstLoadMs);
+  }
+  const { median: m, min } = stats(firstLoads);
+  return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult), npFirstLoadMs: { median: m, min, runs: firstLoads.length } };
 }
 
 async function main() {
@@ -204,6 +213,8 @@ async function main() {
     // Ours, in process: the CLI's job (heatmaps streamed) and the extension worker's (whole arrays).
     const streamed = { read: [] as number[], compute: [] as number[], heatmapRead: [] as number[] };
     const whole = { read: [] as number[], compute: [] as number[] };
+    // The same with worker threads forced (below MIN_THREADED_PIXELS the default runs one thread).
+    const forced = { read: [] as number[], compute: [] as number[] };
     let total: number | null = null;
     let wholeTotal: number | null = null;
     for (let i = 0; i < runs + 2; i++) {
@@ -211,6 +222,13 @@ async function main() {
       total = report.total;
       const w = (await computeLossWithInputs({ paths: [dir] }, { threads })).report;
       wholeTotal = w.total;
+      if (threads > 1) {
+        const f = await computeLossFromFiles({ paths: [dir] }, { threads, minThreadedPixels: 0 });
+        if (i >= 2) {
+          forced.read.push(f.timings.readMs);
+          forced.compute.push(f.timings.computeMs);
+        }
+      }
       if (i >= 2) {
         streamed.read.push(report.timings.readMs);
         streamed.compute.push(report.timings.computeMs);
@@ -271,7 +289,10 @@ async function main() {
       inProcess: {
         streamed: { readMs: stats(streamed.read), computeMs: stats(streamed.compute), heatmapReadMs: stats(streamed.heatmapRead), allReadMs: stats(streamedAllRead) },
         whole: { readMs: stats(whole.read), computeMs: stats(whole.compute) },
+        streamedThreadsForced: threads > 1 ? { readMs: stats(forced.read), computeMs: stats(forced.compute) } : null,
       },
+      minThreadedPixels: MIN_THREADED_PIXELS,
+      passPixels: 2 * REALISTIC_SPEC.S * REALISTIC_SPEC.B * REALISTIC_SPEC.C * REALISTIC_SPEC.H * REALISTIC_SPEC.W,
       reference: { computeMs: stats(referenceMs), total: referenceTotal },
       cli: { streamed: cliStreamed, whole: cliWhole },
       rss: { streamedMB: cliStreamed.maxRssMB, wholeMB: cliWhole.maxRssMB, limitMB: rssLimitMB },
@@ -290,12 +311,16 @@ async function main() {
             allReadVsNpLoad: ratio(median(streamedAllRead), orig.npLoadMs.median),
             wholeReadVsNpLoad: ratio(median(whole.read), orig.npLoadMs.median),
             cliWholeReadVsNpLoad: ratio(cliWhole.readMs.median, orig.npLoadMs.median),
+            cliReadVsFirstNpLoad: ratio(cliStreamed.readMs.median, orig.npFirstLoadMs.median),
+            cliAllReadVsFirstNpLoad: ratio(cliStreamed.allReadMs.median, orig.npFirstLoadMs.median),
+            cliWholeReadVsFirstNpLoad: ratio(cliWhole.readMs.median, orig.npFirstLoadMs.median),
             referenceVsForward: ratio(median(referenceMs), orig.forwardMs.median),
           }
         : null,
       checks: {
         wholeEqualsStreamed: total === wholeTotal,
-        referenceEqualsOurs: total !== null && referenceTotal !== null && Math.abs(total - referenceTotal) <= 1e-9 * Math.abs(total),
+        // The SIMD kernel computes in float32 (~1e-8 on this total; the fixtures ask 1e-5).
+        referenceEqualsOurs: total !== null && referenceTotal !== null && Math.abs(total - referenceTotal) <= 1e-7 * Math.abs(total),
         torchEqualsOurs: orig && total !== null ? Math.abs(orig.total - total) <= 1e-5 * Math.abs(total) : null,
         rssWithinLimit: cliStreamed.maxRssMB <= rssLimitMB && cliWhole.maxRssMB <= rssLimitMB,
       },
@@ -308,9 +333,11 @@ async function main() {
       const x = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${v.toFixed(3)}x`);
       log(`total loss ${total} (whole arrays ${wholeTotal}, reference kernel ${referenceTotal}${orig ? `, torch ${orig.total}` : ''})`);
       const ip = result.inProcess;
-      log(`ours, in process (${runs} runs after 2 warm-ups, ${threads} thread${threads > 1 ? 's' : ''}):`);
+      const oneThread = result.passPixels < MIN_THREADED_PIXELS;
+      log(`ours, in process (${runs} runs after 2 warm-ups; ${threads} thread${threads > 1 ? 's' : ''} asked, ${oneThread ? `one used: ${(result.passPixels / 1e6).toFixed(1)} M pass pixels < ${(MIN_THREADED_PIXELS / 1e6).toFixed(1)} M` : 'all used'}):`);
       log(`  CLI's job, heatmaps streamed: read (headers + small arrays) ${ms(ip.streamed.readMs)}; compute ${ms(ip.streamed.computeMs)}, of which reading the heatmaps ${ms(ip.streamed.heatmapReadMs)} per thread`);
       log(`  extension worker's job, whole arrays: read ${ms(ip.whole.readMs)}; compute ${ms(ip.whole.computeMs)}`);
+      if (ip.streamedThreadsForced) log(`  CLI's job with ${threads} threads forced (fresh workers each run): read ${ms(ip.streamedThreadsForced.readMs)}; compute ${ms(ip.streamedThreadsForced.computeMs)}`);
       log(`reference scalar kernel, compute: ${ms(result.reference.computeMs)}`);
       for (const [name, c] of [
         ['streamed', cliStreamed],
@@ -322,17 +349,18 @@ async function main() {
       if (orig) {
         log(`original (torch ${orig.torch}, ${orig.threads} thread, ${orig.forwardMs.runs} runs after 2 warm-ups):`);
         log(`  AELoss.forward: ${ms(orig.forwardMs)}, CPU median ${orig.forwardMs.cpuMedian.toFixed(1)} ms`);
-        log(`  np.load x ${files.length}: ${ms(orig.npLoadMs)}`);
+        log(`  np.load x ${files.length}: ${ms(orig.npLoadMs)} (repeated in one process: memory reused); first load in a fresh process (${orig.npFirstLoadMs.runs} processes): ${ms(orig.npFirstLoadMs)}`);
         const r = result.ratios!;
         log(`ratios (ours / original, medians):`);
         log(`  compute: CLI ${x(r.cliComputeVsForward)}; in process ${x(r.computeVsForward)} (vs CPU ${x(r.computeVsForwardCpu)}), whole arrays ${x(r.wholeComputeVsForward)}; reference kernel ${x(r.referenceVsForward)}`);
-        log(`  read: CLI ${x(r.cliReadVsNpLoad)} (with the heatmap reads of the pass ${x(r.cliAllReadVsNpLoad)}); in process ${x(r.readVsNpLoad)} (with them ${x(r.allReadVsNpLoad)}); whole arrays ${x(r.wholeReadVsNpLoad)} (CLI --no-stream ${x(r.cliWholeReadVsNpLoad)})`);
+        log(`  read vs repeated np.load: CLI ${x(r.cliReadVsNpLoad)} (with the heatmap reads of the pass ${x(r.cliAllReadVsNpLoad)}); in process ${x(r.readVsNpLoad)} (with them ${x(r.allReadVsNpLoad)}); whole arrays ${x(r.wholeReadVsNpLoad)} (CLI --no-stream ${x(r.cliWholeReadVsNpLoad)})`);
+        log(`  read vs a fresh process's first np.load: CLI ${x(r.cliReadVsFirstNpLoad)} (with the heatmap reads ${x(r.cliAllReadVsFirstNpLoad)}); CLI --no-stream ${x(r.cliWholeReadVsFirstNpLoad)}`);
         log(`torch total equals ours to 1e-5: ${result.checks.torchEqualsOurs ? 'yes' : 'NO'}`);
       } else {
         log(`original: ${result.original && 'unavailable' in result.original ? result.original.unavailable : ''}`);
       }
       log(`streamed and whole-array totals equal: ${result.checks.wholeEqualsStreamed ? 'yes' : 'NO'}`);
-      log(`reference kernel total equals ours to 1e-9: ${result.checks.referenceEqualsOurs ? 'yes' : 'NO'}`);
+      log(`reference kernel total equals ours to 1e-7: ${result.checks.referenceEqualsOurs ? 'yes' : 'NO'} (relative difference ${total !== null && referenceTotal !== null ? (Math.abs(total - referenceTotal) / Math.abs(total)).toExponential(1) : '-'})`);
       if ('unavailable' in notebook) log(`notebook transfer: ${notebook.unavailable}`);
       else {
         const mbs = (st: { median: number }) => `${(notebook.bytes / 2 ** 20 / (st.median / 1000)).toFixed(0)} MB/s`;
