@@ -9,6 +9,7 @@ import type { LossInputs } from './batch';
 import type { Arithmetic } from './embedding';
 import { RoleResolutionError } from './errors';
 import { discoverInputs, type Discovery, type InputSpec } from './inputs';
+import { planStreamedMaps } from './mapStream';
 import { loadInputs, type LoadedInputs } from './load';
 import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from './loss';
 import { FocalWorkers, resolveThreadCount } from './parallel';
@@ -75,11 +76,13 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
     } else if (!workers.size && threads > 1 && passPixels >= minPixels) {
       workers = FocalWorkers.start(threads - 1); // the guess from file sizes was low (e.g. float16)
     }
-    // The arrays other than the heatmaps: a few MB.
+    // The arrays other than the heatmaps (a few MB), the maps only at the indices.
+    const mapsOnDisk = await planStreamedMaps(resolution, options.limits);
     const loaded = await loadInputs(resolution, {
       limits: options.limits,
       onProgress: (f, file) => progress(0.05 * f, `reading ${file}`),
       onDisk: plan.onDisk,
+      mapsOnDisk,
     });
     const tc = performance.now();
     const streamed = await workers.streamedSums(plan, d.B * d.C, d.H * d.W, options.topPixels ?? 20, (done, total) =>

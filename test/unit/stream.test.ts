@@ -112,6 +112,51 @@ describe('streamed focal pass', () => {
     assert.equal(whole.precision, 'float32', 'mixed stacks: float32 and float64 bounds per stack');
   });
 
+  it('maps are gathered from their files a plane at a time: the report of whole maps (maps only, per-stack float64, NaN, a mismatch)', async () => {
+    const { arrays } = makeSyntheticBatch({ S: 2, B: 2, C: 4, H: 32, W: 24, K: 6, objectsPerImage: [3, 2], seed: 17 });
+    // Maps only: the loss gathers them (one per-stack pair in float64, one with a NaN the report counts).
+    const mapsOnly = tempDir();
+    const only: Record<string, Tensor> = {};
+    for (const [name, t] of Object.entries(arrays)) {
+      if (['tl_tag', 'br_tag', 'tl_regr', 'br_regr'].includes(name)) continue;
+      if (name === 'br_regr_map') {
+        const inner = t.size / 2;
+        for (let s = 0; s < 2; s++) {
+          const data = Float64Array.from((t.data as Float32Array).subarray(s * inner, (s + 1) * inner));
+          only[`br_regr_map_${s}`] = { dtype: 'float64', shape: t.shape.slice(1), size: inner, data };
+        }
+      } else only[name] = t;
+    }
+    const tagMap = only.tl_tag_map!;
+    const withNaN = { ...tagMap, data: Float32Array.from(tagMap.data as Float32Array) };
+    (withNaN.data as Float32Array)[5] = NaN; // not at an index: counted, not used
+    only.tl_tag_map = withNaN;
+    writeArrays(mapsOnly, only);
+    // Maps besides gathered values that differ from them in one place: the check's warning.
+    const both = tempDir();
+    const tlTag = arrays.tl_tag!;
+    const changed = { ...tlTag, data: Float32Array.from(tlTag.data as Float32Array) };
+    (changed.data as Float32Array)[3] += 0.5;
+    writeArrays(both, { ...arrays, tl_tag: changed });
+    for (const dir of [mapsOnly, both]) {
+      const whole = await computeLossFromFiles({ paths: [dir] }, { stream: false, threads: 1 });
+      const streamed = await computeLossFromFiles({ paths: [dir] }, { threads: 1 });
+      assert.equal(typeof streamed.timings.heatmapReadMs, 'number', 'streamed');
+      assert.deepEqual(comparable(streamed), comparable(whole), dir === both ? 'maps and gathered values' : 'maps only');
+    }
+    const onlyReport = await computeLossFromFiles({ paths: [mapsOnly] }, { threads: 1 });
+    assert.equal(onlyReport.inputs.roles.find((r) => r.file.endsWith('tl_tag_map.npy'))?.nonFinite, 1);
+    const bothReport = await computeLossFromFiles({ paths: [both] }, { threads: 1 });
+    assert.ok(bothReport.warnings.some((w) => w.code === 'gather-mismatch' && /1 of/.test(w.message)), 'the mismatch is reported');
+    // An index outside the maps: the same error as from whole maps, naming the index file.
+    const bad = tempDir();
+    const ind = arrays.tl_ind!;
+    const badInd = { ...ind, data: (ind.data as BigInt64Array | Int32Array).slice() };
+    (badInd.data as BigInt64Array)[2] = typeof (badInd.data as BigInt64Array)[2] === 'bigint' ? 100000n : (100000 as never);
+    writeArrays(bad, { ...only, tl_ind: badInd });
+    await assert.rejects(computeLossFromFiles({ paths: [bad] }, { threads: 1 }), /tl_ind.*outside \[0, 768\)/);
+  });
+
   it('heatmaps it cannot stream (Fortran order) are read whole: the report of the same values in C order', async () => {
     const { arrays } = makeSyntheticBatch({ S: 2, B: 2, C: 16, H: 128, W: 128, K: 8, objectsPerImage: [3, 2], seed: 13, logitMean: -3, logitStd: 2.5 });
     const cOrder = tempDir();
