@@ -16,7 +16,7 @@ import { FocalWorkers, resolveThreadCount } from './parallel';
 import type { LossReport, LossWeights, RoleReport, UnusedReport } from './report';
 import { refLabel, resolveRoles, type Resolution } from './resolve';
 import type { Corner } from './roles';
-import { planStreamedHeat } from './stream';
+import { planStreamedHeat, type StreamPlan } from './stream';
 import type { LossWarning } from './warnings';
 
 export interface RunOptions {
@@ -46,6 +46,26 @@ export interface RunOptions {
  */
 export async function computeLossFromFiles(spec: InputSpec, options: RunOptions = {}): Promise<LossReport> {
   if (options.stream === false) return (await computeLossWithInputs(spec, options)).report;
+  return (await computeStreamed(spec, options, false)).report;
+}
+
+/**
+ * What the extension's worker keeps to serve the panels: the report, the inputs (the heatmaps
+ * streamed when they can be, then `heat` says where they are and `positives` holds the focal
+ * normalisers; the maps read whole, since the panel draws them), or whole inputs when they cannot.
+ */
+export type ComputedForViews =
+  | { report: LossReport; inputs: LossInputs; heat?: undefined }
+  | { report: LossReport; inputs: LossInputs; heat: StreamPlan; positives: Record<Corner, number> };
+
+export async function computeLossForViews(spec: InputSpec, options: RunOptions = {}): Promise<ComputedForViews> {
+  if (options.stream === false) return computeLossWithInputs(spec, options);
+  const r = await computeStreamed(spec, options, true);
+  if (!('inputs' in r)) throw new Error('unreachable: computeStreamed keeps its inputs when asked');
+  return r;
+}
+
+async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boolean): Promise<ComputedForViews | { report: LossReport }> {
   const progress = options.onProgress ?? (() => undefined);
   const t0 = performance.now();
   const threads = resolveThreadCount(options.threads);
@@ -65,7 +85,7 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
     const plan = await planStreamedHeat(resolution, options.limits);
     if (typeof plan === 'string') {
       void workers.close();
-      return (await computeLossWithInputs(spec, options, { discovery, resolution, t0 })).report;
+      return computeLossWithInputs(spec, options, { discovery, resolution, t0 });
     }
     const headerMs = performance.now() - t0;
     const d = resolution.dims!;
@@ -76,13 +96,13 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
     } else if (!workers.size && threads > 1 && passPixels >= minPixels) {
       workers = FocalWorkers.start(threads - 1); // the guess from file sizes was low (e.g. float16)
     }
-    // The arrays other than the heatmaps (a few MB), the maps only at the indices.
-    const mapsOnDisk = await planStreamedMaps(resolution, options.limits);
+    // The arrays other than the heatmaps (a few MB); for the report alone, the maps only at the indices.
+    const mapsOnDisk = keep ? undefined : await planStreamedMaps(resolution, options.limits);
     const loaded = await loadInputs(resolution, {
       limits: options.limits,
       onProgress: (f, file) => progress(0.05 * f, `reading ${file}`),
       onDisk: plan.onDisk,
-      mapsOnDisk,
+      ...(mapsOnDisk ? { mapsOnDisk } : {}),
     });
     const tc = performance.now();
     const streamed = await workers.streamedSums(plan, d.B * d.C, d.H * d.W, options.topPixels ?? 20, (done, total) =>
@@ -110,7 +130,10 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
     report.timings.computeMs = performance.now() - tc + loaded.assembleMs;
     report.timings.readMs = headerMs + loaded.readMs;
     report.timings.heatmapReadMs = streamed.readMs / (workers.size + 1);
-    return finish(report, discovery, resolution, loaded);
+    finish(report, discovery, resolution, loaded);
+    progress(1, 'done');
+    if (!keep) return { report };
+    return { report, inputs: loaded.inputs, heat: plan, positives: { tl: streamed.scans.tl.positives, br: streamed.scans.br.positives } };
   } finally {
     void workers.close();
   }

@@ -143,16 +143,20 @@ export interface Thumbnails {
   data: Float32Array;
 }
 
-/** Per-class loss thumbnails of one image, max-pooled so that small hot spots stay visible. */
-export function classThumbnails(inputs: LossInputs, stack: number, image: number, maxSide = 32): Thumbnails {
+/**
+ * Per-class loss thumbnails of one image, max-pooled so that small hot spots stay visible.
+ * `positives`: the batch's focal positives per corner type (default: counted in `inputs`, which
+ * must then hold the whole batch's targets).
+ */
+export function classThumbnails(inputs: LossInputs, stack: number, image: number, maxSide = 32, positives?: Record<Corner, number>): Thumbnails {
   const { C, H, W } = inputs.dims;
   const HW = H * W;
   const f = Math.max(1, Math.ceil(Math.max(H, W) / maxSide));
   const th = Math.ceil(H / f);
   const tw = Math.ceil(W / f);
   const norms = {
-    tl: Math.max(1, Math.fround(countPositives(inputs.gtHeat.tl))),
-    br: Math.max(1, Math.fround(countPositives(inputs.gtHeat.br))),
+    tl: Math.max(1, Math.fround(positives?.tl ?? countPositives(inputs.gtHeat.tl))),
+    br: Math.max(1, Math.fround(positives?.br ?? countPositives(inputs.gtHeat.br))),
   };
   // countPositives of 0 means "unnormalised": dividing by 1 is exactly that.
   const perClass: { class: number; loss: number; lossTl: number; lossBr: number; map: Float32Array }[] = [];

@@ -5,7 +5,8 @@
 import { parentPort } from 'node:worker_threads';
 import { RoleResolutionError, isInputError } from '../cornernet/errors';
 import type { LossInputs } from '../cornernet/batch';
-import { computeLossWithInputs } from '../cornernet/run';
+import { computeLossForViews } from '../cornernet/run';
+import { ImageHeatReader } from '../cornernet/imageView';
 import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '../cornernet/slices';
 import { decodeAndMatch } from '../cornernet/matching';
 import { isTensorReadError } from '../tensor/errors';
@@ -19,6 +20,8 @@ const port = parentPort;
 if (!port) throw new Error('lossWorker must run in a worker thread');
 
 let inputs: LossInputs | undefined;
+/** When the heatmaps stayed on disk: reads one image's at a time for the panels. */
+let reader: ImageHeatReader | undefined;
 /** The array a tensor viewer shows (one viewer per worker). */
 let tensor: Tensor | undefined;
 let positives: { tl: number; br: number } | undefined;
@@ -32,42 +35,56 @@ port.on('message', (msg: WorkerRequest) => {
 async function handle(msg: WorkerRequest): Promise<void> {
   switch (msg.type) {
     case 'exit':
+      reader?.close();
+      reader = undefined;
       inputs = undefined;
       tensor = undefined;
       port!.close();
       process.exit(0);
       return;
     case 'compute': {
-      const r = await computeLossWithInputs(msg.spec, {
+      const r = await computeLossForViews(msg.spec, {
         ...msg.options,
         onProgress: (fraction, stage) => send({ type: 'progress', id: msg.id, fraction, stage }),
       });
+      reader?.close();
       inputs = r.inputs;
-      positives = { tl: countPositives(inputs.gtHeat.tl), br: countPositives(inputs.gtHeat.br) };
+      if (r.heat) {
+        reader = new ImageHeatReader(r.inputs, r.heat);
+        positives = r.positives;
+      } else {
+        reader = undefined;
+        positives = { tl: countPositives(inputs.gtHeat.tl), br: countPositives(inputs.gtHeat.br) };
+      }
       send({ type: 'report', id: msg.id, report: r.report });
       return;
     }
     case 'slice': {
-      const s = heatSlice(requireInputs(), msg.corner, msg.stack, msg.image, msg.class, msg.topK, positives![msg.corner]);
+      const at = imageOf(msg.image);
+      const s = heatSlice(at.inputs, msg.corner, msg.stack, at.image, msg.class, msg.topK, positives![msg.corner]);
+      s.image = msg.image;
       send({ type: 'slice', id: msg.id, slice: s }, [s.logit.buffer, s.prob.buffer, s.target.buffer, s.loss.buffer] as ArrayBuffer[]);
       return;
     }
     case 'thumbnails': {
-      const t = classThumbnails(requireInputs(), msg.stack, msg.image, msg.maxSide);
+      const at = imageOf(msg.image);
+      const t = classThumbnails(at.inputs, msg.stack, at.image, msg.maxSide, positives);
+      t.image = msg.image;
       const q = quantizeThumbnails(t);
       send({ type: 'thumbnails', id: msg.id, thumbnails: q }, [q.data.buffer as ArrayBuffer]);
       return;
     }
     case 'decode': {
-      const i = requireInputs();
-      const view = decodeAndMatch(i, msg.stack, msg.image, msg.options, msg.minScore);
+      const { inputs: i, image } = imageOf(msg.image);
+      const view = decodeAndMatch(i, msg.stack, image, msg.options, msg.minScore);
+      view.image = msg.image;
       // What the boxes are drawn over: per pixel, the best corner probability of any class.
       const { C, H, W } = i.dims;
       const background = new Float32Array(H * W);
       for (const c of ['tl', 'br'] as const) {
         const logits = i.heat[c][msg.stack]!.logits;
         for (let k = 0; k < C; k++) {
-          const base = (msg.image * C + k) * H * W;
+          const base = (image * C + k) * H * W;
           for (let p = 0; p < H * W; p++) {
             const v = 1 / (1 + Math.exp(-logits[base + p]!));
             if (v > background[p]!) background[p] = v;
@@ -78,12 +95,12 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
     case 'tagMaps': {
-      const i = requireInputs();
+      const { inputs: i, image } = imageOf(msg.image);
       const { H, W } = i.dims;
       const plane = (c: 'tl' | 'br') => {
         const m = i.tagMap?.[c]?.[msg.stack];
         if (!m) throw new Error('the embeddings were given gathered: there is no map to show');
-        return Float32Array.from(m.subarray(msg.image * H * W, (msg.image + 1) * H * W));
+        return Float32Array.from(m.subarray(image * H * W, (image + 1) * H * W));
       };
       const tl = plane('tl');
       const br = plane('br');
@@ -141,6 +158,14 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
   }
+}
+
+/** The inputs to compute image b's views on, and b's index in them (0 for one image read from disk). */
+function imageOf(b: number): { inputs: LossInputs; image: number } {
+  const i = requireInputs();
+  if (!reader) return { inputs: i, image: b };
+  if (!(Number.isInteger(b) && b >= 0 && b < i.dims.B)) throw new RangeError(`no image ${b} (B=${i.dims.B})`);
+  return { inputs: reader.imageInputs(b), image: 0 };
 }
 
 function requireInputs(): LossInputs {
