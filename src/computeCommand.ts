@@ -205,7 +205,8 @@ export class LossRunner implements PanelHost {
             return await LossSession.start(
               this.context.asAbsolutePath(path.join('dist', 'worker.js')),
               inputSpec,
-              { weights, limits: this.limits(), threads: settings.lossThreads() },
+              // A private folder (origin) is removed once the worker has the arrays: read them whole.
+              { weights, limits: this.limits(), threads: settings.lossThreads(), ...(origin ? { stream: false } : {}) },
               cts.token,
               fractionReporter(progress),
             );

@@ -28,6 +28,10 @@ function lazy<T extends object>(target: T, key: PropertyKey, load: () => FloatAr
   });
 }
 
+function stampOf(st: fs.Stats): string {
+  return `${st.size}:${st.mtimeMs}:${st.ino}`;
+}
+
 export class ImageHeatReader {
   private current = -1;
   private view: LossInputs | undefined;
@@ -35,10 +39,24 @@ export class ImageHeatReader {
   private readonly loaded = new Map<string, { data: FloatArray; image: number }>();
   private readonly fds = new Map<string, number>();
 
+  /** Size and modification time of each heatmap file when the loss was computed. */
+  private readonly stamps = new Map<string, string>();
+
   constructor(
     private readonly inputs: LossInputs,
     private readonly plan: StreamPlan,
-  ) {}
+  ) {
+    for (const job of plan.jobs) {
+      for (const loc of [job.gt, ...job.logits]) {
+        if (this.stamps.has(loc.path)) continue;
+        try {
+          this.stamps.set(loc.path, stampOf(fs.statSync(loc.path)));
+        } catch {
+          this.stamps.set(loc.path, 'missing'); // the first read says what is wrong
+        }
+      }
+    }
+  }
 
   /** LossInputs of image b (B = 1): everything sliced, heatmaps read when first touched. */
   imageInputs(b: number): LossInputs {
@@ -101,6 +119,10 @@ export class ImageHeatReader {
       if (fd === undefined) {
         fd = fs.openSync(loc.path, 'r');
         this.fds.set(loc.path, fd);
+      }
+      // A file rewritten since the computation would show values the report is not about.
+      if (stampOf(fs.fstatSync(fd)) !== this.stamps.get(loc.path)) {
+        throw new TensorReadError('io', loc.label, 'the file changed since the loss was computed; compute again');
       }
       let done = 0;
       while (done < bytes.length) {

@@ -20,6 +20,11 @@ export interface ComputeOptions {
   threads?: number;
   limits?: Partial<ReadLimits>;
   topPixels?: number;
+  /**
+   * false: read the heatmaps whole and keep them (files that go away after the computation, e.g.
+   * arrays pulled from a notebook kernel). Default: streamed, then read one image at a time.
+   */
+  stream?: boolean;
 }
 
 export type WorkerRequest =

@@ -5,7 +5,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeLossForViews, computeLossWithInputs } from '../../src/cornernet/run';
@@ -83,6 +83,13 @@ describe('views of a batch whose heatmaps stay on disk', () => {
         (e: unknown) => e instanceof TensorReadError && e.file.endsWith('br_heat.npy (stack 0)') && /compute again/.test(e.message),
       );
       heatSlice(view, 'tl', 0, 0, 0); // the other files still serve
+      // Rewritten in place with the same size: refused too (the values would not be the report's).
+      const gt = path.join(dir, 'gt_tl_heat.npy');
+      const bytes = readFileSync(gt);
+      bytes[bytes.length - 1] ^= 1;
+      writeFileSync(gt, bytes);
+      utimesSync(gt, new Date(), new Date(Date.now() + 5000));
+      assert.throws(() => heatSlice(reader.imageInputs(2), 'tl', 0, 0, 0), /gt_tl_heat\.npy: the file changed since the loss was computed; compute again/);
     } finally {
       reader.close();
     }
