@@ -29,7 +29,8 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
 --regr-weight W        default 1
 --top N                report the N pixels with the largest focal loss (default 20)
 --exact                pure float64 constants instead of the original's float32 ones
---threads N            threads for the focal loss (default: the machine's, also for 0; 1: none)
+--threads N            threads for the focal loss (default: the machine's, also for 0; 1: none);
+                       below 2^25 heatmap pixels (all stacks and corners) one thread is used
 --no-stream            read the heatmaps whole before computing (as the extension does) instead
                        of chunk by chunk during the focal pass; same numbers, more memory
 --debug                show stack traces

@@ -89,9 +89,9 @@ function streamTransfers(r: StreamChunkResult): ArrayBuffer[] {
 }
 
 /**
- * Warm-up for a fresh kernel: V8 first runs it in the interpreter at ~150 ns per pixel and reaches
- * its ~6-8 ns only after a few hundred thousand pixels, which would otherwise be the first chunks
- * of the pass. Returns a step (one plane of a synthetic heatmap through the kernel and the target
+ * Warm-up for a fresh kernel: V8 first runs its JavaScript (the table path, and around the SIMD
+ * module the candidate and rare-pixel loops) in the interpreter, tens of times slower, until a few
+ * hundred thousand pixels have gone through, which would otherwise be the first chunks of the pass. Returns a step (one plane of a synthetic heatmap through the kernel and the target
  * scan) that returns false once the warm-up is done; workers run the steps when they start, while
  * the main thread reads headers. (Warming the main thread's kernel up in the gaps between its I/O
  * callbacks was measured slower: it delays the reads more than it saves.) Self-contained, like the

@@ -7,8 +7,9 @@
  * Why: a fresh 129 MB buffer costs ~33,000 page faults, which on a VM take longer than the copy
  * itself (np.load avoids them with huge pages, which Node cannot ask for); reads into a buffer that
  * stays in the cache copy ~126 MB from the page cache in ~10 ms. The CLI takes this path when the
- * four heatmaps are plain .npy files (C order, little-endian float32 or float64); the extension's
- * worker reads whole arrays, because the panel draws from them.
+ * four heatmaps are plain .npy files (C order, little-endian float32 or float64), and so does the
+ * extension's worker, which then reads one image at a time for the panels (imageView.ts). Float32
+ * chunks are read straight into the SIMD kernel's memory (no copy beyond the read).
  *
  * The kernel, the chunking and the order of the sums are those of the in-memory path
  * (parallel.ts), so the report is the same, bit for bit (a unit test holds it to that).
