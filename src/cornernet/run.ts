@@ -2,8 +2,6 @@
  * The whole job on files: discover headers, settle roles, read, compute. Used by the CLI and the
  * extension's worker; everything else in the core is reachable from here.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { ReadLimits } from '../tensor/limits';
 import type { LossInputs } from './batch';
 import type { Arithmetic } from './embedding';
@@ -69,14 +67,8 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
   const progress = options.onProgress ?? (() => undefined);
   const t0 = performance.now();
   const threads = resolveThreadCount(options.threads);
-  // The workers boot and warm their kernels up while the headers are read (~100 ms together), if
-  // the inputs are large enough to need them (a guess from file sizes; a small case that got them
-  // anyway lets them go and runs on this thread alone).
   const minPixels = options.minThreadedPixels ?? MIN_THREADED_PIXELS;
-  // (A float32 case of S stacks holds (8 S + 8) bytes of heatmap files per pixel of its 2 S passes:
-  // 8 bytes per pass pixel for S = 1, 6 for S = 2; a case below 8 bytes per pass pixel of the
-  // threshold starts its workers once the headers are read.)
-  let workers = FocalWorkers.start(threads > 1 && inputBytes(spec) >= 8 * minPixels ? threads - 1 : 0, { warm: true });
+  let workers = FocalWorkers.start(0);
   try {
     progress(0, 'reading headers');
     const discovery = await discoverInputs(spec, options.limits);
@@ -89,13 +81,9 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
     }
     const headerMs = performance.now() - t0;
     const d = resolution.dims!;
-    const passPixels = 2 * d.S * d.B * d.C * d.H * d.W;
-    if (workers.size && passPixels < minPixels) {
-      void workers.close();
-      workers = FocalWorkers.start(0);
-    } else if (!workers.size && threads > 1 && passPixels >= minPixels) {
-      workers = FocalWorkers.start(threads - 1); // the guess from file sizes was low (e.g. float16)
-    }
+    // Worker threads only for large batches (see MIN_THREADED_PIXELS); they boot and warm their
+    // kernels up while the other arrays are read.
+    if (threads > 1 && 2 * d.S * d.B * d.C * d.H * d.W >= minPixels) workers = FocalWorkers.start(threads - 1, { warm: true });
     // The arrays other than the heatmaps (a few MB); for the report alone, the maps only at the indices.
     const mapsOnDisk = keep ? undefined : await planStreamedMaps(resolution, options.limits);
     const loaded = await loadInputs(resolution, {
@@ -137,31 +125,6 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
   } finally {
     void workers.close();
   }
-}
-
-/** Bytes of the files an InputSpec names (folders: their files, not recursively); 0 when unreadable. */
-function inputBytes(spec: InputSpec): number {
-  let total = 0;
-  const size = (p: string) => {
-    try {
-      const st = fs.statSync(p);
-      return st.isFile() ? st.size : 0;
-    } catch {
-      return 0; // discovery reports it
-    }
-  };
-  for (const p of [...spec.paths, ...(spec.roles ?? []).map((r) => r.path)]) {
-    try {
-      if (fs.statSync(p).isDirectory()) {
-        for (const name of fs.readdirSync(p)) total += size(path.join(p, name));
-        continue;
-      }
-    } catch {
-      continue;
-    }
-    total += size(p);
-  }
-  return total;
 }
 
 /** The report and the inputs it was computed from (kept by the worker to serve slices). */
