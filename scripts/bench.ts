@@ -7,8 +7,10 @@
  * then, in one run:
  * - ours, in this process, N runs after 2 warm-ups, with the thread count given (default: the
  *   machine's): the CLI's job (`computeLossFromFiles`: headers and the small arrays read first, the
- *   heatmaps streamed through the focal pass) and the extension worker's (`computeLossWithInputs`:
- *   every array read whole, kept to draw the panel);
+ *   heatmaps streamed through the focal pass), the extension worker's (`computeLossForViews`: the
+ *   same with the maps read whole, then the first panel data: one image's heatmaps read back, the
+ *   two slices of its worst plane and the 80-class thumbnails) and whole arrays
+ *   (`computeLossWithInputs`: every array read first, the path of notebook arrays and --no-stream);
  * - the reference scalar kernel (`referenceFocalSums`, the plain per-pixel loop): the compute time
  *   the machine gets without PyTorch and without the fast kernel;
  * - the CLI (`node dist/cli.js --json DIR`, spawned, a fresh process each run): its own timings and
@@ -39,7 +41,10 @@ import { MIN_THREADED_PIXELS, boundsFor, computeLoss } from '../src/cornernet/lo
 import { resolveThreadCount } from '../src/cornernet/parallel';
 import { resolveRoles } from '../src/cornernet/resolve';
 import { CORNERS, type Corner } from '../src/cornernet/roles';
-import { computeLossFromFiles, computeLossWithInputs } from '../src/cornernet/run';
+import { computeLossForViews, computeLossFromFiles, computeLossWithInputs } from '../src/cornernet/run';
+import { ImageHeatReader } from '../src/cornernet/imageView';
+import { classThumbnails, countPositives, heatSlice, worstPlane } from '../src/cornernet/slices';
+import type { LossInputs } from '../src/cornernet/batch';
 import { REALISTIC_SPEC, makeSyntheticBatch } from '../src/cornernet/synthetic';
 import { encodeNpy } from '../src/tensor/npy';
 import { KernelError } from '../src/notebook/kernel';
@@ -210,9 +215,17 @@ async function main() {
     log(`realistic case: S=${S} B=${B} C=${C} ${H}x${W} K=${K}, objects [${REALISTIC_SPEC.objectsPerImage.join(', ')}]`);
     log(`${files.length} .npy files, ${(bytes / 1e6).toFixed(1)} MB (generated in ${(performance.now() - t0).toFixed(0)} ms); ${os.availableParallelism()} cores, threads ${threads}`);
 
-    // Ours, in process: the CLI's job (heatmaps streamed) and the extension worker's (whole arrays).
+    // Ours, in process: the CLI's job (heatmaps streamed), the extension worker's (streamed, then
+    // the first panel data from disk) and whole arrays (and the same panel data from them).
     const streamed = { read: [] as number[], compute: [] as number[], heatmapRead: [] as number[] };
-    const whole = { read: [] as number[], compute: [] as number[] };
+    const views = { read: [] as number[], compute: [] as number[], firstPanel: [] as number[] };
+    const whole = { read: [] as number[], compute: [] as number[], firstPanel: [] as number[] };
+    const panelData = (i: LossInputs, image: number, cls: number, stack: number, positives: Record<Corner, number>) => {
+      const p0 = performance.now();
+      for (const corner of CORNERS) heatSlice(i, corner, stack, image, cls, 100, positives[corner]);
+      classThumbnails(i, stack, image, 32, positives);
+      return performance.now() - p0;
+    };
     // The same with worker threads forced (below MIN_THREADED_PIXELS the default runs one thread).
     const forced = { read: [] as number[], compute: [] as number[] };
     let total: number | null = null;
@@ -220,8 +233,24 @@ async function main() {
     for (let i = 0; i < runs + 2; i++) {
       const report = await computeLossFromFiles({ paths: [dir] }, { threads });
       total = report.total;
-      const w = (await computeLossWithInputs({ paths: [dir] }, { threads })).report;
+      const vr = await computeLossForViews({ paths: [dir] }, { threads });
+      const worst = worstPlane(vr.report);
+      let firstPanel = NaN;
+      if (vr.heat) {
+        const reader = new ImageHeatReader(vr.inputs, vr.heat);
+        firstPanel = panelData(reader.imageInputs(worst.image), 0, worst.class, S - 1, vr.positives);
+        reader.close();
+      }
+      const wr = await computeLossWithInputs({ paths: [dir] }, { threads });
+      const w = wr.report;
       wholeTotal = w.total;
+      const wholePanel = panelData(wr.inputs, worst.image, worst.class, S - 1, { tl: countPositives(wr.inputs.gtHeat.tl), br: countPositives(wr.inputs.gtHeat.br) });
+      if (i >= 2) {
+        views.read.push(vr.report.timings.readMs);
+        views.compute.push(vr.report.timings.computeMs);
+        views.firstPanel.push(firstPanel);
+        whole.firstPanel.push(wholePanel);
+      }
       if (threads > 1) {
         const f = await computeLossFromFiles({ paths: [dir] }, { threads, minThreadedPixels: 0 });
         if (i >= 2) {
@@ -288,7 +317,8 @@ async function main() {
       total,
       inProcess: {
         streamed: { readMs: stats(streamed.read), computeMs: stats(streamed.compute), heatmapReadMs: stats(streamed.heatmapRead), allReadMs: stats(streamedAllRead) },
-        whole: { readMs: stats(whole.read), computeMs: stats(whole.compute) },
+        views: { readMs: stats(views.read), computeMs: stats(views.compute), firstPanelMs: stats(views.firstPanel) },
+        whole: { readMs: stats(whole.read), computeMs: stats(whole.compute), firstPanelMs: stats(whole.firstPanel) },
         streamedThreadsForced: threads > 1 ? { readMs: stats(forced.read), computeMs: stats(forced.compute) } : null,
       },
       minThreadedPixels: MIN_THREADED_PIXELS,
@@ -336,7 +366,8 @@ async function main() {
       const oneThread = result.passPixels < MIN_THREADED_PIXELS;
       log(`ours, in process (${runs} runs after 2 warm-ups; ${threads} thread${threads > 1 ? 's' : ''} asked, ${oneThread ? `one used: ${(result.passPixels / 1e6).toFixed(1)} M pass pixels < ${(MIN_THREADED_PIXELS / 1e6).toFixed(1)} M` : 'all used'}):`);
       log(`  CLI's job, heatmaps streamed: read (headers + small arrays) ${ms(ip.streamed.readMs)}; compute ${ms(ip.streamed.computeMs)}, of which reading the heatmaps ${ms(ip.streamed.heatmapReadMs)} per thread`);
-      log(`  extension worker's job, whole arrays: read ${ms(ip.whole.readMs)}; compute ${ms(ip.whole.computeMs)}`);
+      log(`  extension worker's job (streamed, maps whole): read ${ms(ip.views.readMs)}; compute ${ms(ip.views.computeMs)}; then the first panel data (an image's heatmaps read back, 2 slices, 80 thumbnails) ${ms(ip.views.firstPanelMs)}`);
+      log(`  whole arrays (notebook arrays, --no-stream): read ${ms(ip.whole.readMs)}; compute ${ms(ip.whole.computeMs)}; the same panel data ${ms(ip.whole.firstPanelMs)}`);
       if (ip.streamedThreadsForced) log(`  CLI's job with ${threads} threads forced (fresh workers each run): read ${ms(ip.streamedThreadsForced.readMs)}; compute ${ms(ip.streamedThreadsForced.computeMs)}`);
       log(`reference scalar kernel, compute: ${ms(result.reference.computeMs)}`);
       for (const [name, c] of [
