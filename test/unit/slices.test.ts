@@ -84,3 +84,30 @@ describe('class thumbnails', () => {
     assertClose(sum, report.perStack[0]!.images[1]!.focalTl! + report.perStack[0]!.images[1]!.focalBr!, 1e-7, 1e-12, 'image focal');
   });
 });
+
+describe('class thumbnails from the SIMD module', () => {
+  it('equal the per-pixel reference (heatSlice) to 2e-6: the class losses and every max-pooled cell', async () => {
+    const { inputs } = await computeLossWithInputs({ paths: [path.join(FIXTURES, 'p02_two_stacks')] });
+    const { S, B, H, W } = inputs.dims;
+    for (let s = 0; s < S; s++) {
+      for (let b = 0; b < B; b++) {
+        const t = classThumbnails(inputs, s, b, 8);
+        const f = Math.ceil(Math.max(H, W) / 8);
+        t.classes.forEach((entry, n) => {
+          const slices = (['tl', 'br'] as const).map((corner) => heatSlice(inputs, corner, s, b, entry.class));
+          assertClose(entry.lossTl, slices[0]!.planeLoss, 2e-6, 1e-12, `stack ${s} image ${b} class ${entry.class} tl`);
+          assertClose(entry.lossBr, slices[1]!.planeLoss, 2e-6, 1e-12, `stack ${s} image ${b} class ${entry.class} br`);
+          const expected = new Float32Array(t.size.width * t.size.height);
+          for (const sl of slices) {
+            for (let i = 0; i < H * W; i++) {
+              const cell = Math.floor(Math.floor(i / W) / f) * t.size.width + Math.floor((i % W) / f);
+              if (sl.loss[i]! > expected[cell]!) expected[cell] = sl.loss[i]!;
+            }
+          }
+          const got = t.data.subarray(n * expected.length, (n + 1) * expected.length);
+          expected.forEach((v, i) => assertClose(got[i]!, v, 2e-6, 1e-12, `stack ${s} image ${b} class ${entry.class} cell ${i}`));
+        });
+      }
+    }
+  });
+});

@@ -301,3 +301,35 @@ export function countNonFinite(p: usize, n: i32): i32 {
   for (; i < n; i++) count += (load<u32>(p + (<usize>i << 2)) & 0x7f800000) == 0x7f800000 ? 1 : 0;
   return count;
 }
+
+// ---- Per-pixel losses (the panel's class thumbnails) ----
+// n float32 logits at xp and targets at gp: the loss of each common pixel (as negSums takes them)
+// at op, 0 for the others, whose indices are listed at rarePtr() (rareCount()) for the caller.
+export function pixelLosses(xp: usize, gp: usize, op: usize, n: i32, a: f32, b: f32): void {
+  const va = f32x4.splat(a);
+  const vb = f32x4.splat(b);
+  loadConstants();
+  rare = 0;
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const off = <usize>i << 2;
+    const x = v128.load(xp + off);
+    const g = v128.load(gp + off);
+    const c = v128.and(v128.and(f32x4.ge(x, va), f32x4.lt(x, vb)), f32x4.lt(g, ONE));
+    v128.store(op + off, v128.and(lossOf(x, g), c));
+    const others = i32x4.bitmask(v128.not(c));
+    if (others != 0) {
+      for (let j: i32 = 0; j < 4; j++) {
+        if ((others >> j) & 1) {
+          store<i32>(RARE + (<usize>rare << 2), i + j);
+          rare++;
+        }
+      }
+    }
+  }
+  for (; i < n; i++) {
+    store<f32>(op + (<usize>i << 2), 0);
+    store<i32>(RARE + (<usize>rare << 2), i);
+    rare++;
+  }
+}
