@@ -20,19 +20,23 @@ import type { LossReport } from '../../src/cornernet/report';
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-function folder(seed: number): string {
+/** A synthetic batch; `float64`: br_heat and gt_br_heat stored as float64 (read back as such). */
+function folder(seed: number, float64 = false): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cornernet-views-'));
   dirs.push(dir);
   const { arrays } = makeSyntheticBatch({ S: 2, B: 3, C: 5, H: 24, W: 20, K: 6, objectsPerImage: [3, 1, 2], seed, logitMean: -3, logitStd: 2 });
-  for (const [name, t] of Object.entries(arrays)) writeFileSync(path.join(dir, `${name}.npy`), encodeNpy(t));
+  for (const [name, t] of Object.entries(arrays)) {
+    const wide = float64 && (name === 'br_heat' || name === 'gt_br_heat');
+    writeFileSync(path.join(dir, `${name}.npy`), encodeNpy(wide ? { ...t, dtype: 'float64', data: Float64Array.from(t.data as Float32Array) } : t));
+  }
   return dir;
 }
 
 const comparable = (r: LossReport) => ({ ...r, timings: null });
 
 describe('views of a batch whose heatmaps stay on disk', () => {
-  it('give the report, slices, thumbnails, decode and tag maps of whole arrays, image by image', async () => {
-    const dir = folder(3);
+  for (const float64 of [false, true]) it(`give the report, slices, thumbnails, decode and tag maps of whole arrays, image by image${float64 ? ' (float64 br heatmaps)' : ''}`, async () => {
+    const dir = folder(3, float64);
     const whole = await computeLossWithInputs({ paths: [dir] });
     const streamed = await computeLossForViews({ paths: [dir] }, { threads: 1 });
     assert.ok(streamed.heat, 'the heatmaps were streamed');
