@@ -70,6 +70,9 @@
  * worker threads can build the same kernel from its source text (see parallel.ts).
  */
 
+// A type only: the kernel's code refers to nothing outside createFocalKernel (see the end of the notes).
+import type { TargetScan } from './focal';
+
 /** Sums of a range of planes, as plain data (it crosses thread boundaries). */
 export interface RawFocalSums {
   /** Sum over positives of -log(p) (1-p)^2, per plane of the range. */
@@ -104,19 +107,9 @@ export interface FocalKernel {
   /** Views in the SIMD module's memory for inputs the caller writes itself (see the kernel). */
   inputs(n: number): { x: Float32Array; g: Float32Array } | undefined;
   /** scanTargets through the SIMD module, or undefined (no module, float64, too large). */
-  scan(gt: Float32Array | Float64Array, planes: number, HW: number, positiveIndices?: Float64Array): ScanResult | undefined;
+  scan(gt: Float32Array | Float64Array, planes: number, HW: number, positiveIndices?: Float64Array): TargetScan | undefined;
 }
 
-/** focal.ts's TargetScan, spelled out here (the kernel's file imports nothing). */
-export interface ScanResult {
-  positives: number;
-  planePositives: Int32Array;
-  nearOne: number;
-  firstNearOne?: number;
-  aboveOne: number;
-  firstAboveOne?: number;
-  nonFinite: number;
-}
 
 /** The constants the kernel's loops spell out as literals (checked by a unit test). */
 export const KERNEL_CONSTANTS = {
