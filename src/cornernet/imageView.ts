@@ -8,6 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { TensorReadError } from '../tensor/errors';
+import { readFullySync } from '../tensor/source';
 import type { FloatArray, HeatStack, LossInputs } from './batch';
 import { CORNERS, type Corner } from './roles';
 import type { HeatLocation, StreamPlan } from './stream';
@@ -124,12 +125,7 @@ export class ImageHeatReader {
       if (stampOf(fs.fstatSync(fd)) !== this.stamps.get(loc.path)) {
         throw new TensorReadError('io', loc.label, 'the file changed since the loss was computed; compute again');
       }
-      let done = 0;
-      while (done < bytes.length) {
-        const got = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
-        if (got === 0) break;
-        done += got;
-      }
+      const done = readFullySync(fd, bytes, position);
       if (done < bytes.length) throw new TensorReadError('truncated', loc.label, `the file changed since the loss was computed (got ${done} of ${bytes.length} bytes at ${position}); compute again`);
     } catch (e) {
       entry.image = -1;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import { TensorReadError } from '../tensor/errors';
 import type { ReadLimits } from '../tensor/limits';
 import { readNpyHeader } from '../tensor/npy';
-import { openFileSource } from '../tensor/source';
+import { openFileSource, readFullySync } from '../tensor/source';
 import { countNonFiniteValues } from './nonFinite';
 import { refLabel, type Resolution, type RoleUse } from './resolve';
 
@@ -77,12 +77,7 @@ export function gatherFromFile(
       for (let b = 0; b < B; b++) {
         for (let c = 0; c < ch; c++) {
           const position = dataOffset + (((i * B + b) * ch + c) * HW) * size;
-          let done = 0;
-          while (done < planeBytes) {
-            const got = fs.readSync(fd, bytes, done, planeBytes - done, position + done);
-            if (got === 0) break;
-            done += got;
-          }
+          const done = readFullySync(fd, bytes, position);
           if (done < planeBytes) throw new TensorReadError('truncated', refLabel(u.ref), `the file changed while it was being read (got ${done} of ${planeBytes} bytes at ${position}); run again`);
           nonFinite += countNonFiniteValues(plane);
           for (let k = 0; k < K; k++) out[(b * K + k) * ch + c] = plane[ind[b * K + k]!]!;

@@ -58,11 +58,12 @@ export type ComputedForViews =
 
 export async function computeLossForViews(spec: InputSpec, options: RunOptions = {}): Promise<ComputedForViews> {
   if (options.stream === false) return computeLossWithInputs(spec, options);
-  const r = await computeStreamed(spec, options, true);
-  if (!('inputs' in r)) throw new Error('unreachable: computeStreamed keeps its inputs when asked');
-  return r;
+  return computeStreamed(spec, options, true);
 }
 
+/** The streamed run; `keep`: also what the views need (else the report alone). */
+async function computeStreamed(spec: InputSpec, options: RunOptions, keep: true): Promise<ComputedForViews>;
+async function computeStreamed(spec: InputSpec, options: RunOptions, keep: false): Promise<{ report: LossReport }>;
 async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boolean): Promise<ComputedForViews | { report: LossReport }> {
   const progress = options.onProgress ?? (() => undefined);
   const t0 = performance.now();

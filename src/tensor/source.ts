@@ -72,6 +72,20 @@ export const inputFs = {
   },
 };
 
+/**
+ * Fills `bytes` from `position` of an open file with blocking reads (a read may return less than
+ * asked); returns the bytes read, fewer only at the end of the file.
+ */
+export function readFullySync(fd: number, bytes: Uint8Array, position: number): number {
+  let done = 0;
+  while (done < bytes.length) {
+    const got = fs.readSync(fd, bytes, done, bytes.length - done, position + done);
+    if (got === 0) break;
+    done += got;
+  }
+  return done;
+}
+
 /** The part of a FileHandle a file source uses. */
 interface Handle {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
