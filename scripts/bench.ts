@@ -93,7 +93,7 @@ interface NotebookBench {
 /** Pulls the case out of a real kernel, by file and by base64, `n` times each. */
 async function benchNotebook(dir: string, n: number, total: number | null): Promise<NotebookBench | { unavailable: string }> {
   const probe = spawnSync(kernelPython(), ['-c', 'import ipykernel, jupyter_client, torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return { unavailable: `no ipykernel/jupyter_client/torch under ${kernelPython()} (bash scripts/setup-python-kernel.sh)` };
+  if (probe.status !== 0) return { unavailable: `no ipykernel/jupyter_client/torch under ${kernelPython()} (bash scripts/setup-test-env.sh --unit)` };
   const k0 = performance.now();
   const kernel = await JupyterClientKernel.start();
   const kernelStartMs = performance.now() - k0;

@@ -2,7 +2,9 @@
 // in code-server's real extension host; once trusted, once in Restricted Mode) and UI (Debian's
 // chromium driving the workbench).
 // Each suite ends with a line "<suite>: N passed, N failed"; the exit code is non-zero if any fails.
-// `--unit` runs the unit suite only. The VS Code suites need `bash scripts/setup-code-server.sh`.
+// `--unit` runs the unit suite only. First it installs what is missing (scripts/setup-test-env.sh:
+// Debian packages as root, code-server from the npm registry), so that a fresh machine needs
+// nothing but `npm ci` before it; `--no-setup` skips that step.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +25,13 @@ function listJs(dir) {
 }
 
 let failed = false;
+if (!args.includes('--no-setup')) {
+  console.log('> setup (scripts/setup-test-env.sh)');
+  if (run('bash', ['scripts/setup-test-env.sh', ...(unitOnly ? ['--unit'] : [])]) !== 0) {
+    console.log('setup failed: see the message above');
+    process.exit(1);
+  }
+}
 console.log('> type check');
 if (run('npx', ['tsc', '-p', '.', '--noEmit']) !== 0 || run('npx', ['tsc', '-p', 'webview', '--noEmit']) !== 0) {
   console.log('type check failed');

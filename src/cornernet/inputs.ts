@@ -5,15 +5,17 @@
 import * as path from 'node:path';
 import { isTensorReadError, TensorReadError } from '../tensor/errors';
 import type { ReadLimits } from '../tensor/limits';
-import { inputFs, openFileSource } from '../tensor/source';
+import { describeIoError, fileKind, inputFs, openFileSource } from '../tensor/source';
 import { listArrays, tensorFormatOf } from '../tensor/tensorFile';
 import type { TensorFormat } from '../tensor/tensor';
 import { InputError } from './errors';
 import type { LossWeights } from './report';
 import { applyOverrides, sameRef, type ArrayRef, type Candidate, type RoleOverride } from './resolve';
-import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, positionalIndex, type Role } from './roles';
+import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, positionalIndex, roleNameProblem, type Role } from './roles';
 
 export const MANIFEST_NAME = 'cornernet.json';
+/** A manifest is a few lines of JSON; anything larger is refused unread. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 /** `--role NAME=PATH[:KEY]`, or one entry of a manifest. */
 export interface RoleAssignmentSpec {
@@ -85,6 +87,8 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
     if (seenFiles.has(id)) return arrays.filter((a) => path.resolve(a.file) === id);
     const format = tensorFormatOf(file);
     if (!format) throw new InputError(file, 'not a .npy, .npz or .safetensors file');
+    const badName = format === 'npy' ? roleNameProblem(path.basename(file).replace(/\.npy$/i, '')) : undefined;
+    if (badName) throw new InputError(file, badName);
     let refs: ArrayRef[];
     try {
       refs = await headersOf(file, format, limits);
@@ -143,14 +147,30 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
           for (const a of m.roles) {
             const where = `${full}: roles.${a.name}`;
             const { role, stack } = parseAssignedRole(a.name, where);
-            const ref = await findRef(path.join(p, a.path), a.key, where);
+            // Relative paths are the folder's; an absolute one stays as written.
+            const ref = await findRef(path.resolve(p, a.path), a.key, where);
             overrides.push({ role, stack: a.stack ?? stack, ref, origin: 'manifest' });
           }
           continue;
         }
-        if (!tensorFormatOf(name)) continue;
-        const entry = await inputFs.stat(full).catch(() => undefined);
-        if (!entry?.isFile()) continue;
+        const format = tensorFormatOf(name);
+        if (!format) continue;
+        // A name that says it is an input must be one: its problem stops the run, named. Other
+        // tensor-named entries that are not readable files are skipped with a warning.
+        const stem = name.replace(/\.(npy|npz|safetensors)$/i, '');
+        const named = format === 'npy' && parseRoleName(stem) !== undefined;
+        let kind: string | undefined;
+        try {
+          const entry = await inputFs.stat(full);
+          if (!entry.isFile()) kind = `not a regular file: it is ${fileKind(entry)}`;
+        } catch (e) {
+          kind = describeIoError(e);
+        }
+        if (kind !== undefined) {
+          if (named) throw new InputError(full, kind);
+          skipped.push({ file: full, reason: kind });
+          continue;
+        }
         await addFile(full, false);
       }
     } else {
@@ -228,12 +248,9 @@ interface Manifest {
 export async function readManifest(file: string): Promise<Manifest> {
   let text: string;
   try {
-    const st = await inputFs.stat(file);
-    if (st.size > 1024 * 1024) throw new InputError(file, 'manifest larger than 1 MiB');
-    text = await inputFs.readText(file);
+    text = await inputFs.readText(file, MAX_MANIFEST_BYTES);
   } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(file, `cannot read: ${(e as Error).message}`);
+    throw new InputError(file, `cannot read the manifest: ${(e as Error).message}`);
   }
   let json: unknown;
   try {

@@ -9,6 +9,7 @@ import { readArray } from '../tensor/tensorFile';
 import { toFloat64, toFloatArray, type Tensor } from '../tensor/tensor';
 import { gatherMap, type FloatArray, type HeatStack, type LossInputs } from './batch';
 import { InputError } from './errors';
+import { checkObjectLimits } from './limits';
 import { refLabel, type Dims, type Resolution, type RoleUse } from './resolve';
 import { CORNERS, type Corner, type Role } from './roles';
 import type { LossWarning } from './warnings';
@@ -260,6 +261,7 @@ export function assemble(
 
   const maskT = one('gt_mask').t;
   const mask = toFloat64(maskT);
+  checkObjectLimits(mask, dims.B, dims.K, refLabel(one('gt_mask').u.ref));
   return {
     inputs: {
       dims,

@@ -3,6 +3,9 @@
  * summed over stacks, divided by the number of stacks; with the breakdown and the warnings.
  */
 import type { FloatArray, LossInputs } from './batch';
+import { InputError } from './errors';
+import type { DType } from '../tensor/dtype';
+import { MAX_TOP_PIXELS, checkObjectLimits } from './limits';
 import { boundsFor } from './pixel';
 import { embeddingLoss, type Arithmetic, type EmbeddingResult } from './embedding';
 import { clampedSigmoid, focalFromSums, focalSums, scanTargets, type FocalSums, type TargetScan } from './focal';
@@ -62,6 +65,7 @@ export const MIN_THREADED_PIXELS = 1 << 25;
 
 /** The sampler's `max_tag_len`: more objects per image raise IndexError in CornerNet. */
 const MAX_TAG_LEN = 128;
+
 /** Fraction of clamped logits in one heatmap above which `saturated-logits` is raised. */
 const SATURATION_WARN_FRACTION = 1e-3;
 
@@ -78,6 +82,8 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
   const progress = options.onProgress ?? (() => undefined);
   const warnings: LossWarning[] = [];
   if (inputs.heatOnDisk && !(options.streamed && options.focalSums)) throw new Error('computeLoss: heatmaps on disk need streamed focal sums');
+  checkObjectLimits(inputs.mask, B, K);
+  if (!Number.isSafeInteger(topN) || topN < 0 || topN > MAX_TOP_PIXELS) throw new InputError('--top', `expects 0..${MAX_TOP_PIXELS} pixels, got ${topN}`);
   const values = options.streamed?.values ?? arrayHeatValues(inputs.heat, inputs.gtHeat);
 
   // Focal: targets scanned once per corner type, then one fused pass per stack.
@@ -449,6 +455,17 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
       });
     }
 
+    const integerHeat = CORNERS.flatMap((corner) =>
+      inputs.heat[corner].map((h, s) => (isIntegerDType(h.dtype) ? `${corner}_heat${S > 1 ? ` stack ${s}` : ''} (${h.dtype})` : '')).filter(Boolean),
+    );
+    if (integerHeat.length) {
+      warn({
+        code: 'integer-logits',
+        message: `${integerHeat.join(', ')}: integer heatmap logits. The original's in-place sigmoid_ raises on an integer tensor (RuntimeError: result type Float can't be cast to the desired output type); the value reported reads the integers as float32 logits. Were probabilities or class ids saved instead of logits?`,
+        roles: [...new Set(integerHeat.map((n) => n.split(' ')[0]!))],
+      });
+    }
+
     for (const corner of CORNERS) {
       sums[corner].forEach((r, s) => {
         const clamped = r.clampedLow + r.clampedHigh;
@@ -523,4 +540,8 @@ export function countNonFinite(a: FloatArray): number {
     if (x - x !== 0) n++;
   }
   return n;
+}
+
+function isIntegerDType(d: DType): boolean {
+  return d === 'bool' || /^u?int\d+$/.test(d);
 }

@@ -4,7 +4,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { MANIFEST_NAME, type InputSpec, type RoleAssignmentSpec } from './inputs';
+import { inputFs } from '../tensor/source';
+import { InputError } from './errors';
+import { MANIFEST_NAME, MAX_MANIFEST_BYTES, type InputSpec, type RoleAssignmentSpec } from './inputs';
 
 /** The folder whose cornernet.json would hold choices for these inputs, if there is exactly one. */
 export async function manifestFolder(spec: InputSpec): Promise<string | undefined> {
@@ -20,10 +22,23 @@ export async function manifestFolder(spec: InputSpec): Promise<string | undefine
 export async function rememberRoles(folder: string, choices: RoleAssignmentSpec[]): Promise<string> {
   const file = path.join(folder, MANIFEST_NAME);
   let json: { roles?: Record<string, unknown>; [k: string]: unknown } = {};
-  try {
-    json = JSON.parse(await fsp.readFile(file, 'utf8'));
-  } catch {
-    json = {};
+  const exists = await fsp.lstat(file).then(() => true, () => false);
+  if (exists) {
+    // Never overwrite what cannot be read back: a manifest that is a FIFO, a device, too large or
+    // not JSON stays as it is, and the choice is not remembered.
+    let text: string;
+    try {
+      text = await inputFs.readText(file, MAX_MANIFEST_BYTES);
+    } catch (e) {
+      throw new InputError(file, `cannot read the manifest: ${(e as Error).message}`);
+    }
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('expected a JSON object');
+      json = parsed as typeof json;
+    } catch (e) {
+      throw new InputError(file, `not valid JSON, left unchanged: ${(e as Error).message}`);
+    }
   }
   const roles: Record<string, unknown> = typeof json.roles === 'object' && json.roles !== null ? { ...json.roles } : {};
   for (const c of choices) {

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { FloatArray } from './batch';
+import { MAX_THREADS } from './limits';
 import { fromRaw, scanTargets, type ClampBounds, type FocalSums } from './focal';
 import { createFocalKernel, type FocalKernel, type RawFocalSums } from './focalKernel';
 import { focalSimdModule } from './focalSimd';
@@ -40,7 +41,7 @@ export function defaultThreadCount(): number {
 /** A thread count option: undefined or 0 means the machine's default; at least 1. */
 export function resolveThreadCount(threads: number | undefined): number {
   if (threads === undefined || threads === 0 || !Number.isFinite(threads)) return defaultThreadCount();
-  return Math.max(1, Math.floor(threads));
+  return Math.min(MAX_THREADS, Math.max(1, Math.floor(threads)));
 }
 
 /** One heatmap pass: logits of one stack and the targets of its corner type. */

@@ -231,6 +231,15 @@ export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[]): 
     }
   }
 
+  if (Number.isNaN(K)) {
+    // No usable mask: take K from the offset targets or the indices, so that the other roles are
+    // still checked and only real problems are reported (not "expected [2, NaN, 2]").
+    const k = [...of('gt_tl_regr'), ...of('gt_br_regr'), ...of('tl_ind'), ...of('br_ind')]
+      .map((c) => c.ref.header.shape)
+      .find((sh) => sh.length >= 2 && (!bchw || sh[0] === B));
+    if (k) K = k[1]!;
+  }
+
   // 2. Output heatmaps give S.
   let S: number | undefined;
   for (const role of ['tl_heat', 'br_heat'] as const) {
@@ -406,6 +415,18 @@ export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[]): 
       seen.set(c.stack!, c);
     }
     const ordered = [...perStack].sort((a, b) => a.stack! - b.stack!);
+    // Per-stack files must be numbered 0, 1, ..., S-1: a gap (`_0`, `_2`) means a stack is missing
+    // or misnamed, and renumbering it silently would pair stack 2's outputs with stack 1's targets.
+    const gap = ordered.findIndex((c, i) => c.stack !== i);
+    if (gap >= 0) {
+      problem(
+        'inconsistent',
+        role,
+        `per-stack arrays must be numbered 0..${ordered.length - 1}, got ${ordered.map((c) => `_${c.stack}`).join(', ')}: stack ${gap} is missing`,
+        ordered.map((c) => c.ref),
+      );
+      return undefined;
+    }
     const out: RoleUse[] = [];
     for (const [i, c] of ordered.entries()) {
       const fit = fitStacked(c.ref.header.shape, inners);

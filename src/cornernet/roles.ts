@@ -105,6 +105,21 @@ export function parseRoleName(name: string): ParsedName | undefined {
   return undefined;
 }
 
+/** The most stacks a per-stack file name may number (`tl_heat_0` .. `tl_heat_999`). */
+export const MAX_STACK_SUFFIX = 999;
+
+/**
+ * Why a name that looks like a role's cannot be one (`tl_heat_99999999999999999999`: a stack
+ * suffix beyond MAX_STACK_SUFFIX), so that it is refused by name instead of silently ignored.
+ */
+export function roleNameProblem(name: string): string | undefined {
+  const m = /^(.*)_(\d+)$/.exec(normalizeName(name));
+  if (!m || m[2]!.length <= 3) return undefined;
+  const role = ALIASES.get(m[1]!);
+  if (!role || !isOutputRole(role)) return undefined;
+  return `stack suffix _${m[2]!.length > 12 ? m[2]!.slice(0, 12) + '...' : m[2]} of ${role} is out of range (stacks are numbered 0..${MAX_STACK_SUFFIX})`;
+}
+
 /** `tl_tag` -> `tl_ind`: CornerNet's sampler names the index arrays `tl_tags`/`br_tags`. */
 export function indexRoleForTag(role: Role): Role | undefined {
   if (role === 'tl_tag') return 'tl_ind';

@@ -5,7 +5,8 @@
 import type { ReadLimits } from '../tensor/limits';
 import type { LossInputs } from './batch';
 import type { Arithmetic } from './embedding';
-import { RoleResolutionError } from './errors';
+import { InputError, RoleResolutionError } from './errors';
+import { MAX_THREADS, MAX_TOP_PIXELS } from './limits';
 import { discoverInputs, type Discovery, type InputSpec } from './inputs';
 import { planStreamedMaps } from './mapStream';
 import { loadInputs, type LoadedInputs } from './load';
@@ -38,6 +39,18 @@ export interface RunOptions {
   stream?: boolean;
 }
 
+/** Options beyond the engine's limits are bad input, refused before any file is read. */
+export function checkRunOptions(options: RunOptions): void {
+  const top = options.topPixels;
+  if (top !== undefined && (!Number.isSafeInteger(top) || top < 0 || top > MAX_TOP_PIXELS)) {
+    throw new InputError('--top', `expects 0..${MAX_TOP_PIXELS} pixels, got ${top}`);
+  }
+  const t = options.threads;
+  if (t !== undefined && (!Number.isSafeInteger(t) || t < 0 || t > MAX_THREADS)) {
+    throw new InputError('--threads', `expects 0..${MAX_THREADS} threads, got ${t}`);
+  }
+}
+
 /**
  * The report alone (the CLI). The heatmaps are streamed through the focal pass when they can be:
  * nothing needs them afterwards.
@@ -65,6 +78,7 @@ export async function computeLossForViews(spec: InputSpec, options: RunOptions =
 async function computeStreamed(spec: InputSpec, options: RunOptions, keep: true): Promise<ComputedForViews>;
 async function computeStreamed(spec: InputSpec, options: RunOptions, keep: false): Promise<{ report: LossReport }>;
 async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boolean): Promise<ComputedForViews | { report: LossReport }> {
+  checkRunOptions(options);
   const progress = options.onProgress ?? (() => undefined);
   const t0 = performance.now();
   const threads = resolveThreadCount(options.threads);
@@ -74,7 +88,7 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
     progress(0, 'reading headers');
     const discovery = await discoverInputs(spec, options.limits);
     const resolution = resolveRoles(discovery.candidates, discovery.arrays);
-    if (resolution.problems.length) throw new RoleResolutionError(resolution.problems);
+    if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
     const plan = await planStreamedHeat(resolution, options.limits);
     if (typeof plan === 'string') {
       void workers.close();
@@ -134,12 +148,13 @@ export async function computeLossWithInputs(
   options: RunOptions = {},
   resolved?: { discovery: Discovery; resolution: Resolution; t0: number },
 ): Promise<{ report: LossReport; inputs: LossInputs }> {
+  checkRunOptions(options);
   const progress = options.onProgress ?? (() => undefined);
   const t0 = resolved?.t0 ?? performance.now();
   progress(0, 'reading headers');
   const discovery = resolved?.discovery ?? (await discoverInputs(spec, options.limits));
   const resolution = resolved?.resolution ?? resolveRoles(discovery.candidates, discovery.arrays);
-  if (resolution.problems.length) throw new RoleResolutionError(resolution.problems);
+  if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
   const headerMs = performance.now() - t0;
   // Worker threads start now, so that they boot while the files are read.
   const d = resolution.dims;

@@ -17,7 +17,8 @@ export type WarningCode =
   | 'gather-mismatch'
   | 'skipped-file'
   | 'non-finite-result'
-  | 'kernel-bfloat16';
+  | 'kernel-bfloat16'
+  | 'integer-logits';
 
 export interface LossWarning {
   code: WarningCode;
@@ -58,4 +59,6 @@ export const WARNING_EXPLANATIONS: Readonly<Record<WarningCode, string>> = {
     'Gathered embeddings or offsets differ from the maps gathered at the corner indices: they were not taken at these indices (or from these maps). The gathered values are used.',
   'skipped-file': 'A file in an input folder could not be read and was skipped.',
   'non-finite-result': 'A loss term is NaN or infinite; JSON reports it as null.',
+  'integer-logits':
+    "The heatmap logits are integers. The original's in-place sigmoid_ raises on integer tensors; the value reported reads them as float32 logits. Integer heatmaps usually mean the wrong array was saved (probabilities rounded, class ids).",
 };

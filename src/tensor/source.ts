@@ -67,10 +67,71 @@ export const inputFs = {
   async readdir(p: string): Promise<string[]> {
     return blocking ? fs.readdirSync(p) : fsp.readdir(p);
   },
-  async readText(p: string): Promise<string> {
-    return blocking ? fs.readFileSync(p, 'utf8') : fsp.readFile(p, 'utf8');
+  /**
+   * A small text file (a manifest, a class list): refused unless it is a regular file of at most
+   * `maxBytes`, checked on the open descriptor, and never more than `maxBytes + 1` bytes read, so a
+   * symlink to /dev/zero, a FIFO or a file that grows while read cannot hold the reader.
+   */
+  async readText(p: string, maxBytes: number): Promise<string> {
+    const bytes = blocking ? readSmallFileSync(p, maxBytes) : await readSmallFile(p, maxBytes);
+    return new TextDecoder('utf-8').decode(bytes);
   },
 };
+
+/** Why a small file cannot be read as text: thrown by inputFs.readText. */
+export class SmallFileError extends Error {}
+
+function checkSmallFile(st: fs.Stats, maxBytes: number): void {
+  if (!st.isFile()) throw new SmallFileError(`not a regular file: it is ${fileKind(st)}`);
+  if (st.size > maxBytes) throw new SmallFileError(`larger than ${maxBytes} bytes (${st.size})`);
+}
+
+function readSmallFileSync(p: string, maxBytes: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, OPEN_FLAGS);
+  } catch (e) {
+    throw new SmallFileError(describeIoError(e));
+  }
+  try {
+    checkSmallFile(fs.fstatSync(fd), maxBytes);
+    const buf = new Uint8Array(maxBytes + 1);
+    const n = readFullySync(fd, buf, 0);
+    if (n > maxBytes) throw new SmallFileError(`larger than ${maxBytes} bytes (it grew while read)`);
+    return buf.subarray(0, n);
+  } catch (e) {
+    if (e instanceof SmallFileError) throw e;
+    throw new SmallFileError(describeIoError(e));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+async function readSmallFile(p: string, maxBytes: number): Promise<Uint8Array> {
+  let h: fsp.FileHandle;
+  try {
+    h = await fsp.open(p, OPEN_FLAGS);
+  } catch (e) {
+    throw new SmallFileError(describeIoError(e));
+  }
+  try {
+    checkSmallFile(await h.stat(), maxBytes);
+    const buf = new Uint8Array(maxBytes + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await h.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    if (n > maxBytes) throw new SmallFileError(`larger than ${maxBytes} bytes (it grew while read)`);
+    return buf.subarray(0, n);
+  } catch (e) {
+    if (e instanceof SmallFileError) throw e;
+    throw new SmallFileError(describeIoError(e));
+  } finally {
+    await h.close().catch(() => undefined);
+  }
+}
 
 /**
  * Fills `bytes` from `position` of an open file with blocking reads (a read may return less than
@@ -89,13 +150,29 @@ export function readFullySync(fd: number, bytes: Uint8Array, position: number): 
 /** The part of a FileHandle a file source uses. */
 interface Handle {
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
-  stat(): Promise<{ isFile(): boolean; size: number }>;
+  stat(): Promise<fs.Stats>;
   close(): Promise<void>;
+}
+
+/**
+ * Read-only and non-blocking: opening a FIFO for reading otherwise waits for a writer forever, and
+ * the file's type is only known once it is open (fstat on the descriptor, no race with a rename).
+ * For regular files O_NONBLOCK changes nothing.
+ */
+const OPEN_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0);
+
+/** What a path that is not a regular file is, for messages. */
+export function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSocket()) return 'a socket';
+  return 'a special file';
 }
 
 /** A Handle over blocking calls (see useBlockingReads). */
 function openBlockingHandle(path: string): Handle {
-  const fd = fs.openSync(path, 'r');
+  const fd = fs.openSync(path, OPEN_FLAGS);
   let closed = false;
   return {
     read: async (buffer, offset, length, position) => ({ bytesRead: fs.readSync(fd, buffer, offset, length, position) }),
@@ -112,7 +189,7 @@ function openBlockingHandle(path: string): Handle {
 export async function openFileSource(path: string, name = path, options: FileSourceOptions = {}): Promise<ByteSource> {
   let handle: Handle;
   try {
-    handle = blocking ? openBlockingHandle(path) : await fsp.open(path, 'r');
+    handle = blocking ? openBlockingHandle(path) : await fsp.open(path, OPEN_FLAGS);
   } catch (e) {
     throw new TensorReadError('io', name, describeIoError(e));
   }
@@ -121,7 +198,7 @@ export async function openFileSource(path: string, name = path, options: FileSou
     const st = await handle.stat();
     if (!st.isFile()) {
       await handle.close();
-      throw new TensorReadError('io', name, 'not a regular file');
+      throw new TensorReadError('io', name, `not a regular file: it is ${fileKind(st)}`);
     }
     size = st.size;
   } catch (e) {
@@ -184,6 +261,10 @@ export function describeIoError(e: unknown): string {
       return 'permission denied';
     case 'EISDIR':
       return 'is a directory';
+    case 'ELOOP':
+      return 'a symbolic link loop (too many levels of symbolic links)';
+    case 'ENXIO':
+      return 'a socket or device that cannot be read';
     case 'EMFILE':
       return 'too many open files';
     default:

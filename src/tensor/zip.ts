@@ -4,12 +4,13 @@
  * force_zip64=True), local header validation, stored and deflated members, CRC-32 verification.
  * Directory listing never touches member data; member reads allocate exactly the declared size.
  */
-import { Inflate, inflateSync } from 'fflate';
+import { inflateRawSync } from 'node:zlib';
+import { Inflate } from 'fflate';
 import { TensorReadError } from './errors';
 import type { ByteSource } from './source';
 import { resolveLimits, type ReadLimits } from './limits';
 import { crc32 } from './crc32';
-import { guarded, readBytes, readOwnedBytes } from './guard';
+import { asTensorError, readBytes, readOwnedBytes } from './guard';
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -424,9 +425,10 @@ function fflateProblem(err: unknown): string {
 }
 
 /**
- * The member's uncompressed bytes, owned by the caller and CRC-checked. Deflate output goes into a
- * buffer of the declared size (+1 byte that reveals overlong streams, since fflate never grows a
- * caller's buffer and silently drops what does not fit).
+ * The member's uncompressed bytes, owned by the caller and CRC-checked. Inflated by Node's zlib
+ * with `maxOutputLength` = the declared size: zlib stops at the first output chunk past it, so a
+ * deflate bomb that declares 262 KB and inflates to gigabytes is refused after ~16 KB of extra
+ * output, not after inflating everything (fflate's inflateSync keeps decoding into a full buffer).
  */
 export async function readZipEntry(src: ByteSource, e: ZipEntry, dataOffset: number): Promise<Uint8Array> {
   const file = src.name;
@@ -437,25 +439,29 @@ export async function readZipEntry(src: ByteSource, e: ZipEntry, dataOffset: num
   }
   checkDeclaredRatio(e, file);
   const compressed = await readBytes(src, dataOffset, e.compressedSize);
-  const out = guarded(file, `${e.uncompressedSize} bytes for a member`, () => new Uint8Array(e.uncompressedSize + 1));
-  let produced: number;
+  let bytes: Uint8Array;
   try {
-    produced = inflateSync(compressed, { out }).length;
+    bytes = inflateRawSync(compressed, { maxOutputLength: Math.max(1, e.uncompressedSize) });
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new TensorReadError('corrupt', file, `inflates to more than the ${e.uncompressedSize} bytes the archive declares`, e.fileName);
+    }
+    if (err instanceof RangeError) throw asTensorError(err, file, `${e.uncompressedSize} bytes for a member`);
     throw new TensorReadError('corrupt', file, `deflate data is corrupt: ${fflateProblem(err)}`, e.fileName);
   }
-  if (produced !== e.uncompressedSize) {
+  if (bytes.length !== e.uncompressedSize) {
     throw new TensorReadError(
       'corrupt',
       file,
-      `inflates to ${produced > e.uncompressedSize ? 'more than' : 'only'} ${Math.min(produced, e.uncompressedSize)} bytes, ` +
+      `inflates to ${bytes.length > e.uncompressedSize ? 'more than' : 'only'} ${Math.min(bytes.length, e.uncompressedSize)} bytes, ` +
         `the archive declares ${e.uncompressedSize}`,
       e.fileName,
     );
   }
-  const bytes = out.subarray(0, e.uncompressedSize);
   checkCrc(bytes, e, file);
-  return bytes;
+  // A small Buffer can sit inside Node's shared pool at any offset; callers view these bytes as
+  // typed arrays, which need their own aligned buffer.
+  return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length ? new Uint8Array(bytes.buffer) : new Uint8Array(bytes);
 }
 
 /**

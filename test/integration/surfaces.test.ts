@@ -6,6 +6,7 @@
  * side view.
  */
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
@@ -249,6 +250,41 @@ describe('explorer decorations', () => {
     // Refreshed when the file changes: fixing nan.npy drops the badge.
     fs.writeFileSync(nanFile, encodeNpy({ dtype: 'float32', shape: [3], data: Float32Array.of(1, 1, 2) }));
     await eventually('badge gone', async () => ((await api.decoration(uri))?.badge === undefined ? true : undefined), 20000);
+  });
+});
+
+describe('special files where tensors are expected (FIFO, /dev/zero, a symlink loop)', () => {
+  let dir: string;
+  before(() => {
+    dir = path.join(ws(), 'special');
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.mkdirSync(dir);
+    execFileSync('mkfifo', [path.join(dir, 'pipe.npy')]);
+    fs.symlinkSync('/dev/zero', path.join(dir, 'zero.npy'));
+    fs.symlinkSync('loop.npy', path.join(dir, 'loop.npy'));
+  });
+
+  it('hovers and badges answer with the problem, at once', async () => {
+    for (const [name, says] of [['pipe.npy', /FIFO/], ['zero.npy', /a device/], ['loop.npy', /symbolic link loop/]] as const) {
+      const doc = await vscode.workspace.openTextDocument({ language: 'python', content: `np.load("special/${name}")\n` });
+      const text = hoverText((await vscode.commands.executeCommand('vscode.executeHoverProvider', doc.uri, new vscode.Position(0, 14))) as vscode.Hover[]);
+      assert.match(text, says, `hover of ${name}: ${text}`);
+      const d = await api.decoration(vscode.Uri.file(path.join(dir, name)));
+      assert.equal(d?.badge, '!', name);
+      assert.match(String(d?.tooltip), says, `badge tooltip of ${name}`);
+    }
+  });
+
+  it('the compute command refuses a folder whose tl_heat.npy or cornernet.json is a FIFO, naming it', async () => {
+    const a = copyFixture('p01_basic', 'special-heat');
+    fs.rmSync(path.join(a, 'tl_heat.npy'));
+    execFileSync('mkfifo', [path.join(a, 'tl_heat.npy')]);
+    await vscode.commands.executeCommand(COMMAND, vscode.Uri.file(a)).then(() => undefined, () => undefined);
+    assert.match(api.lastError?.message ?? '', /tl_heat\.npy: not a regular file: it is a FIFO/);
+    const b = copyFixture('p01_basic', 'special-manifest');
+    execFileSync('mkfifo', [path.join(b, 'cornernet.json')]);
+    await vscode.commands.executeCommand(COMMAND, vscode.Uri.file(b)).then(() => undefined, () => undefined);
+    assert.match(api.lastError?.message ?? '', /cornernet\.json: cannot read the manifest: not a regular file: it is a FIFO/);
   });
 });
 
