@@ -37,8 +37,10 @@ export async function resolveTensorPath(text: string, document: vscode.Uri): Pro
     for (const f of vscode.workspace.workspaceFolders ?? []) tries.push(path.resolve(f.uri.fsPath, t));
   }
   for (const p of tries) {
-    const st = await fsp.stat(p).catch(() => undefined);
-    if (st?.isFile()) return p;
+    // Anything that exists and is not a folder gets a hover: a FIFO, a device or a symlink loop
+    // named like a tensor file says what it is (the readers refuse it without blocking).
+    const st = await fsp.stat(p).catch((e: NodeJS.ErrnoException) => (e.code === 'ELOOP' ? 'loop' : undefined));
+    if (st === 'loop' || (st && !st.isDirectory())) return p;
   }
   return undefined;
 }

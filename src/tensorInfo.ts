@@ -7,7 +7,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { openFileSource } from './tensor/source';
+import { describeIoError, fileKind, openFileSource } from './tensor/source';
 import { listArrays, tensorFormatOf, type ArrayListing } from './tensor/tensorFile';
 import { isTensorReadError } from './tensor/errors';
 import type { ArrayStats } from './worker/protocol';
@@ -73,8 +73,13 @@ export class TensorInfoService implements vscode.Disposable {
 
   /** Header facts; never throws (the error is in the result). */
   async headers(file: string): Promise<FileHeaders> {
-    const st = await fsp.stat(file).catch(() => undefined);
-    if (!st?.isFile()) return { path: file, size: 0, mtimeMs: 0, error: 'no such file' };
+    let st: Awaited<ReturnType<typeof fsp.stat>>;
+    try {
+      st = await fsp.stat(file);
+    } catch (e) {
+      return { path: file, size: 0, mtimeMs: 0, error: describeIoError(e) };
+    }
+    if (!st.isFile()) return { path: file, size: 0, mtimeMs: 0, error: `not a regular file: it is ${fileKind(st)}` };
     const e = this.entry(file, st.size, st.mtimeMs);
     e.headers ??= (async (): Promise<FileHeaders> => {
       const format = tensorFormatOf(file);
