@@ -17,7 +17,7 @@ const wasmOut = 'out-wasm/focalSimd.wasm';
 mkdirSync('out-wasm', { recursive: true });
 {
   const { error, stderr } = await asc.main([
-    'src/cornernet/wasm/focalSimd.as.ts',
+    'src/cornernet/focal/wasm/focalSimd.as.ts',
     '-O3', '--noAssert', '--enable', 'simd', '--runtime', 'stub',
     '--initialMemory', '24', '--maximumMemory', '24',
     '-o', wasmOut,

@@ -9,7 +9,7 @@
  */
 import { mkdirSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { REALISTIC_SPEC, makeSyntheticBatch } from '../src/cornernet/synthetic';
+import { REALISTIC_SPEC, makeSyntheticBatch } from '../test/support/synthetic';
 import { encodeNpy } from '../src/tensor/npy';
 
 const out = process.argv[2] ?? 'sample';

@@ -5,14 +5,14 @@
  * Exit 0 on success (warnings included), 2 on bad input (`error: <file or role>: <problem>`),
  * 1 on an internal fault.
  */
-import { isInputError, RoleResolutionError } from './cornernet/errors';
-import { formatReport } from './cornernet/format';
-import { parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs';
-import type { LossWeights } from './cornernet/report';
+import { isInputError, RoleResolutionError } from './cornernet/model/errors';
+import { formatReport } from './cornernet/views/format';
+import { parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs/discover';
+import type { LossWeights } from './cornernet/model/report';
 import { computeLossFromFiles } from './cornernet/run';
 import { isTensorReadError } from './tensor/errors';
 import { useBlockingReads } from './tensor/source';
-import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/limits';
+import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/model/limits';
 
 const USAGE = `usage: cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W] [--regr-weight W] INPUT...
 

@@ -8,7 +8,7 @@
  */
 import * as vscode from 'vscode';
 import type { ComputeArgs, LastError } from './computeCommand';
-import type { LossReport } from './cornernet/report';
+import type { LossReport } from './cornernet/model/report';
 import {
   COMPUTE_COMMAND,
   EXPORT_CELL_COMMAND,

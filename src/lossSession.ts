@@ -3,12 +3,12 @@
  * worker, then keeps the worker (and its tensors) to answer the panels' requests until disposed.
  * The extension host's main thread only sees reports and small slices.
  */
-import type { InputSpec } from './cornernet/inputs';
-import type { LossReport } from './cornernet/report';
-import type { Corner } from './cornernet/roles';
-import type { HeatSlice, QuantizedThumbnails } from './cornernet/slices';
-import type { DecodeOptions } from './cornernet/decode';
-import type { DecodeView } from './cornernet/matching';
+import type { InputSpec } from './cornernet/inputs/discover';
+import type { LossReport } from './cornernet/model/report';
+import type { Corner } from './cornernet/model/roles';
+import type { HeatSlice, QuantizedThumbnails } from './cornernet/views/slices';
+import type { DecodeOptions } from './cornernet/views/decode';
+import type { DecodeView } from './cornernet/views/matching';
 import type { ComputeOptions } from './worker/protocol';
 import { LossRunError, WorkerClient, type CancelToken } from './workerClient';
 

@@ -6,7 +6,7 @@
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
-import type { LossReport } from './cornernet/report';
+import type { LossReport } from './cornernet/model/report';
 import { fileProblems, TensorInfoService } from './tensorInfo';
 
 const SOURCE = 'CornerNet Inspector';

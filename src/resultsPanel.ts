@@ -4,8 +4,8 @@
  * the inputs in its state; planes are recomputed on demand).
  */
 import * as vscode from 'vscode';
-import type { LossReport } from './cornernet/report';
-import { worstPlane, type HeatSlice } from './cornernet/slices';
+import type { LossReport } from './cornernet/model/report';
+import { worstPlane, type HeatSlice } from './cornernet/views/slices';
 import { log } from './log';
 import { LossRunError, type LossSession } from './lossSession';
 import {

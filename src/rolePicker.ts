@@ -4,11 +4,12 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { InputError } from './cornernet/errors';
-import { discoverInputs, type InputSpec, type RoleAssignmentSpec } from './cornernet/inputs';
-import { refLabel, resolveRoles, type ArrayRef, type Resolution } from './cornernet/resolve';
-import { ROLE_DESCRIPTIONS, type Role } from './cornernet/roles';
-import type { LossReport } from './cornernet/report';
+import { InputError } from './cornernet/model/errors';
+import { discoverInputs, type InputSpec, type RoleAssignmentSpec } from './cornernet/inputs/discover';
+import { resolveRoles } from './cornernet/inputs/resolve';
+import { refLabel, type ArrayRef, type Resolution } from './cornernet/model/arrays';
+import { ROLE_DESCRIPTIONS, type Role } from './cornernet/model/roles';
+import type { LossReport } from './cornernet/model/report';
 import type { ReadLimits } from './tensor/limits';
 
 interface ArrayItem extends vscode.QuickPickItem {

@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import type { LossWeights } from './cornernet/report';
+import type { LossWeights } from './cornernet/model/report';
 import type { Colormap } from './protocol/panel';
 import type { ReadLimits } from './tensor/limits';
 

@@ -5,7 +5,7 @@
  * torn down when hidden; the state is posted again whenever it becomes visible.
  */
 import * as vscode from 'vscode';
-import type { LossReport } from './cornernet/report';
+import type { LossReport } from './cornernet/model/report';
 import { log } from './log';
 import { parseFromSidebar, type SidebarState, type ToSidebar } from './protocol/sidebar';
 import type { RunSpec } from './protocol/panel';

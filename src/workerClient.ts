@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { RoleProblem } from './cornernet/resolve';
+import type { RoleProblem } from './cornernet/model/arrays';
 import type { ErrorKind, SerializedError, WorkerRequest, WorkerResponse } from './worker/protocol';
 
 /** A failed request: bad input (with the file or role), cancellation, or a fault. */

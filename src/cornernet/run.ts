@@ -3,20 +3,22 @@
  * extension's worker; everything else in the core is reachable from here.
  */
 import type { ReadLimits } from '../tensor/limits';
-import type { LossInputs } from './batch';
-import type { Arithmetic } from './embedding';
-import { InputError, RoleResolutionError } from './errors';
-import { MAX_THREADS, MAX_TOP_PIXELS } from './limits';
-import { discoverInputs, type Discovery, type InputSpec } from './inputs';
-import { planStreamedMaps } from './mapStream';
-import { loadInputs, type LoadedInputs } from './load';
-import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from './loss';
-import { FocalWorkers, resolveThreadCount } from './parallel';
-import type { LossReport, LossWeights, RoleReport, UnusedReport } from './report';
-import { refLabel, resolveRoles, type Resolution } from './resolve';
-import type { Corner } from './roles';
-import { planStreamedHeat, type StreamPlan } from './stream';
-import type { LossWarning } from './warnings';
+import type { LossInputs } from './model/batch';
+import type { Arithmetic } from './loss/embedding';
+import { InputError, RoleResolutionError } from './model/errors';
+import { MAX_THREADS, MAX_TOP_PIXELS } from './model/limits';
+import { discoverInputs, type Discovery, type InputSpec } from './inputs/discover';
+import { planStreamedMaps } from './inputs/mapStream';
+import { loadInputs, type LoadedInputs } from './inputs/load';
+import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from './loss/cornernet';
+import { FocalWorkers, resolveThreadCount } from './focal/parallel';
+import type { LossReport, LossWeights, RoleReport, UnusedReport } from './model/report';
+import { resolveRoles } from './inputs/resolve';
+import { refLabel, type Resolution } from './model/arrays';
+import type { Corner } from './model/roles';
+import { type StreamPlan } from './focal/stream';
+import { planStreamedHeat } from './inputs/heatPlan';
+import type { LossWarning } from './model/warnings';
 
 export interface RunOptions {
   weights?: Partial<LossWeights>;

@@ -3,9 +3,9 @@
  * transfer, and hand the engine an InputSpec whose roles are the transferred files. Used by the
  * extension's command and by the tests against a real kernel.
  */
-import { RoleResolutionError } from '../cornernet/errors';
-import type { InputSpec } from '../cornernet/inputs';
-import type { LossReport } from '../cornernet/report';
+import { RoleResolutionError } from '../cornernet/model/errors';
+import type { InputSpec } from '../cornernet/inputs/discover';
+import type { LossReport } from '../cornernet/model/report';
 import { KernelError, MIME, runSnippet, type KernelCancelToken, type NotebookKernel } from './kernel';
 import { inspectCode } from './snippets';
 import { transferArrays, type TransferOptions, type TransferResult } from './transfer';

@@ -7,8 +7,9 @@
 import type { DType } from '../tensor/dtype';
 import type { TensorHeader } from '../tensor/tensor';
 import { formatShape } from '../tensor/tensor';
-import { resolveRoles, type ArrayRef, type Candidate, type Resolution } from '../cornernet/resolve';
-import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, type Role } from '../cornernet/roles';
+import { resolveRoles } from '../cornernet/inputs/resolve';
+import { type ArrayRef, type Candidate, type Resolution } from '../cornernet/model/arrays';
+import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, type Role } from '../cornernet/model/roles';
 import { KernelError } from './kernel';
 import { INSPECT_LIMITS, pathLabel, type ExportItem, type VariablePath } from './snippets';
 

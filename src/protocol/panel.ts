@@ -3,8 +3,8 @@
  * webview bundle. Tensor data travels as ArrayBuffers (Float32 element data), never as JSON
  * arrays. Each side validates what it receives with the parsers below; anything else is dropped.
  */
-import type { LossReport } from '../cornernet/report';
-import type { DecodeView } from '../cornernet/matching';
+import type { LossReport } from '../cornernet/model/report';
+import type { DecodeView } from '../cornernet/views/matching';
 
 export { PANEL_VIEW_TYPE } from '../ids';
 
@@ -20,7 +20,7 @@ export interface Selection {
 
 /**
  * One corner type's plane: Float32 logits and targets [height * width], row-major. The webview
- * derives the clamped probability and the per-pixel loss itself (src/cornernet/pixel.ts) from the
+ * derives the clamped probability and the per-pixel loss itself (src/cornernet/model/pixel.ts) from the
  * bounds and the normaliser: half the bytes on the wire.
  */
 export interface SliceData {

@@ -56,18 +56,6 @@ export function isIntegerDType(d: DType): boolean {
   return !isFloatDType(d) && d !== 'bool';
 }
 
-/** Short form for tooltips and tables: f32, i64, u8, bool, bf16. */
-export function shortDType(d: DType): string {
-  switch (d) {
-    case 'bfloat16':
-      return 'bf16';
-    case 'bool':
-      return 'bool';
-    default:
-      return d[0] + d.replace(/^[a-z]+/, '');
-  }
-}
-
 /** IEEE 754 half -> float, exact (every half is a float32). */
 export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -76,15 +64,6 @@ export function halfToFloat(h: number): number {
   if (exp === 0) return sign * frac * 2 ** -24;
   if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** bfloat16 bits -> float, exact (bfloat16 is the top half of a float32). */
-export function bfloat16ToFloat(b: number): number {
-  u32Scratch[0] = (b & 0xffff) << 16;
-  return f32Scratch[0]!;
 }
 
 let halfTable: Float32Array | undefined;

@@ -30,20 +30,8 @@ export interface Tensor {
   data: TensorData;
 }
 
-export function shapeSize(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
 export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
-}
-
-/** Element i as a JS number (64-bit integers beyond 2^53 lose precision, as in numpy's float()). */
-export function elementAsNumber(t: Tensor, i: number): number {
-  const v = t.data[i]!;
-  return typeof v === 'bigint' ? Number(v) : v;
 }
 
 /** All elements as float64 (a copy unless the data already is a Float64Array). */

@@ -12,7 +12,7 @@ declare namespace WebAssembly {
   }
 }
 
-// The focal kernel's SIMD part, compiled from src/cornernet/wasm/focalSimd.as.ts by scripts/build.mjs.
+// The focal kernel's SIMD part, compiled from src/cornernet/focal/wasm/focalSimd.as.ts by scripts/build.mjs.
 declare module 'focal-simd-wasm' {
   const bytes: Uint8Array;
   export default bytes;

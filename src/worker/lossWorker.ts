@@ -3,12 +3,12 @@
  * slices the panels ask for. One computation per worker; the host terminates it to cancel.
  */
 import { parentPort } from 'node:worker_threads';
-import { RoleResolutionError, isInputError } from '../cornernet/errors';
-import type { LossInputs } from '../cornernet/batch';
+import { RoleResolutionError, isInputError } from '../cornernet/model/errors';
+import type { LossInputs } from '../cornernet/model/batch';
 import { computeLossForViews } from '../cornernet/run';
-import { ImageHeatReader } from '../cornernet/imageView';
-import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '../cornernet/slices';
-import { decodeAndMatch } from '../cornernet/matching';
+import { ImageHeatReader } from '../cornernet/views/imageView';
+import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '../cornernet/views/slices';
+import { decodeAndMatch } from '../cornernet/views/matching';
 import { isTensorReadError } from '../tensor/errors';
 import { histogram, plane2d, tensorStats } from '../tensor/stats';
 import { openFileSource } from '../tensor/source';

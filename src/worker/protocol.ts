@@ -3,13 +3,13 @@
  * tensors of one computation and answers slice requests, so the host's main thread never touches
  * large arrays.
  */
-import type { InputSpec } from '../cornernet/inputs';
-import type { LossReport, LossWeights } from '../cornernet/report';
-import type { RoleProblem } from '../cornernet/resolve';
-import type { Corner } from '../cornernet/roles';
-import type { HeatSlice, QuantizedThumbnails } from '../cornernet/slices';
-import type { DecodeOptions } from '../cornernet/decode';
-import type { DecodeView } from '../cornernet/matching';
+import type { InputSpec } from '../cornernet/inputs/discover';
+import type { LossReport, LossWeights } from '../cornernet/model/report';
+import type { RoleProblem } from '../cornernet/model/arrays';
+import type { Corner } from '../cornernet/model/roles';
+import type { HeatSlice, QuantizedThumbnails } from '../cornernet/views/slices';
+import type { DecodeOptions } from '../cornernet/views/decode';
+import type { DecodeView } from '../cornernet/views/matching';
 import type { ReadLimits } from '../tensor/limits';
 import type { TensorStats } from '../tensor/stats';
 import type { TensorHeader } from '../tensor/tensor';

@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CornerNetInspectorApi } from '../../src/extension';
-import type { LossReport } from '../../src/cornernet/report';
-import { REALISTIC_SPEC, makeSyntheticBatch } from '../../src/cornernet/synthetic';
+import type { LossReport } from '../../src/cornernet/model/report';
+import { REALISTIC_SPEC, makeSyntheticBatch } from '../support/synthetic';
 import { encodeNpy } from '../../src/tensor/npy';
 
 const EXTENSION_ID = 'cornernet-inspector.cornernet-inspector';

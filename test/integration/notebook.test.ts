@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Jupyter, Kernel, KernelStatus } from '@vscode/jupyter-extension';
 import type { CornerNetInspectorApi } from '../../src/extension';
-import type { LossReport } from '../../src/cornernet/report';
+import type { LossReport } from '../../src/cornernet/model/report';
 import { JupyterKernelSource } from '../../src/jupyterKernels';
 import { KernelError, type NotebookKernel } from '../../src/notebook/kernel';
 import { JupyterClientKernel } from '../support/jupyterClientKernel';

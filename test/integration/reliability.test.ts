@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { CornerNetInspectorApi } from '../../src/extension';
-import type { LossReport } from '../../src/cornernet/report';
+import type { LossReport } from '../../src/cornernet/model/report';
 import { execFileSync } from 'node:child_process';
 import { encodeNpy } from '../../src/tensor/npy';
 import { encodeNpz } from '../../src/tensor/npz';

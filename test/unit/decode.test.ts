@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { computeLossWithInputs } from '../../src/cornernet/run';
-import { decodeImage } from '../../src/cornernet/decode';
+import { decodeImage } from '../../src/cornernet/views/decode';
 import { FIXTURES, fixtureCases } from './helpers';
 
 const TOL = 1e-5;

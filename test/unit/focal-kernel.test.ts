@@ -6,24 +6,15 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  FLOAT32_BOUNDS,
-  FLOAT64_BOUNDS,
-  clampedSigmoid,
-  focalSums,
-  fromRaw,
-  referenceFocalSums,
-  scanTargets,
-  type ClampBounds,
-  type FocalSums,
-} from '../../src/cornernet/focal';
-import { KERNEL_CONSTANTS, createFocalKernel, type FocalKernel } from '../../src/cornernet/focalKernel';
-import { focalSimdModule } from '../../src/cornernet/focalSimd';
-import { FocalWorkers, resolveThreadCount, defaultThreadCount } from '../../src/cornernet/parallel';
-import { computeLoss, computeLossThreaded } from '../../src/cornernet/loss';
-import { countNonFiniteValues } from '../../src/cornernet/load';
-import type { LossInputs } from '../../src/cornernet/batch';
-import { rng, normal, makeSyntheticBatch, drawGaussian } from '../../src/cornernet/synthetic';
+import { focalSums, fromRaw, referenceFocalSums, scanTargets, type FocalSums } from '../../src/cornernet/focal/focal';
+import { FLOAT32_BOUNDS, FLOAT64_BOUNDS, clampedSigmoid, type ClampBounds } from '../../src/cornernet/model/pixel';
+import { KERNEL_CONSTANTS, createFocalKernel, type FocalKernel } from '../../src/cornernet/focal/focalKernel';
+import { focalSimdModule } from '../../src/cornernet/focal/focalSimd';
+import { FocalWorkers, resolveThreadCount, defaultThreadCount } from '../../src/cornernet/focal/parallel';
+import { computeLoss, computeLossThreaded } from '../../src/cornernet/loss/cornernet';
+import { countNonFiniteValues } from '../../src/cornernet/focal/nonFinite';
+import type { LossInputs } from '../../src/cornernet/model/batch';
+import { rng, normal, makeSyntheticBatch, drawGaussian } from '../support/synthetic';
 
 const F = Math.fround;
 

@@ -17,9 +17,9 @@ import { readNpzMember } from '../../src/tensor/npz';
 import { memorySource, openFileSource } from '../../src/tensor/source';
 import { crc32 } from '../../src/tensor/crc32';
 import { computeLossFromFiles, checkRunOptions } from '../../src/cornernet/run';
-import { discoverInputs } from '../../src/cornernet/inputs';
-import { rememberRoles } from '../../src/cornernet/manifest';
-import { MAX_OBJECTS_PER_IMAGE, MAX_SLOTS, MAX_THREADS, MAX_TOP_PIXELS } from '../../src/cornernet/limits';
+import { discoverInputs } from '../../src/cornernet/inputs/discover';
+import { rememberRoles } from '../../src/cornernet/inputs/manifest';
+import { MAX_OBJECTS_PER_IMAGE, MAX_SLOTS, MAX_THREADS, MAX_TOP_PIXELS } from '../../src/cornernet/model/limits';
 import { FIXTURES } from './helpers';
 
 const CLI = path.join(process.cwd(), 'dist', 'cli.js');

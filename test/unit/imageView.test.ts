@@ -9,13 +9,13 @@ import { mkdtempSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileS
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeLossForViews, computeLossWithInputs } from '../../src/cornernet/run';
-import { ImageHeatReader } from '../../src/cornernet/imageView';
-import { classThumbnails, countPositives, heatSlice } from '../../src/cornernet/slices';
-import { decodeAndMatch } from '../../src/cornernet/matching';
-import { makeSyntheticBatch } from '../../src/cornernet/synthetic';
+import { ImageHeatReader } from '../../src/cornernet/views/imageView';
+import { classThumbnails, countPositives, heatSlice } from '../../src/cornernet/views/slices';
+import { decodeAndMatch } from '../../src/cornernet/views/matching';
+import { makeSyntheticBatch } from '../support/synthetic';
 import { encodeNpy } from '../../src/tensor/npy';
 import { TensorReadError } from '../../src/tensor/errors';
-import type { LossReport } from '../../src/cornernet/report';
+import type { LossReport } from '../../src/cornernet/model/report';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -10,12 +10,12 @@ import { mkdtempSync, rmSync, copyFileSync, writeFileSync, readdirSync, existsSy
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeLossFromFiles } from '../../src/cornernet/run';
-import { discoverInputs } from '../../src/cornernet/inputs';
-import { resolveRoles } from '../../src/cornernet/resolve';
-import { loadInputs } from '../../src/cornernet/load';
-import { computeLoss } from '../../src/cornernet/loss';
-import type { LossInputs } from '../../src/cornernet/batch';
-import type { LossReport } from '../../src/cornernet/report';
+import { discoverInputs } from '../../src/cornernet/inputs/discover';
+import { resolveRoles } from '../../src/cornernet/inputs/resolve';
+import { loadInputs } from '../../src/cornernet/inputs/load';
+import { computeLoss } from '../../src/cornernet/loss/cornernet';
+import type { LossInputs } from '../../src/cornernet/model/batch';
+import type { LossReport } from '../../src/cornernet/model/report';
 import { readTensorFile } from '../../src/tensor/tensorFile';
 import { encodeNpz } from '../../src/tensor/npz';
 import type { Tensor } from '../../src/tensor/tensor';

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { manifestFolder, rememberRoles } from '../../src/cornernet/manifest';
+import { manifestFolder, rememberRoles } from '../../src/cornernet/inputs/manifest';
 import { computeLossFromFiles } from '../../src/cornernet/run';
-import { RoleResolutionError } from '../../src/cornernet/errors';
+import { RoleResolutionError } from '../../src/cornernet/model/errors';
 import { FIXTURES } from './helpers';
 
 describe('cornernet.json', () => {

@@ -2,8 +2,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import type { LossInputs } from '../../src/cornernet/batch';
-import { decodeAndMatch, iou, targetBoxes } from '../../src/cornernet/matching';
+import type { LossInputs } from '../../src/cornernet/model/batch';
+import { decodeAndMatch, iou, targetBoxes } from '../../src/cornernet/views/matching';
 import { computeLossWithInputs } from '../../src/cornernet/run';
 import { FIXTURES } from './helpers';
 

@@ -5,12 +5,12 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeLoss } from '../../src/cornernet/loss';
-import type { LossInputs } from '../../src/cornernet/batch';
+import { computeLoss } from '../../src/cornernet/loss/cornernet';
+import type { LossInputs } from '../../src/cornernet/model/batch';
 import type { DType } from '../../src/tensor/dtype';
 import { referenceLoss } from './reference';
 import { assertClose } from './helpers';
-import { rng, normal } from '../../src/cornernet/synthetic';
+import { rng, normal } from '../support/synthetic';
 
 interface Build {
   S?: number;

@@ -3,7 +3,7 @@
  * (boolean masks materialised, the K x K pair mask built as mask_j + mask_k == 2, per-element
  * division before summing), independently of the engine's fused passes.
  */
-import type { LossInputs } from '../../src/cornernet/batch';
+import type { LossInputs } from '../../src/cornernet/model/batch';
 
 const F = Math.fround;
 

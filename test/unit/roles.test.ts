@@ -1,9 +1,10 @@
 /** Role inference from names, positions and shapes (headers only, no files). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRoleName, normalizeName } from '../../src/cornernet/roles';
-import { candidatesOf, parseRoleArg, splitPathKey } from '../../src/cornernet/inputs';
-import { applyOverrides, rankCandidates, resolveRoles, type ArrayRef, type Candidate } from '../../src/cornernet/resolve';
+import { parseRoleName, normalizeName } from '../../src/cornernet/model/roles';
+import { candidatesOf, parseRoleArg, splitPathKey } from '../../src/cornernet/inputs/discover';
+import { applyOverrides, rankCandidates, resolveRoles } from '../../src/cornernet/inputs/resolve';
+import { type ArrayRef, type Candidate } from '../../src/cornernet/model/arrays';
 import type { DType } from '../../src/tensor/dtype';
 
 function ref(file: string, shape: number[], dtype: DType = 'float32', key?: string): ArrayRef {

@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { computeLossWithInputs } from '../../src/cornernet/run';
-import { classThumbnails, heatSlice, imagePeaks, worstPlane } from '../../src/cornernet/slices';
+import { classThumbnails, heatSlice, imagePeaks, worstPlane } from '../../src/cornernet/views/slices';
 import { FIXTURES, assertClose, readExpected } from './helpers';
-import type { LossInputs } from '../../src/cornernet/batch';
+import type { LossInputs } from '../../src/cornernet/model/batch';
 
 describe('heat slices', () => {
   it('per-pixel losses of every plane add up to the focal term, per stack and corner', async () => {

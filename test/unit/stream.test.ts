@@ -10,13 +10,13 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFile
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeLossFromFiles } from '../../src/cornernet/run';
-import { discoverInputs } from '../../src/cornernet/inputs';
-import { resolveRoles } from '../../src/cornernet/resolve';
+import { discoverInputs } from '../../src/cornernet/inputs/discover';
+import { resolveRoles } from '../../src/cornernet/inputs/resolve';
 
-import { FocalWorkers } from '../../src/cornernet/parallel';
-import { planStreamedHeat } from '../../src/cornernet/stream';
-import { makeSyntheticBatch } from '../../src/cornernet/synthetic';
-import type { LossReport } from '../../src/cornernet/report';
+import { FocalWorkers } from '../../src/cornernet/focal/parallel';
+import { planStreamedHeat } from '../../src/cornernet/inputs/heatPlan';
+import { makeSyntheticBatch } from '../support/synthetic';
+import type { LossReport } from '../../src/cornernet/model/report';
 import { encodeNpy } from '../../src/tensor/npy';
 import { TensorReadError } from '../../src/tensor/errors';
 import type { Tensor } from '../../src/tensor/tensor';

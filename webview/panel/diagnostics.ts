@@ -4,8 +4,8 @@
  * to pair and why). Each renders into its own section element; data comes from the report or
  * from the host on request.
  */
-import type { LossReport, ObjectReport } from '../../src/cornernet/report';
-import type { DecodeView } from '../../src/cornernet/matching';
+import type { LossReport, ObjectReport } from '../../src/cornernet/model/report';
+import type { DecodeView } from '../../src/cornernet/views/matching';
 import type { Colormap, FromPanel, Selection } from '../../src/protocol/panel';
 import { colormapTable } from '../shared/colormap';
 import { drawHeatmap, type Marker } from '../shared/heatmap';

@@ -6,8 +6,8 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
-import type { LossReport, Num } from '../../src/cornernet/report';
-import { WARNING_EXPLANATIONS, type WarningCode } from '../../src/cornernet/warnings';
+import type { LossReport, Num } from '../../src/cornernet/model/report';
+import { WARNING_EXPLANATIONS, type WarningCode } from '../../src/cornernet/model/warnings';
 import {
   COLORMAPS,
   parseToPanel,
@@ -21,7 +21,7 @@ import {
   type ToPanel,
 } from '../../src/protocol/panel';
 import { canvasDigest, drawColorbar, drawHeatmap, type Marker } from '../shared/heatmap';
-import { clampedSigmoid, pixelFocalLoss } from '../../src/cornernet/pixel';
+import { clampedSigmoid, pixelFocalLoss } from '../../src/cornernet/model/pixel';
 import { clear, el, fmt, metric } from '../shared/dom';
 import { drawDecode, drawTagMaps, renderDecodeControls, renderEmbeddings, renderOffsets, type DecodeSettings, type SectionContext } from './diagnostics';
 

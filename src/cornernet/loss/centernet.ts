@@ -3,12 +3,12 @@
  * and reg, hm 1 / wh 0.1 / off 1, every term divided by num_stacks). See docs/conventions.md
  * section 3.
  */
+import { countNonFiniteValues } from '../focal/nonFinite';
 import {
   clampBoundsFor,
   clampedFocalLoss,
   clampedFocalSums,
   centernetRegDivisor,
-  countNonFinite,
   expectLength,
   num,
   plural,
@@ -185,7 +185,7 @@ export function computeCenternet(inp: CenternetInputs, options: CenternetOptions
     const sums = focal(inp.hm[s]!, t.hm, B * C, HW, bounds);
     clampedLow += sums.clampedLow ?? 0;
     clampedHigh += sums.clampedHigh ?? 0;
-    nonFiniteOut += countNonFinite(inp.hm[s]!) + countNonFinite(inp.wh[s]!) + countNonFinite(inp.reg[s]!);
+    nonFiniteOut += countNonFiniteValues(inp.hm[s]!) + countNonFiniteValues(inp.wh[s]!) + countNonFiniteValues(inp.reg[s]!);
     const hm = clampedFocalLoss(sums, scan.positives);
     const normaliser = scan.positives === 0 ? 1 : Math.fround(scan.positives);
     for (let b = 0; b < B; b++) {

@@ -373,15 +373,6 @@ export function anyNonFinite(a: FloatArray, start = 0, end = a.length): boolean 
   return false;
 }
 
-/** Count of NaN/Inf elements. */
-export function countNonFinite(a: FloatArray): number {
-  let n = 0;
-  for (let i = 0; i < a.length; i++) {
-    const v = a[i]!;
-    if (v - v !== 0) n++;
-  }
-  return n;
-}
 
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

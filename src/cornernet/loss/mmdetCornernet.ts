@@ -4,10 +4,10 @@
  * on targets already built by `CornerHead.get_targets` (dense heatmaps, dense offset maps and the
  * per-image `corner_embedding` lists). See docs/conventions.md section 2 for the formulas.
  */
+import { countNonFiniteValues } from '../focal/nonFinite';
 import {
   anyClassPositiveMask,
   anyNonFinite,
-  countNonFinite,
   expectLength,
   gaussianFocalSums,
   mmdetCountDivisor,
@@ -263,7 +263,7 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
     const imgAe: { pull: number; push: number }[] = [];
     const tlEmb = inp.tlEmbs[l]!;
     const brEmb = inp.brEmbs[l]!;
-    nonFiniteOther += countNonFinite(tlEmb) + countNonFinite(brEmb) + countNonFinite(inp.tlOffs[l]!) + countNonFinite(inp.brOffs[l]!);
+    nonFiniteOther += countNonFiniteValues(tlEmb) + countNonFiniteValues(brEmb) + countNonFiniteValues(inp.tlOffs[l]!) + countNonFiniteValues(inp.brOffs[l]!);
     let objAt = 0;
     for (let b = 0; b < B; b++) {
       const list = objectsByImage[b]!;

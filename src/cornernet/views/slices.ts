@@ -3,10 +3,10 @@
  * clamped probabilities, targets and per-pixel focal loss; the decode's peaks; per-class
  * thumbnails. Computed on demand from the inputs (the panel asks for what it shows).
  */
-import type { LossInputs } from './batch';
-import { boundsFor, clampedSigmoid, pixelFocalLoss, type ClampBounds } from './pixel';
-import type { Corner } from './roles';
-import { pixelLossesSimd } from './focalSimd';
+import type { LossInputs } from '../model/batch';
+import { boundsFor, clampedSigmoid, pixelFocalLoss, type ClampBounds } from '../model/pixel';
+import type { Corner } from '../model/roles';
+import { pixelLossesSimd } from '../focal/focalSimd';
 
 export interface Peak {
   x: number;
@@ -48,7 +48,6 @@ export function countPositives(gt: Float32Array | Float64Array): number {
   return n;
 }
 
-export { pixelFocalLoss } from './pixel';
 
 export function heatSlice(inputs: LossInputs, corner: Corner, stack: number, image: number, cls: number, topK = 100, positives?: number): HeatSlice {
   const { B, C, H, W, S } = inputs.dims;

@@ -1,6 +1,6 @@
 /** The readable report the CLI prints without --json. */
-import type { LossReport, Num } from './report';
-import { refLabel } from './resolve';
+import type { LossReport, Num } from '../model/report';
+import { refLabel } from '../model/arrays';
 
 const fmt = (x: Num, digits = 6): string => (x === null ? 'NaN/Inf' : x === 0 ? '0' : Math.abs(x) >= 1e-4 && Math.abs(x) < 1e6 ? x.toFixed(digits) : x.toExponential(digits - 1));
 const pct = (x: Num): string => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);

@@ -4,9 +4,9 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { inputFs } from '../tensor/source';
-import { InputError } from './errors';
-import { MANIFEST_NAME, MAX_MANIFEST_BYTES, type InputSpec, type RoleAssignmentSpec } from './inputs';
+import { inputFs } from '../../tensor/source';
+import { InputError } from '../model/errors';
+import { MANIFEST_NAME, MAX_MANIFEST_BYTES, type InputSpec, type RoleAssignmentSpec } from './discover';
 
 /** The folder whose cornernet.json would hold choices for these inputs, if there is exactly one. */
 export async function manifestFolder(spec: InputSpec): Promise<string | undefined> {

@@ -6,12 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { TensorReadError } from '../tensor/errors';
-import type { ReadLimits } from '../tensor/limits';
-import { readNpyHeader } from '../tensor/npy';
-import { openFileSource, readFullySync } from '../tensor/source';
-import { countNonFiniteValues } from './nonFinite';
-import { refLabel, type Resolution, type RoleUse } from './resolve';
+import { TensorReadError } from '../../tensor/errors';
+import type { ReadLimits } from '../../tensor/limits';
+import { readNpyHeader } from '../../tensor/npy';
+import { openFileSource, readFullySync } from '../../tensor/source';
+import { countNonFiniteValues } from '../focal/nonFinite';
+import { refLabel, type Resolution, type RoleUse } from '../model/arrays';
 
 /** Map uses (a tag or offset role as a map, for the loss or for a check) that can be read this way. */
 export interface MapPlan {

@@ -5,7 +5,7 @@
  * pair rejected by the original decode (classes, embedding distance, geometry), or paired but
  * misplaced.
  */
-import type { LossInputs } from './batch';
+import type { LossInputs } from '../model/batch';
 import { decodeImage, rejectReason, DECODE_DEFAULTS, type CornerCandidate, type DecodeOptions, type Detection, type ImageDecode } from './decode';
 
 export interface TargetBox {

@@ -15,9 +15,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { FloatArray } from './batch';
-import { MAX_THREADS } from './limits';
-import { fromRaw, scanTargets, type ClampBounds, type FocalSums } from './focal';
+import type { FloatArray } from '../model/batch';
+import { MAX_THREADS } from '../model/limits';
+import { fromRaw, scanTargets, type FocalSums } from './focal';
+import type { ClampBounds } from '../model/pixel';
 import { createFocalKernel, type FocalKernel, type RawFocalSums } from './focalKernel';
 import { focalSimdModule } from './focalSimd';
 import {

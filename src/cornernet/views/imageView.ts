@@ -7,11 +7,11 @@
  * cost hundreds of milliseconds on a VM.
  */
 import * as fs from 'node:fs';
-import { TensorReadError } from '../tensor/errors';
-import { readFullySync } from '../tensor/source';
-import type { FloatArray, HeatStack, LossInputs } from './batch';
-import { CORNERS, type Corner } from './roles';
-import type { HeatLocation, StreamPlan } from './stream';
+import { TensorReadError } from '../../tensor/errors';
+import { readFullySync } from '../../tensor/source';
+import type { FloatArray, HeatStack, LossInputs } from '../model/batch';
+import { CORNERS, type Corner } from '../model/roles';
+import type { HeatLocation, StreamPlan } from '../focal/stream';
 
 /**
  * A property read on first access, then a plain value (the loops of slices.ts index it per pixel).

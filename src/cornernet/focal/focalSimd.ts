@@ -1,5 +1,5 @@
 /**
- * The compiled SIMD part of the focal kernel (src/cornernet/wasm/focalSimd.as.ts, built into the
+ * The compiled SIMD part of the focal kernel (src/cornernet/focal/wasm/focalSimd.as.ts, built into the
  * bundle by scripts/build.mjs), compiled once per thread and handed to createFocalKernel; worker
  * threads receive the compiled module itself.
  */

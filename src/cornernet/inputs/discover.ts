@@ -3,15 +3,16 @@
  * overrides) to headers and role candidates. Reads headers only.
  */
 import * as path from 'node:path';
-import { isTensorReadError, TensorReadError } from '../tensor/errors';
-import type { ReadLimits } from '../tensor/limits';
-import { describeIoError, fileKind, inputFs, openFileSource } from '../tensor/source';
-import { listArrays, tensorFormatOf } from '../tensor/tensorFile';
-import type { TensorFormat } from '../tensor/tensor';
-import { InputError } from './errors';
-import type { LossWeights } from './report';
-import { applyOverrides, sameRef, type ArrayRef, type Candidate, type RoleOverride } from './resolve';
-import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, positionalIndex, roleNameProblem, type Role } from './roles';
+import { isTensorReadError, TensorReadError } from '../../tensor/errors';
+import type { ReadLimits } from '../../tensor/limits';
+import { describeIoError, fileKind, inputFs, openFileSource } from '../../tensor/source';
+import { listArrays, tensorFormatOf } from '../../tensor/tensorFile';
+import type { TensorFormat } from '../../tensor/tensor';
+import { InputError } from '../model/errors';
+import type { LossWeights } from '../model/report';
+import { applyOverrides } from './resolve';
+import { sameRef, type ArrayRef, type Candidate, type RoleOverride } from '../model/arrays';
+import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, positionalIndex, roleNameProblem, type Role } from '../model/roles';
 
 export const MANIFEST_NAME = 'cornernet.json';
 /** A manifest is a few lines of JSON; anything larger is refused unread. */

@@ -2,18 +2,18 @@
  * Reads the arrays a Resolution uses (each file opened once) and assembles the engine's inputs:
  * per-stack views, gathered tags and offsets (gathering maps where needed), validated indices.
  */
-import type { DType } from '../tensor/dtype';
-import type { ReadLimits } from '../tensor/limits';
-import { openFileSource } from '../tensor/source';
-import { readArray } from '../tensor/tensorFile';
-import { toFloat64, toFloatArray, type Tensor } from '../tensor/tensor';
-import { gatherMap, type FloatArray, type HeatStack, type LossInputs } from './batch';
-import { InputError } from './errors';
-import { checkObjectLimits } from './limits';
-import { refLabel, type Dims, type Resolution, type RoleUse } from './resolve';
-import { CORNERS, type Corner, type Role } from './roles';
-import type { LossWarning } from './warnings';
-import { countNonFiniteValues } from './nonFinite';
+import type { DType } from '../../tensor/dtype';
+import type { ReadLimits } from '../../tensor/limits';
+import { openFileSource } from '../../tensor/source';
+import { readArray } from '../../tensor/tensorFile';
+import { toFloat64, toFloatArray, type Tensor } from '../../tensor/tensor';
+import { gatherMap, type FloatArray, type HeatStack, type LossInputs } from '../model/batch';
+import { InputError } from '../model/errors';
+import { checkObjectLimits } from '../model/limits';
+import { refLabel, type Dims, type Resolution, type RoleUse } from '../model/arrays';
+import { CORNERS, type Corner, type Role } from '../model/roles';
+import type { LossWarning } from '../model/warnings';
+import { countNonFiniteValues } from '../focal/nonFinite';
 import { gatherFromFile, type MapPlan } from './mapStream';
 
 export interface LoadedInputs {
@@ -298,4 +298,3 @@ function compareGathered(fromMaps: Float64Array[], gathered: Float64Array[], K: 
   return count ? { count, ...first! } : undefined;
 }
 
-export { countNonFiniteValues } from './nonFinite';

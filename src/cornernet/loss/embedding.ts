@@ -6,7 +6,7 @@
  * float64 inputs: n + 1e-4, 1/(n + 1e-4) and n(n-1) + 1e-4 are rounded to float32 here too. That is
  * what makes a one-object image add 1.000166 to push rather than 0.9999.
  */
-import type { DType } from '../tensor/dtype';
+import type { DType } from '../../tensor/dtype';
 
 export type Arithmetic = 'original' | 'exact';
 

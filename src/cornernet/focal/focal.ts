@@ -5,13 +5,12 @@
  * `focalSums` runs the fast kernel of focalKernel.ts; `referenceFocalSums` is the plain per-pixel
  * loop (Math.exp, Math.fround, Math.log) it is checked against.
  */
-import type { FloatArray } from './batch';
+import type { FloatArray } from '../model/batch';
 import { createFocalKernel, type RawFocalSums } from './focalKernel';
 import { focalSimdModule } from './focalSimd';
 
-import { type ClampBounds } from './pixel';
+import { type ClampBounds } from '../model/pixel';
 
-export { FLOAT32_BOUNDS, FLOAT64_BOUNDS, clampedSigmoid, type ClampBounds } from './pixel';
 
 /** What the target heatmap of one corner type holds: scanned once, shared by the stacks. */
 export interface TargetScan {

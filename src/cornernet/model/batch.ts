@@ -2,9 +2,9 @@
  * The arrays the loss engine works on, already split per stack and gathered: what loading files,
  * a notebook kernel or a test produces, and all the engine needs. No I/O here.
  */
-import type { DType } from '../tensor/dtype';
+import type { DType } from '../../tensor/dtype';
 import type { Corner } from './roles';
-import type { Dims } from './resolve';
+import type { Dims } from './arrays';
 
 export type FloatArray = Float32Array | Float64Array;
 

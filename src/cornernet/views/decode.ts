@@ -5,9 +5,9 @@
  * apart than the threshold, or br is left of / above tl; then the top `numDets` pairs.
  * float32 inputs are decoded in float32 steps (sigmoid, offsets, scores rounded as torch does).
  */
-import type { FloatArray, LossInputs } from './batch';
-import { InputError } from './errors';
-import type { Corner } from './roles';
+import type { FloatArray, LossInputs } from '../model/batch';
+import { InputError } from '../model/errors';
+import type { Corner } from '../model/roles';
 
 export interface DecodeOptions {
   /** Corners kept per type (CornerNet: top_k 100). */

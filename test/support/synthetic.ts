@@ -4,7 +4,7 @@
  * outputs that look like a half-trained network. Used by the bundled sample, the benchmark and
  * property tests; never by the loss itself.
  */
-import type { Tensor } from '../tensor/tensor';
+import type { Tensor } from '../../src/tensor/tensor';
 
 export interface SyntheticSpec {
   S: number;

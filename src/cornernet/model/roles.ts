@@ -20,10 +20,6 @@ export function isOutputRole(r: Role): r is OutputRole {
   return (OUTPUT_ROLES as readonly string[]).includes(r);
 }
 
-export function isRole(s: string): s is Role {
-  return (ALL_ROLES as readonly string[]).includes(s);
-}
-
 /** What a role's array looks like, for messages and QuickPicks. */
 export const ROLE_DESCRIPTIONS: Readonly<Record<Role, string>> = {
   tl_heat: 'top-left heatmap logits [S,B,C,H,W] or [B,C,H,W]',

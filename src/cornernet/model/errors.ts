@@ -1,4 +1,4 @@
-import type { RoleProblem } from './resolve';
+import type { RoleProblem } from './arrays';
 
 /**
  * Problems with the inputs as a whole (roles, shapes, indices), as opposed to an unreadable file
