@@ -8,26 +8,36 @@
 import { isInputError, RoleResolutionError } from './cornernet/model/errors';
 import { formatReport } from './cornernet/views/format';
 import { parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs/discover';
-import type { LossWeights } from './cornernet/model/report';
+import { CONVENTION_NAMES, parseConventionName, type ConventionName } from './cornernet/model/conventions';
+import { compareConventions } from './cornernet/compare';
 import { computeLossFromFiles } from './cornernet/run';
 import { isTensorReadError } from './tensor/errors';
 import { useBlockingReads } from './tensor/source';
 import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/model/limits';
 
-const USAGE = `usage: cornernet-loss [--json] [--role NAME=PATH[:KEY]]... [--pull-weight W] [--push-weight W] [--regr-weight W] INPUT...
+const USAGE = `usage: cornernet-loss [--json] [--convention NAME] [--compare-conventions] [--role NAME=PATH[:KEY]]... [--<term>-weight W]... INPUT...
 
-Computes CornerNet's training loss (AELoss: corner focal loss, embedding pull/push, offset
-smooth-L1, per stack) on network outputs and targets stored as .npy, .npz or .safetensors, exactly
-as the original PyTorch code does, and explains where it comes from.
+Computes a CornerNet-style detector's training loss on network outputs and targets stored as .npy,
+.npz or .safetensors, exactly as the upstream PyTorch code does, and explains where it comes from.
+Conventions: cornernet (the original AELoss: corner focal loss, embedding pull/push, offset
+smooth-L1, per stack), mmdet-cornernet (mmdetection's CornerHead), centernet (xingyizhou/CenterNet
+ctdet), mmdet-centernet (mmdetection's CenterNetHead); chosen from the array names.
 
 INPUT                  folders (scanned for tensor files and cornernet.json) and tensor files
 --json                 print one JSON object (the LossReport) instead of the table
---role NAME=PATH[:KEY] use this array for a role (tl_heat, br_heat, tl_tag, br_tag, tl_regr,
-                       br_regr, gt_tl_heat, gt_br_heat, gt_mask, gt_tl_regr, gt_br_regr, tl_ind,
-                       br_ind; outputs may end in _<stack>); KEY names an npz/safetensors member
---pull-weight W        default 0.1 (CornerNet)
---push-weight W        default 0.1
---regr-weight W        default 1
+--convention NAME      cornernet, mmdet-cornernet, centernet or mmdet-centernet (default: from the
+                       names; a folder's cornernet.json may say "convention")
+--compare-conventions  also score the batch under the other codebase of its kind (CornerNet <->
+                       mmdet CornerHead, CenterNet <-> mmdet CenterNetHead), gaps explained per term
+--role NAME=PATH[:KEY] use this array for a role (CornerNet: tl_heat, br_heat, tl_tag, br_tag,
+                       tl_regr, br_regr, gt_tl_heat, gt_br_heat, gt_mask, gt_tl_regr, gt_br_regr,
+                       tl_ind, br_ind; mmdet, CenterNet: their upstream names, see the README;
+                       outputs may end in _<stack>); KEY names an npz/safetensors member
+--<term>-weight W      a weight by the convention's names: cornernet --pull-weight 0.1,
+                       --push-weight 0.1, --regr-weight 1; mmdet-cornernet --det-weight 1,
+                       --pull-weight 0.1, --push-weight 0.1, --off-weight 1; centernet --hm-weight 1,
+                       --wh-weight 0.1, --off-weight 1; mmdet-centernet --heatmap-weight 1,
+                       --wh-weight 0.1, --offset-weight 1
 --top N                report the N pixels with the largest focal loss (default 20)
 --exact                pure float64 constants instead of the original's float32 ones
 --threads N            threads for the focal loss (default: the machine's, also for 0; 1: none);
@@ -43,16 +53,18 @@ interface CliArgs {
   json: boolean;
   debug: boolean;
   exact: boolean;
+  convention?: ConventionName;
+  compare: boolean;
   top?: number;
   threads?: number;
   stream: boolean;
   roles: RoleAssignmentSpec[];
-  weights: Partial<LossWeights>;
+  weights: Record<string, number>;
   inputs: string[];
 }
 
 function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
-  const a: CliArgs = { json: false, debug: false, exact: false, stream: true, roles: [], weights: {}, inputs: [] };
+  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, stream: true, roles: [], weights: {}, inputs: [] };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -100,14 +112,15 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
       case '--role':
         a.roles.push(parseRoleArg(take()));
         break;
-      case '--pull-weight':
-        a.weights.pull = number(take(), arg);
+      case '--convention': {
+        const v = take();
+        const c = parseConventionName(v);
+        if (!c) throw new UsageError(`--convention expects one of ${CONVENTION_NAMES.join(', ')}, got ${quoteForMessage(v)}`);
+        a.convention = c;
         break;
-      case '--push-weight':
-        a.weights.push = number(take(), arg);
-        break;
-      case '--regr-weight':
-        a.weights.regr = number(take(), arg);
+      }
+      case '--compare-conventions':
+        a.compare = true;
         break;
       case '--top':
         a.top = number(take(), arg, true, MAX_TOP_PIXELS);
@@ -123,6 +136,11 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
         i = argv.length;
         break;
       default:
+        if (/^--[a-z][a-z_-]*-weight$/.test(arg)) {
+          // Checked against the convention's weights once it is known (--det-weight, --hm-weight...).
+          a.weights[arg.slice(2, -'-weight'.length).replace(/-/g, '_')] = number(take(), arg);
+          break;
+        }
         if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${oneLine(arg)}`);
         a.inputs.push(argv[i]!);
     }
@@ -154,9 +172,11 @@ async function main(argv: string[]): Promise<number> {
   // Nothing else runs in this process while it reads: blocking reads are the fast ones.
   useBlockingReads(true);
   try {
+    const spec = { paths: args.inputs, roles: args.roles };
     const report = await computeLossFromFiles(
-      { paths: args.inputs, roles: args.roles },
+      spec,
       {
+        ...(args.convention ? { convention: args.convention } : {}),
         weights: args.weights,
         arithmetic: args.exact ? 'exact' : 'original',
         ...(args.top !== undefined ? { topPixels: args.top } : {}),
@@ -164,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
         stream: args.stream,
       },
     );
+    if (args.compare) await compareConventions(report, spec, { weights: args.weights, ...(args.convention ? { convention: args.convention } : {}) });
     process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
     return 0;
   } catch (e) {

@@ -7,12 +7,18 @@ import type { LossInputs } from './model/batch';
 import type { Arithmetic } from './loss/embedding';
 import { InputError, RoleResolutionError } from './model/errors';
 import { MAX_THREADS, MAX_TOP_PIXELS } from './model/limits';
-import { discoverInputs, type Discovery, type InputSpec } from './inputs/discover';
+import { discoverInputs, unknownCornernetRole, type Discovery, type InputSpec } from './inputs/discover';
 import { planStreamedMaps } from './inputs/mapStream';
 import { loadInputs, type LoadedInputs } from './inputs/load';
 import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from './loss/cornernet';
 import { FocalWorkers, resolveThreadCount } from './focal/parallel';
-import type { LossReport, LossWeights, RoleReport, UnusedReport } from './model/report';
+import type { LossReport, RoleReport, UnusedReport } from './model/report';
+import { CONVENTIONS, conventionWeights, type ConventionChoice, type ConventionName } from './model/conventions';
+import { detectConvention, resolveDenseRoles, type DenseResolution } from './inputs/conventionRoles';
+import { loadDenseInputs, type DenseInputs } from './inputs/denseLoad';
+import { computeDense } from './loss/denseReport';
+import { focalSums } from './focal/focal';
+import { parseRoleName } from './model/roles';
 import { resolveRoles } from './inputs/resolve';
 import { refLabel, type Resolution } from './model/arrays';
 import type { Corner } from './model/roles';
@@ -21,7 +27,14 @@ import { planStreamedHeat } from './inputs/heatPlan';
 import type { LossWarning } from './model/warnings';
 
 export interface RunOptions {
-  weights?: Partial<LossWeights>;
+  /** Weights by the convention's names (or their aliases); checked once the convention is known. */
+  weights?: Record<string, number>;
+  /** Force a convention (`--convention`, the panel's switcher); else the manifest's, the setting's or detection. */
+  convention?: ConventionName;
+  /** The editor's `cornernet.convention` setting (`auto`: undefined). Below a manifest's choice. */
+  settingConvention?: ConventionName;
+  /** Also score the batch under every other convention its data allows, with the gaps explained. */
+  compareConventions?: boolean;
   arithmetic?: Arithmetic;
   topPixels?: number;
   limits?: Partial<ReadLimits>;
@@ -58,8 +71,113 @@ export function checkRunOptions(options: RunOptions): void {
  * nothing needs them afterwards.
  */
 export async function computeLossFromFiles(spec: InputSpec, options: RunOptions = {}): Promise<LossReport> {
-  if (options.stream === false) return (await computeLossWithInputs(spec, options)).report;
-  return (await computeStreamed(spec, options, false)).report;
+  checkRunOptions(options);
+  const t0 = performance.now();
+  options.onProgress?.(0, 'reading headers');
+  const discovery = await discoverInputs(spec, options.limits);
+  const choice = chooseConvention(discovery, options);
+  let report: LossReport;
+  if (choice.name !== 'cornernet') report = await computeDenseFromDiscovery(discovery, choice, options, t0);
+  else if (options.stream === false) report = (await computeLossWithInputs(spec, options, { discovery, t0 })).report;
+  else report = (await computeStreamed(spec, options, false, { discovery, t0 })).report;
+  report.conventionChoice = choice;
+  return report;
+}
+
+/**
+ * Which convention scores this batch: forced (`--convention`, the panel) over the manifest's
+ * `"convention"` over the setting over what the names say. A forced choice that the names
+ * contradict is kept (the user knows their data), and the report says what was detected.
+ */
+export function chooseConvention(discovery: Discovery, options: Pick<RunOptions, 'convention' | 'settingConvention'>): ConventionChoice {
+  const detected = detectConvention(discovery.arrays, { cornernetRoles: new Set(discovery.candidates.map((c) => c.role)).size });
+  const forced = (name: ConventionName, how: ConventionChoice['how'], why: string): ConventionChoice => ({
+    name,
+    how,
+    reason: `${why}${detected.name !== name && detected.how === 'detected' ? ` (the names say ${detected.name}: ${detected.reason})` : ''}`,
+    alternatives: [detected.name, ...detected.alternatives].filter((n, i, a) => n !== name && a.indexOf(n) === i),
+  });
+  if (options.convention) return forced(options.convention, 'option', `${CONVENTIONS[options.convention].label}: chosen with --convention`);
+  if (discovery.convention) return forced(discovery.convention.name, 'manifest', `${CONVENTIONS[discovery.convention.name].label}: "convention" in ${discovery.convention.file}`);
+  if (options.settingConvention) return forced(options.settingConvention, 'setting', `${CONVENTIONS[options.settingConvention].label}: the cornernet.convention setting`);
+  return detected;
+}
+
+/** The convention's weights from the manifest and the options (options win); unknown names are bad input. */
+export function weightsFor(convention: ConventionName, discovery: Discovery, options: Pick<RunOptions, 'weights'>): Record<string, number> {
+  const fromManifest = conventionWeights(convention, discovery.weights ?? {});
+  if (fromManifest.unknown.length) {
+    throw new InputError(discovery.manifests[0] ?? 'weights', `unknown weight(s) ${fromManifest.unknown.join(', ')} for ${CONVENTIONS[convention].label} (weights: ${Object.keys(CONVENTIONS[convention].weights).join(', ')})`);
+  }
+  const given = conventionWeights(convention, options.weights ?? {});
+  if (given.unknown.length) {
+    throw new InputError(given.unknown.map((w) => `--${w}-weight`).join(', '), `not a weight of ${CONVENTIONS[convention].label} (weights: ${Object.keys(CONVENTIONS[convention].weights).map((w) => `--${w}-weight`).join(', ')})`);
+  }
+  const out: Record<string, number> = { ...fromManifest.weights };
+  for (const [k, v] of Object.entries(options.weights ?? {})) {
+    if (v === undefined) continue;
+    out[k in CONVENTIONS[convention].weights ? k : CONVENTIONS[convention].weightAliases[k]!] = v;
+  }
+  return out;
+}
+
+/** A dense convention (mmdet CornerHead, CenterNet, mmdet CenterNetHead) on discovered files. */
+async function computeDenseFromDiscovery(discovery: Discovery, choice: ConventionChoice, options: RunOptions, t0: number): Promise<LossReport> {
+  const computed = await computeDenseWithInputs(discovery, choice, options, t0);
+  return computed.report;
+}
+
+export async function computeDenseWithInputs(
+  discovery: Discovery,
+  choice: ConventionChoice,
+  options: RunOptions,
+  t0: number,
+): Promise<{ report: LossReport; resolution: DenseResolution; loaded: DenseInputs }> {
+  const progress = options.onProgress ?? (() => undefined);
+  const convention = choice.name as Exclude<ConventionName, 'cornernet'>;
+  const resolution = resolveDenseRoles(convention, discovery.arrays, discovery.assignments);
+  if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
+  const weights = weightsFor(convention, discovery, options);
+  const headerMs = performance.now() - t0;
+  const loaded = await loadDenseInputs(resolution, { limits: options.limits, onProgress: (f, file) => progress(0.5 * f, `reading ${file}`) });
+  progress(0.5, `${CONVENTIONS[convention].label}: computing`);
+  const { report } = computeDense(loaded.loaded, {
+    weights,
+    centernetFocal: (logits, gt, planes, HW, bounds) => focalSums(logits, gt, planes, HW, bounds, 0),
+  });
+  report.inputs = describeDenseInputs(resolution, loaded.nonFinite);
+  const skipped: LossWarning[] = discovery.skipped.map((s) => ({ code: 'skipped-file', message: `${s.file} was skipped: ${s.reason}`, files: [s.file] }));
+  report.warnings = [...skipped, ...report.warnings].map((w) => {
+    if (w.files || !w.roles) return w;
+    const files = [...new Set(resolution.uses.filter((u) => w.roles!.includes(u.role)).map((u) => u.ref.file))];
+    return files.length ? { ...w, files } : w;
+  });
+  report.timings.readMs = headerMs + loaded.readMs;
+  progress(1, 'done');
+  return { report, resolution, loaded: loaded.loaded };
+}
+
+function describeDenseInputs(resolution: DenseResolution, nonFinite: Map<string, number>): LossReport['inputs'] {
+  return {
+    roles: resolution.uses.map((u) => ({
+      ...(nonFinite.has(refLabel(u.ref)) ? { nonFinite: nonFinite.get(refLabel(u.ref))! } : {}),
+      role: u.role,
+      file: u.ref.file,
+      ...(u.ref.key !== undefined ? { key: u.ref.key } : {}),
+      shape: u.ref.header.shape,
+      dtype: u.ref.header.dtype,
+      stacks: u.stacks,
+      purpose: 'loss' as const,
+      origin: u.origin,
+    })),
+    unused: resolution.unused.map(({ ref, reason }) => ({
+      file: ref.file,
+      ...(ref.key !== undefined ? { key: ref.key } : {}),
+      shape: ref.header.shape,
+      dtype: ref.header.dtype,
+      reason,
+    })),
+  };
 }
 
 /**
@@ -76,21 +194,37 @@ export async function computeLossForViews(spec: InputSpec, options: RunOptions =
   return computeStreamed(spec, options, true);
 }
 
+/** Discovered inputs, when the caller already has them. */
+interface Discovered {
+  discovery: Discovery;
+  resolution?: Resolution;
+  t0: number;
+}
+
+/** CornerNet's roles, with the assignments that name none of them refused. */
+function cornernetResolution(discovery: Discovery): Resolution {
+  const foreign = discovery.assignments.find((a) => !parseRoleName(a.name));
+  if (foreign) throw new InputError(foreign.where, unknownCornernetRole(foreign.name));
+  const resolution = resolveRoles(discovery.candidates, discovery.arrays);
+  if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
+  return resolution;
+}
+
 /** The streamed run; `keep`: also what the views need (else the report alone). */
-async function computeStreamed(spec: InputSpec, options: RunOptions, keep: true): Promise<ComputedForViews>;
-async function computeStreamed(spec: InputSpec, options: RunOptions, keep: false): Promise<{ report: LossReport }>;
-async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boolean): Promise<ComputedForViews | { report: LossReport }> {
+async function computeStreamed(spec: InputSpec, options: RunOptions, keep: true, discovered?: Discovered): Promise<ComputedForViews>;
+async function computeStreamed(spec: InputSpec, options: RunOptions, keep: false, discovered?: Discovered): Promise<{ report: LossReport }>;
+async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boolean, discovered?: Discovered): Promise<ComputedForViews | { report: LossReport }> {
   checkRunOptions(options);
   const progress = options.onProgress ?? (() => undefined);
-  const t0 = performance.now();
+  const t0 = discovered?.t0 ?? performance.now();
   const threads = resolveThreadCount(options.threads);
   const minPixels = options.minThreadedPixels ?? MIN_THREADED_PIXELS;
   let workers = FocalWorkers.start(0);
   try {
     progress(0, 'reading headers');
-    const discovery = await discoverInputs(spec, options.limits);
-    const resolution = resolveRoles(discovery.candidates, discovery.arrays);
-    if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
+    const discovery = discovered?.discovery ?? (await discoverInputs(spec, options.limits));
+    const resolution = cornernetResolution(discovery);
+    const weights = weightsFor('cornernet', discovery, options);
     const plan = await planStreamedHeat(resolution, options.limits);
     if (typeof plan === 'string') {
       void workers.close();
@@ -116,7 +250,7 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
     let report: LossReport;
     try {
       report = computeLoss(loaded.inputs, {
-        weights: { ...discovery.weights, ...options.weights },
+        weights,
         arithmetic: options.arithmetic,
         topPixels: options.topPixels,
         focalSums: streamed.focalSums,
@@ -148,15 +282,15 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
 export async function computeLossWithInputs(
   spec: InputSpec,
   options: RunOptions = {},
-  resolved?: { discovery: Discovery; resolution: Resolution; t0: number },
+  resolved?: Discovered,
 ): Promise<{ report: LossReport; inputs: LossInputs }> {
   checkRunOptions(options);
   const progress = options.onProgress ?? (() => undefined);
   const t0 = resolved?.t0 ?? performance.now();
   progress(0, 'reading headers');
   const discovery = resolved?.discovery ?? (await discoverInputs(spec, options.limits));
-  const resolution = resolved?.resolution ?? resolveRoles(discovery.candidates, discovery.arrays);
-  if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
+  const resolution = resolved?.resolution ?? cornernetResolution(discovery);
+  const weights = weightsFor('cornernet', discovery, options);
   const headerMs = performance.now() - t0;
   // Worker threads start now, so that they boot while the files are read.
   const d = resolution.dims;
@@ -172,7 +306,7 @@ export async function computeLossWithInputs(
       shared: workers !== undefined,
     });
     report = await computeLossThreaded(loaded.inputs, {
-      weights: { ...discovery.weights, ...options.weights },
+      weights,
       arithmetic: options.arithmetic,
       topPixels: options.topPixels,
       onProgress: (f, stage) => progress(0.5 + 0.5 * f, stage),

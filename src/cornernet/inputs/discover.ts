@@ -9,7 +9,8 @@ import { describeIoError, fileKind, inputFs, openFileSource } from '../../tensor
 import { listArrays, tensorFormatOf } from '../../tensor/tensorFile';
 import type { TensorFormat } from '../../tensor/tensor';
 import { InputError } from '../model/errors';
-import type { LossWeights } from '../model/report';
+import { CONVENTION_NAMES, parseConventionName, type ConventionName } from '../model/conventions';
+import { allDenseRoleNames, isDenseRoleName } from './conventionRoles';
 import { applyOverrides } from './resolve';
 import { sameRef, type ArrayRef, type Candidate, type RoleOverride } from '../model/arrays';
 import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, positionalIndex, roleNameProblem, type Role } from '../model/roles';
@@ -38,8 +39,27 @@ export interface Discovery {
   /** Files in folders that could not be read (explicitly named files raise instead). */
   skipped: { file: string; reason: string }[];
   manifests: string[];
-  /** Loss weights from a manifest, if it sets any. */
-  weights?: Partial<LossWeights>;
+  /** Loss weights from a manifest, if it sets any, by the names written there (checked against
+   * the convention once it is known). */
+  weights?: Record<string, number>;
+  /** Every role assignment (manifest, `--role`) by the name written, for any convention. */
+  assignments: RoleAssignment[];
+  /** `"convention"` of a manifest. */
+  convention?: { name: ConventionName; file: string };
+  /** `"classes"` of a manifest: class names by index. */
+  classes?: string[];
+  /** `"step"` of a manifest: the training step this batch was dumped at. */
+  step?: number;
+}
+
+/** A role assigned by the user, before a convention interprets its name. */
+export interface RoleAssignment {
+  name: string;
+  ref: ArrayRef;
+  stack?: number;
+  origin: 'manifest' | 'override';
+  /** Where it was written, for messages: `cornernet.json: roles.tl_heat`, `--role tl_heat`. */
+  where: string;
 }
 
 /**
@@ -64,12 +84,24 @@ export function parseRoleArg(arg: string): RoleAssignmentSpec {
   return { name, ...splitPathKey(arg.slice(eq + 1).trim()) };
 }
 
-function parseAssignedRole(name: string, where: string): { role: Role; stack?: number } {
+/** CornerNet's role for an assigned name, or undefined (a name of another convention's roles). */
+function cornernetRoleOf(name: string): { role: Role; stack?: number } | undefined {
   const parsed = parseRoleName(name);
-  if (!parsed) {
-    throw new InputError(where, `unknown role "${name}" (roles: ${[...OUTPUT_ROLES, ...TARGET_ROLES].join(', ')}; outputs may end in _<stack>)`);
-  }
-  return { role: parsed.role, stack: parsed.stack };
+  return parsed ? { role: parsed.role, stack: parsed.stack } : undefined;
+}
+
+/**
+ * A name that is a role of no convention is refused before its file is looked at: a typo must not
+ * read as a missing file.
+ */
+function checkRoleName(name: string, where: string): void {
+  if (cornernetRoleOf(name) || isDenseRoleName(name)) return;
+  throw new InputError(where, `${unknownCornernetRole(name)}; mmdetection and CenterNet roles: ${allDenseRoleNames().join(', ')}`);
+}
+
+/** The CornerNet roles, for the message about a name that is none of them. */
+export function unknownCornernetRole(name: string): string {
+  return `unknown role "${name}" (roles: ${[...OUTPUT_ROLES, ...TARGET_ROLES].join(', ')}; outputs may end in _<stack>)`;
 }
 
 export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimits>): Promise<Discovery> {
@@ -79,8 +111,12 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
   const skipped: Discovery['skipped'] = [];
   const manifests: string[] = [];
   const overrides: RoleOverride[] = [];
+  const assignments: RoleAssignment[] = [];
   const seenFiles = new Set<string>();
-  let weights: Partial<LossWeights> | undefined;
+  let weights: Record<string, number> | undefined;
+  let convention: Discovery['convention'];
+  let classes: string[] | undefined;
+  let step: number | undefined;
 
   /** Headers of one file; adds its arrays and name-based candidates. */
   const addFile = async (file: string, explicit: boolean): Promise<ArrayRef[]> => {
@@ -145,12 +181,17 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
           const m = await readManifest(full);
           manifests.push(full);
           if (m.weights) weights = { ...weights, ...m.weights };
+          if (m.convention) convention = { name: m.convention, file: full };
+          if (m.classes) classes = m.classes;
+          if (m.step !== undefined) step = m.step;
           for (const a of m.roles) {
             const where = `${full}: roles.${a.name}`;
-            const { role, stack } = parseAssignedRole(a.name, where);
+            checkRoleName(a.name, where);
             // Relative paths are the folder's; an absolute one stays as written.
             const ref = await findRef(path.resolve(p, a.path), a.key, where);
-            overrides.push({ role, stack: a.stack ?? stack, ref, origin: 'manifest' });
+            assignments.push({ name: a.name, ref, ...(a.stack !== undefined ? { stack: a.stack } : {}), origin: 'manifest', where });
+            const cn = cornernetRoleOf(a.name);
+            if (cn) overrides.push({ role: cn.role, stack: a.stack ?? cn.stack, ref, origin: 'manifest' });
           }
           continue;
         }
@@ -181,14 +222,26 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
 
   for (const a of spec.roles ?? []) {
     const where = `--role ${a.name}`;
-    const { role, stack } = parseAssignedRole(a.name, where);
+    checkRoleName(a.name, where);
     const ref = await findRef(a.path, a.key, where);
-    overrides.push({ role, stack, ref, origin: 'override' });
+    assignments.push({ name: a.name, ref, origin: 'override', where });
+    const cn = cornernetRoleOf(a.name);
+    if (cn) overrides.push({ role: cn.role, stack: cn.stack, ref, origin: 'override' });
   }
 
   // The same array may be reached twice (a folder and a file in it): keep the first.
   const unique = arrays.filter((a, i) => arrays.findIndex((b) => sameRef(a, b)) === i);
-  return { arrays: unique, candidates: applyOverrides(candidates, overrides), skipped, manifests, weights };
+  return {
+    arrays: unique,
+    candidates: applyOverrides(candidates, overrides),
+    skipped,
+    manifests,
+    assignments,
+    ...(weights ? { weights } : {}),
+    ...(convention ? { convention } : {}),
+    ...(classes ? { classes } : {}),
+    ...(step !== undefined ? { step } : {}),
+  };
 }
 
 async function headersOf(file: string, format: TensorFormat, limits?: Partial<ReadLimits>): Promise<ArrayRef[]> {
@@ -239,7 +292,10 @@ export function candidatesOf(file: string, format: TensorFormat, refs: ArrayRef[
 
 interface Manifest {
   roles: (RoleAssignmentSpec & { stack?: number })[];
-  weights?: Partial<LossWeights>;
+  weights?: Record<string, number>;
+  convention?: ConventionName;
+  classes?: string[];
+  step?: number;
 }
 
 /**
@@ -276,20 +332,38 @@ export async function readManifest(file: string): Promise<Manifest> {
       );
     }
   }
-  let weights: Partial<LossWeights> | undefined;
+  // Weight names depend on the convention (pull/push/regr, det/off, hm/wh...): checked once it is known.
+  let weights: Record<string, number> | undefined;
   if (obj.weights !== undefined) {
-    if (typeof obj.weights !== 'object' || obj.weights === null) throw new InputError(file, '"weights" must be an object');
+    if (typeof obj.weights !== 'object' || obj.weights === null || Array.isArray(obj.weights)) throw new InputError(file, '"weights" must be an object');
     weights = {};
     for (const [k, v] of Object.entries(obj.weights as Record<string, unknown>)) {
-      if (k !== 'pull' && k !== 'push' && k !== 'regr') throw new InputError(file, `unknown weight "${k}" (pull, push, regr)`);
       if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InputError(file, `weights.${k} must be a non-negative number`);
       weights[k] = v;
     }
   }
-  for (const k of Object.keys(obj)) {
-    if (k !== 'roles' && k !== 'weights' && k !== '$schema' && k !== 'comment') throw new InputError(file, `unknown key "${k}" (roles, weights)`);
+  let convention: ConventionName | undefined;
+  if (obj.convention !== undefined) {
+    convention = typeof obj.convention === 'string' ? parseConventionName(obj.convention) : undefined;
+    if (!convention) throw new InputError(file, `"convention" must be one of ${CONVENTION_NAMES.join(', ')}, got ${JSON.stringify(obj.convention)}`);
   }
-  return { roles, weights };
+  let classes: string[] | undefined;
+  if (obj.classes !== undefined) {
+    if (!Array.isArray(obj.classes) || !obj.classes.every((c) => typeof c === 'string') || obj.classes.length > 100_000) {
+      throw new InputError(file, '"classes" must be a list of class names (strings), by class index');
+    }
+    classes = obj.classes as string[];
+  }
+  let step: number | undefined;
+  if (obj.step !== undefined) {
+    if (typeof obj.step !== 'number' || !Number.isSafeInteger(obj.step) || obj.step < 0) throw new InputError(file, '"step" must be a non-negative integer');
+    step = obj.step;
+  }
+  const KEYS = ['roles', 'weights', 'convention', 'classes', 'step', '$schema', 'comment'];
+  for (const k of Object.keys(obj)) {
+    if (!KEYS.includes(k)) throw new InputError(file, `unknown key "${k}" (${KEYS.slice(0, 5).join(', ')})`);
+  }
+  return { roles, ...(weights ? { weights } : {}), ...(convention ? { convention } : {}), ...(classes ? { classes } : {}), ...(step !== undefined ? { step } : {}) };
 }
 
 export { TensorReadError };

@@ -107,6 +107,8 @@ export interface CenternetResult {
   perImage: { objects: number; hm: number; wh: number; off: number; total: number }[];
   /** Shares of hm_loss per class. */
   perClass: { hm: number }[];
+  /** hm_loss per (image, class) plane [B*C] (/ num_stacks, unweighted), summed over stacks. */
+  planes: Float64Array;
   objects: CenternetObject[];
   positives: number;
   positivesPerImage: number[];
@@ -163,12 +165,16 @@ export function computeCenternet(inp: CenternetInputs, options: CenternetOptions
     return { objects: n, hm: 0, wh: 0, off: 0, total: 0 };
   });
   const perClass = Array.from({ length: C }, () => ({ hm: 0 }));
+  const planes = new Float64Array(B * C);
   const objects: CenternetObject[] = [];
   for (let b = 0; b < B; b++) {
+    // Slots of this image per center pixel (a map, not a K x K scan: K is only bounded by MAX_SLOTS).
+    const slotsAt = new Map<number, number>();
+    for (let k = 0; k < K; k++) if (t.regMask[b * K + k]! !== 0) slotsAt.set(inds[b * K + k]!, (slotsAt.get(inds[b * K + k]!) ?? 0) + 1);
     for (let k = 0; k < K; k++) {
       if (t.regMask[b * K + k]! === 0) continue;
       const ind = inds[b * K + k]!;
-      const shared = Array.from({ length: K }, (_, j) => j).some((j) => j !== k && t.regMask[b * K + j]! !== 0 && inds[b * K + j] === ind);
+      const shared = (slotsAt.get(ind) ?? 0) > 1;
       objects.push({ image: b, slot: k, ind, x: ind % W, y: Math.floor(ind / W), shared, stacks: [] });
     }
   }
@@ -193,6 +199,7 @@ export function computeCenternet(inp: CenternetInputs, options: CenternetOptions
         const v = (sums.pos[b * C + c]! + sums.neg[b * C + c]!) / normaliser / S;
         perImage[b]!.hm += v;
         perClass[c]!.hm += v;
+        planes[b * C + c] += v;
       }
     }
     const whR = regL1(inp.wh[s]!, t.regMask, inds, t.wh, B, K, HW, regDivisor, badIndex > 0, f);
@@ -232,7 +239,7 @@ export function computeCenternet(inp: CenternetInputs, options: CenternetOptions
     warnings.push({ code: 'gt-above-one', message: `${plural(scan.aboveOne, 'target value')} above 1: in neither gt.eq(1) nor gt.lt(1), so ignored (mmdet would count them as negatives).` });
   }
   if (scan.nearOne > 0) {
-    warnings.push({ code: 'near-one-targets', message: `${plural(scan.nearOne, 'target value')} in (0.999, 1): only hm == 1 exactly is a positive.` });
+    warnings.push({ code: 'near-one-peak', message: `${plural(scan.nearOne, 'target value')} in (0.999, 1): only hm == 1 exactly is a positive.` });
   }
   if (scan.nonFinite > 0) warnings.push({ code: 'non-finite-targets', message: `${plural(scan.nonFinite, 'target value')} NaN or infinite: the masks multiply them, so the loss is NaN.` });
   if (badIndex > 0) {
@@ -278,7 +285,7 @@ export function computeCenternet(inp: CenternetInputs, options: CenternetOptions
   }
   if (clampedLow + clampedHigh > 0) {
     warnings.push({
-      code: 'clamped',
+      code: 'saturated-logits',
       message: `${plural(clampedLow + clampedHigh, 'probability', 'probabilities')} clamped by _sigmoid to [1e-4, 1 - 1e-4] (summed over stacks): each such pixel costs at most -log(1e-4) = 9.21${r32 ? ' (float32 upper bound 0.99989998)' : ''}.`,
     });
   }
@@ -294,6 +301,7 @@ export function computeCenternet(inp: CenternetInputs, options: CenternetOptions
     stacks,
     perImage,
     perClass,
+    planes,
     objects,
     positives: scan.positives,
     positivesPerImage: Array.from({ length: B }, (_, b) => scan.planePositives.subarray(b * C, (b + 1) * C).reduce((a, v) => a + v, 0)),

@@ -148,8 +148,12 @@ export function computeLoss(inputs: LossInputs, options: LossOptions = {}): Loss
   const warnings = cornernetQuirks(t);
   const report: LossReport = {
     version: 1,
+    convention: 'cornernet',
+    heads: 'corners',
     total: num(total),
-    weights,
+    // AELoss.forward's own names: each weighted and summed over stacks; the total divides by S.
+    terms: { focal_loss: num(weighted.focal), pull_loss: num(weighted.pull), push_loss: num(weighted.push), regr_loss: num(weighted.regr) },
+    weights: { ...weights },
     nstack: S,
     sizes: { batch: B, classes: C, height: H, width: W, maxObjects: K },
     precision: inputs.heat.tl.every((h) => h.dtype === 'float64') ? 'float64' : 'float32',

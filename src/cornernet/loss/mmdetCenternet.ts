@@ -77,6 +77,8 @@ export interface MmdetCenternetResult {
   total: number;
   perImage: { objects: number; loss_center_heatmap: number; loss_wh: number; loss_offset: number; total: number }[];
   perClass: { loss_center_heatmap: number }[];
+  /** loss_center_heatmap per (image, class) plane [B*C]. */
+  planes: Float64Array;
   /** One entry per weighted pixel (mmdet keeps one wh/offset target per center pixel). */
   objects: MmdetCenternetObject[];
   /** #(target == 1): the A of avg_factor = max(1, A). */
@@ -111,6 +113,7 @@ export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weig
   const sums = gaussianFocalSums(inp.centerHeatmapPred, inp.centerHeatmapTarget, B * C, HW, 'probabilities', precision);
   let heatSum = 0;
   const perClass = Array.from({ length: C }, () => ({ loss_center_heatmap: 0 }));
+  const planes = new Float64Array(B * C);
   const perImage = Array.from({ length: B }, () => ({ objects: 0, loss_center_heatmap: 0, loss_wh: 0, loss_offset: 0, total: 0 }));
   for (let b = 0; b < B; b++) {
     for (let c = 0; c < C; c++) {
@@ -119,6 +122,7 @@ export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weig
       const v = (wHeat * s) / divHeat;
       perImage[b]!.loss_center_heatmap += v;
       perClass[c]!.loss_center_heatmap += v;
+      planes[b * C + c] = v;
     }
   }
   const lossHeat = (wHeat * heatSum) / divHeat;
@@ -194,7 +198,7 @@ export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weig
   if (scan.aboveOne > 0) {
     warnings.push({ code: 'gt-above-one', message: `${plural(scan.aboveOne, 'target value')} above 1: counted as negatives with weight (1 - gt)^4 (no gt < 1 filter).` });
   }
-  if (scan.nearOne > 0) warnings.push({ code: 'near-one-targets', message: `${plural(scan.nearOne, 'target value')} in (0.999, 1): only target == 1 exactly is a peak.` });
+  if (scan.nearOne > 0) warnings.push({ code: 'near-one-peak', message: `${plural(scan.nearOne, 'target value')} in (0.999, 1): only target == 1 exactly is a peak.` });
   if (scan.nonFinite > 0) warnings.push({ code: 'non-finite-targets', message: `${plural(scan.nonFinite, 'target value')} NaN or infinite: the heatmap loss is NaN.` });
   if (sharedPixels > 0) {
     warnings.push({
@@ -213,7 +217,7 @@ export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weig
   }
   if (sums.saturatedNegatives + sums.saturatedPositives > 0) {
     warnings.push({
-      code: 'saturated',
+      code: 'saturated-sigmoid',
       message: `${plural(sums.saturatedNegatives, 'negative')} with probability exactly 1 and ${plural(sums.saturatedPositives, 'peak')} with probability exactly 0: each costs -log(1e-12) = 27.63 (no clamp).`,
     });
   }
@@ -236,6 +240,7 @@ export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weig
     total: loss,
     perImage,
     perClass,
+    planes,
     objects,
     positives: A,
     positivesPerImage: Array.from({ length: B }, (_, b) => scan.planePositives.subarray(b * C, (b + 1) * C).reduce((a, v) => a + v, 0)),

@@ -143,6 +143,8 @@ export interface MmdetCornernetResult {
   perImage: MmdetCornernetImage[];
   /** Heat loss per class, summed over images and levels (shares of det_loss). */
   perClass: { det_tl: number; det_br: number; det: number }[];
+  /** Heat loss per (image, class) plane [B*C], weighted and normalised as det_tl / det_br, summed over levels. */
+  planes: { tl: Float64Array; br: Float64Array };
   objects: MmdetCornernetObject[];
   positives: { tl: number; br: number; tlPerImage: number[]; brPerImage: number[] };
   /** Offset-mask pixels (class-agnostic positives). */
@@ -232,6 +234,7 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
   const levels: MmdetCornernetLevel[] = [];
   const perImage: MmdetCornernetImage[] = objectsByImage.map((o) => ({ objects: o.length, det: 0, pull: 0, push: 0, off: 0, total: 0, levels: [] }));
   const perClass = Array.from({ length: C }, () => ({ det_tl: 0, det_br: 0, det: 0 }));
+  const planes = { tl: new Float64Array(B * C), br: new Float64Array(B * C) };
   const objects: MmdetCornernetObject[] = [];
   objectsByImage.forEach((list, b) =>
     list.forEach((o) => objects.push({ image: b, slot: o.slot, tl: [o.ty, o.tx], br: [o.by, o.bx], levels: [] })),
@@ -380,6 +383,8 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
         const vBr = (wDet * (sBr.pos[pc]! + sBr.neg[pc]!)) / divDetBr;
         dTl += vTl;
         dBr += vBr;
+        planes.tl[pc] += vTl;
+        planes.br[pc] += vBr;
         perClass[c]!.det_tl += vTl;
         perClass[c]!.det_br += vBr;
         perClass[c]!.det += (vTl + vBr) / 2;
@@ -430,7 +435,7 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
     }
     if (scan.nearOne > 0) {
       warnings.push({
-        code: 'near-one-targets',
+        code: 'near-one-peak',
         message: `${plural(scan.nearOne, `${name} target value`)} in (0.999, 1): they look like peaks but only gt == 1 exactly is a positive.`,
       });
     }
@@ -522,6 +527,7 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
     levels,
     perImage,
     perClass,
+    planes,
     objects,
     positives: { tl: scanTl.positives, br: scanBr.positives, tlPerImage: perImagePositives(scanTl), brPerImage: perImagePositives(scanBr) },
     offsetPixels: { tl: maskTl.count, br: maskBr.count },

@@ -4,6 +4,7 @@
  */
 import type { LossWarning } from './warnings';
 import type { Corner } from './roles';
+import type { ConventionChoice, ConventionName } from './conventions';
 
 export type Num = number | null;
 
@@ -16,11 +17,39 @@ export interface LossWeights {
 /** CornerNet's model file: `AELoss(pull_weight=1e-1, push_weight=1e-1)`, regr_weight left at 1. */
 export const CORNERNET_WEIGHTS: Readonly<LossWeights> = { pull: 0.1, push: 0.1, regr: 1 };
 
+/**
+ * The four terms in CornerNet's shape. Other conventions map onto it: the heat term is `focal`
+ * (mmdet's det, CenterNet's hm), the offset term `regr`; CenterNet's size term is `wh` (pull and
+ * push are then null). `LossReport.terms` has them under the upstream names.
+ */
 export interface Terms {
   focal: Num;
   pull: Num;
   push: Num;
   regr: Num;
+  wh?: Num;
+}
+
+/** One convention's score of a batch (`--compare-conventions`). */
+export interface ConventionScore {
+  total: Num;
+  terms: Record<string, Num>;
+  /** How the batch was brought to this convention's layout, and what that changed. */
+  notes?: string[];
+  /** Set when the batch cannot be scored under this convention: why. */
+  unavailable?: string;
+}
+
+/** Why one term differs between two conventions, in parts that add up to the gap. */
+export interface ConventionGap {
+  /** The term in the words of both: `heat: focal_loss / S vs det_loss`. */
+  term: string;
+  from: { convention: ConventionName; name: string; value: Num };
+  to: { convention: ConventionName; name: string; value: Num };
+  gap: Num;
+  parts: { cause: string; amount: Num }[];
+  /** The one line a user reads. */
+  summary: string;
 }
 
 export interface StackImageTerms {
@@ -42,6 +71,8 @@ export interface StackReport {
   regrTl: Num;
   regrBr: Num;
   regr: Num;
+  /** CenterNet conventions: the size (wh) term. */
+  wh?: Num;
   /** This stack's share of the total: (focal + w_pull pull + w_push push + w_regr regr) / S. */
   total: Num;
   /** Pixels clamped at the probability bounds, per corner type. */
@@ -62,6 +93,8 @@ export interface ImageReport {
   push: Num;
   /** Offset loss of this image's objects, summed over stacks and corner types. */
   regr: Num;
+  /** CenterNet conventions: the size (wh) term of this image. */
+  wh?: Num;
   /** This image's share of the total (all terms weighted, divided by S). */
   total: Num;
 }
@@ -98,6 +131,13 @@ export interface ObjectReport {
   /** With indices: the target class (the channel with a 1 at the corners) and box (corner + offset), map units. */
   class?: number;
   box?: [number, number, number, number];
+  /** Center conventions: the center pixel, predicted and target size (w, h) with their L1. */
+  center?: { x: number; y: number };
+  size?: { pred: [Num, Num]; target: [Num, Num]; l1: Num };
+  /** The predicted box (center + offset, wh), map units. */
+  predictedBox?: [number, number, number, number];
+  /** Another object uses the same corner or center pixel. */
+  shared?: boolean;
 }
 
 export interface PixelReport {
@@ -144,8 +184,18 @@ export interface UnusedReport {
 
 export interface LossReport {
   version: 1;
+  /** Whose loss this is: the original CornerNet, mmdetection's heads, CenterNet. */
+  convention: ConventionName;
+  /** How the convention was chosen (detected from the names, or forced) and what else fits. */
+  conventionChoice?: ConventionChoice;
+  /** What the heatmaps detect: corner conventions fill tl and br; center conventions put the
+   * center heatmap under `tl` (br empty). */
+  heads: 'corners' | 'centers';
   total: Num;
-  weights: LossWeights;
+  /** The terms under the upstream loss-dict names, valued as the upstream code holds them. */
+  terms: Record<string, Num>;
+  /** The convention's weights by its own names (CornerNet: pull, push, regr). */
+  weights: Record<string, number>;
   nstack: number;
   sizes: { batch: number; classes: number; height: number; width: number; maxObjects: number };
   /** float32 unless the logits are float64: which clamp bounds and sigmoid rounding were used. */
@@ -167,6 +217,12 @@ export interface LossReport {
   topPixels: PixelReport[];
   inputs: { roles: RoleReport[]; unused: UnusedReport[] };
   warnings: LossWarning[];
+  /** The convention's own breakdown as its loss module returns it (levels, divisors...). */
+  detail?: unknown;
+  /** `--compare-conventions`: the batch under every convention its data allows. */
+  conventions?: Partial<Record<ConventionName, ConventionScore>>;
+  /** With `conventions`: why the totals differ, term by term. */
+  gaps?: ConventionGap[];
   timings: {
     /** Headers and array data read before computing, with their NaN/Inf check. */
     readMs: number;

@@ -18,7 +18,23 @@ export type WarningCode =
   | 'skipped-file'
   | 'non-finite-result'
   | 'kernel-bfloat16'
-  | 'integer-logits';
+  | 'integer-logits'
+  // The dense conventions (mmdet CornerHead / CenterNetHead, CenterNet ctdet):
+  | 'empty-images'
+  | 'shared-corner'
+  | 'shared-center'
+  | 'offset-at-border'
+  | 'saturated-sigmoid'
+  | 'corner-out-of-range'
+  | 'corner-not-positive'
+  | 'embedding-dims'
+  | 'index-out-of-range'
+  | 'no-offset-pixels'
+  | 'no-weighted-pixels'
+  | 'non-finite-targets'
+  | 'peaks-weights-mismatch'
+  | 'probabilities-out-of-range'
+  | 'heat-is-probability';
 
 export interface LossWarning {
   code: WarningCode;
@@ -59,6 +75,27 @@ export const WARNING_EXPLANATIONS: Readonly<Record<WarningCode, string>> = {
     'Gathered embeddings or offsets differ from the maps gathered at the corner indices: they were not taken at these indices (or from these maps). The gathered values are used.',
   'skipped-file': 'A file in an input folder could not be read and was skipped.',
   'non-finite-result': 'A loss term is NaN or infinite; JSON reports it as null.',
+  'empty-images':
+    'Images without objects: their embedding and offset terms are 0 (mmdetection and CenterNet stay finite; the original CornerNet\'s focal loss is unnormalised when the whole batch has no positive).',
+  'shared-corner':
+    'Two objects share a corner pixel: they read the same embedding and offset. mmdetection keeps the last box\'s offset target there and counts their push pair as 1 (|0| apart).',
+  'shared-center':
+    'Two objects share a center pixel: CenterNet gathers the same prediction for both slots (their wh/offset targets conflict); mmdetection keeps the last box\'s targets there.',
+  'offset-at-border':
+    "A box on the far border gets corner index W-1 (or H-1) and an offset target of exactly 1.0 in mmdetection's CornerHead (the original keeps offsets below 1).",
+  'saturated-sigmoid':
+    'Probabilities exactly 0 or 1 (a float32 sigmoid saturates above |logit| ~16.6): with no clamp, such a pixel costs -log(1e-12) = 27.63 instead of the logit, and gives no gradient.',
+  'corner-out-of-range': 'A corner_embedding entry lies outside the map: upstream raises IndexError; the terms are NaN.',
+  'corner-not-positive': 'A corner listed in corner_embedding is not a positive (gt == 1) of the target heatmap: targets and corner lists disagree.',
+  'embedding-dims': 'Embeddings with more than one channel: mmdetection counts every (object, channel) as its own row.',
+  'index-out-of-range': 'A center index is outside [0, H*W): upstream raises; the terms are NaN.',
+  'no-offset-pixels': 'No target pixel equals 1: the offset loss is 0 through the all-zero-weight shortcut.',
+  'no-weighted-pixels': 'wh_offset_target_weight is all zero: the wh and offset terms are 0 through the all-zero-weight shortcut.',
+  'non-finite-targets': 'A target holds NaN or Inf: the terms it reaches are NaN.',
+  'peaks-weights-mismatch': 'The number of heatmap peaks differs from the weighted pixels: the wh/offset divisor counts peaks (two classes on one pixel give 2 peaks but 1 weighted pixel).',
+  'probabilities-out-of-range': 'Heatmap "probabilities" outside [0, 1]: logits were given where the head outputs probabilities (mmdetection CenterNetHead applies sigmoid in forward); the logs become NaN.',
+  'heat-is-probability':
+    "The heatmap holds probabilities where logits are expected (all values in [0, 1], clamp bounds present): it was saved after CenterNet's in-place _sigmoid. The loss applies a second sigmoid.",
   'integer-logits':
     "The heatmap logits are integers. The original's in-place sigmoid_ raises on integer tensors; the value reported reads them as float32 logits. Integer heatmaps usually mean the wrong array was saved (probabilities rounded, class ids).",
 };

@@ -1,6 +1,7 @@
 /** The readable report the CLI prints without --json. */
 import type { LossReport, Num } from '../model/report';
 import { refLabel } from '../model/arrays';
+import { CONVENTIONS } from '../model/conventions';
 
 const fmt = (x: Num, digits = 6): string => (x === null ? 'NaN/Inf' : x === 0 ? '0' : Math.abs(x) >= 1e-4 && Math.abs(x) < 1e6 ? x.toFixed(digits) : x.toExponential(digits - 1));
 const pct = (x: Num): string => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
@@ -13,11 +14,13 @@ function table(header: string[], rows: string[][], alignLeft = 1): string[] {
 }
 
 export function formatReport(r: LossReport): string {
+  if (r.convention !== 'cornernet') return formatDenseReport(r);
   const out: string[] = [];
   const { batch, classes, height, width, maxObjects } = r.sizes;
   out.push(
     `CornerNet loss: ${r.nstack} stack${r.nstack > 1 ? 's' : ''}, batch ${batch}, ${classes} classes, ${height}x${width}, K ${maxObjects}; ${r.precision} inputs; weights pull ${r.weights.pull}, push ${r.weights.push}, regr ${r.weights.regr}`,
   );
+  if (r.conventionChoice) out.push(`convention: ${r.conventionChoice.reason}`);
   out.push('');
   out.push(`  total  ${fmt(r.total, 8)}`);
   out.push('');
@@ -89,6 +92,65 @@ export function formatReport(r: LossReport): string {
       ),
     );
   }
+  out.push(...tail(r));
+  return out.join('\n');
+}
+
+/** mmdet CornerHead, CenterNet, mmdet CenterNetHead: the upstream terms, per level/stack, image, class. */
+function formatDenseReport(r: LossReport): string {
+  const info = CONVENTIONS[r.convention];
+  const out: string[] = [];
+  const { batch, classes, height, width, maxObjects } = r.sizes;
+  const stackWord = r.convention.startsWith('mmdet') ? 'level' : 'stack';
+  out.push(
+    `${info.label} loss: ${r.nstack} ${stackWord}${r.nstack > 1 ? 's' : ''}, batch ${batch}, ${classes} classes, ${height}x${width}${maxObjects ? `, K ${maxObjects}` : ''}; ${r.precision} inputs; weights ${Object.entries(r.weights).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  );
+  if (r.conventionChoice) out.push(`convention: ${r.conventionChoice.reason}`);
+  out.push(`  ${info.total}`);
+  out.push('');
+  out.push(`  total  ${fmt(r.total, 8)}`);
+  out.push('');
+  out.push(...table(['term', 'value', 'share of total'], Object.entries(r.terms).filter(([k]) => k !== 'loss').map(([k, v]) => [k, fmt(v), pct(r.total && v !== null ? v / r.total : null)])));
+  out.push('');
+  const corners = r.heads === 'corners';
+  out.push(
+    ...table(
+      corners ? [stackWord, 'det tl', 'det br', 'pull', 'push', 'off tl', 'off br', 'sum'] : [stackWord, 'heat', 'wh', 'offset', 'share of total'],
+      r.perStack.map((s) => (corners ? [String(s.stack), fmt(s.focalTl), fmt(s.focalBr), fmt(s.pull), fmt(s.push), fmt(s.regrTl), fmt(s.regrBr), fmt(s.total)] : [String(s.stack), fmt(s.focal), fmt(s.wh ?? null), fmt(s.regr), fmt(s.total)])),
+    ),
+  );
+  out.push('');
+  out.push(
+    ...table(
+      corners ? ['image', 'objects', 'positives tl/br', 'det', 'det share', 'pull', 'push', 'off', 'share of total'] : ['image', 'objects', 'peaks', 'heat', 'heat share', 'wh', 'offset', 'share of total'],
+      r.perImage.map((i) =>
+        corners
+          ? [String(i.image), String(i.objects), `${i.positives.tl}/${i.positives.br}`, fmt(i.focal), pct(i.focalShare), fmt(i.pull), fmt(i.push), fmt(i.regr), fmt(i.total)]
+          : [String(i.image), String(i.objects), String(i.positives.tl), fmt(i.focal), pct(i.focalShare), fmt(i.wh ?? null), fmt(i.regr), fmt(i.total)],
+      ),
+    ),
+  );
+  const top = [...r.perClass].sort((a, b) => (b.focal ?? Infinity) - (a.focal ?? Infinity)).slice(0, 5);
+  out.push('');
+  out.push(`  classes with the largest heat loss (of ${r.perClass.length}):`);
+  out.push(...table(['class', 'heat', 'share'], top.map((c) => [String(c.class), fmt(c.focal), pct(c.focalShare)])));
+  out.push(...tail(r));
+  return out.join('\n');
+}
+
+/** Conventions compared, inputs, warnings and timings: the same for every convention. */
+function tail(r: LossReport): string[] {
+  const out: string[] = [];
+  if (r.conventions) {
+    out.push('');
+    out.push('  the same batch under each convention:');
+    for (const [name, s] of Object.entries(r.conventions)) {
+      if (!s) continue;
+      if (s.unavailable) out.push(`    ${name}: not available: ${s.unavailable}`);
+      else out.push(`    ${name.padEnd(16)} total ${fmt(s.total, 6)}  (${Object.entries(s.terms).filter(([k]) => k !== 'loss').map(([k, v]) => `${k} ${fmt(v, 4)}`).join(', ')})`);
+    }
+    for (const g of r.gaps ?? []) out.push(`    ${g.term}: ${g.summary}`);
+  }
   out.push('');
   const dir = commonDir([...r.inputs.roles, ...r.inputs.unused].map((u) => u.file));
   const rel = (u: { file: string; key?: string }) => refLabel({ file: dir ? u.file.slice(dir.length) : u.file, key: u.key });
@@ -110,7 +172,7 @@ export function formatReport(r: LossReport): string {
   out.push('');
   const streamed = r.timings.heatmapReadMs !== undefined ? ` (heatmaps read during it: ${r.timings.heatmapReadMs.toFixed(1)} ms)` : '';
   out.push(`  read ${r.timings.readMs.toFixed(1)} ms, compute ${r.timings.computeMs.toFixed(1)} ms${streamed}`);
-  return out.join('\n');
+  return out;
 }
 
 /** The longest folder prefix (ending in a separator) shared by all paths, or ''. */
