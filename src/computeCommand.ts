@@ -4,12 +4,13 @@
  * settled from headers on the host (asking only when needed); the computation runs in a worker
  * under a cancellable progress notification; the results panel shows it.
  */
+import { CONVENTION_NAMES, parseConventionName, type ConventionName } from './cornernet/model/conventions';
 import * as path from 'node:path';
 import { promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
 import { isInputError } from './cornernet/model/errors';
 import type { InputSpec, RoleAssignmentSpec } from './cornernet/inputs/discover';
-import type { LossReport, LossWeights } from './cornernet/model/report';
+import type { LossReport } from './cornernet/model/report';
 import { log } from './log';
 import { fractionReporter } from './progress';
 import { LossRunError, LossSession } from './lossSession';
@@ -28,7 +29,10 @@ export { COMPUTE_COMMAND } from './ids';
 export interface ComputeArgs {
   paths?: (string | vscode.Uri)[];
   roles?: RoleAssignmentSpec[];
-  weights?: Partial<LossWeights>;
+  /** By the convention's names: pull, push, regr (CornerNet); det, off (mmdet); hm, wh... */
+  weights?: Record<string, number>;
+  /** Score under this convention instead of the detected one. */
+  convention?: ConventionName;
 }
 
 export interface LastError {
@@ -100,7 +104,7 @@ export class LossRunner implements PanelHost {
     return this.compute(spec, how === 'restore' ? 'quiet' : 'roles-given');
   }
 
-  private async specFromArgs(a: unknown, b: unknown): Promise<{ spec: RunSpec; weights?: Partial<LossWeights> } | undefined> {
+  private async specFromArgs(a: unknown, b: unknown): Promise<{ spec: RunSpec; weights?: Record<string, number> } | undefined> {
     const toPath = (u: string | vscode.Uri): string | undefined => {
       // Command links (hovers) pass URIs as strings.
       if (typeof u === 'string') return /^[a-z][\w+.-]+:\/\//i.test(u) ? toPath(vscode.Uri.parse(u)) : u;
@@ -108,7 +112,8 @@ export class LossRunner implements PanelHost {
     };
     let items: (string | vscode.Uri)[] | undefined;
     let roles: RoleAssignmentSpec[] = [];
-    let weights: Partial<LossWeights> | undefined;
+    let weights: Record<string, number> | undefined;
+    let convention: ConventionName | undefined;
     if (Array.isArray(b) && b.length && b.every((x) => x instanceof vscode.Uri)) {
       // An explorer selection may hold other files too (expected.json next to the arrays): keep
       // folders and tensor files, say what was left out.
@@ -131,6 +136,14 @@ export class LossRunner implements PanelHost {
       items = args.paths ?? [];
       roles = args.roles ?? [];
       weights = args.weights;
+      if (args.convention !== undefined) {
+        const c = parseConventionName(String(args.convention));
+        if (!c) {
+          this.fail(new LossRunError('input', `unknown convention ${String(args.convention)} (${CONVENTION_NAMES.join(', ')})`));
+          return undefined;
+        }
+        convention = c;
+      }
     }
     if (!items) {
       const picked = await vscode.window.showOpenDialog({
@@ -154,7 +167,7 @@ export class LossRunner implements PanelHost {
       }
       paths.push(p);
     }
-    return { spec: { paths, roles }, weights };
+    return { spec: { paths, roles, ...(convention ? { convention } : {}) }, weights };
   }
 
   private limits() {
@@ -169,18 +182,19 @@ export class LossRunner implements PanelHost {
   async compute(
     spec: RunSpec,
     mode: 'interactive' | 'roles-given' | 'quiet',
-    weightArgs?: Partial<LossWeights>,
+    weightArgs?: Record<string, number>,
     chosen: RoleAssignmentSpec[] = [],
     origin?: ComputeOrigin,
   ): Promise<LossReport | undefined> {
     const seq = ++this.started;
     const startedAt = Date.now();
-    const weights = { ...settings.lossWeights(), ...weightArgs };
+    const weights = { ...weightArgs };
+    const settingWeights = settings.lossWeights();
     try {
       let inputSpec: InputSpec = { paths: spec.paths, roles: spec.roles };
       let picked: RoleAssignmentSpec[] = [];
       if (mode !== 'quiet' && !origin) {
-        const settled = await settleRoles(inputSpec, this.limits());
+        const settled = await settleRoles(inputSpec, this.limits(), { ...(spec.convention ? { convention: spec.convention } : {}), ...settingConvention() });
         if (!settled) {
           log().info('computation cancelled while choosing roles');
           return undefined;
@@ -206,7 +220,15 @@ export class LossRunner implements PanelHost {
               this.context.asAbsolutePath(path.join('dist', 'worker.js')),
               inputSpec,
               // A private folder (origin) is removed once the worker has the arrays: read them whole.
-              { weights, limits: this.limits(), threads: settings.lossThreads(), ...(origin ? { stream: false } : {}) },
+              {
+                weights,
+                settingWeights,
+                limits: this.limits(),
+                threads: settings.lossThreads(),
+                ...(spec.convention ? { convention: spec.convention } : {}),
+                ...settingConvention(),
+                ...(origin ? { stream: false } : {}),
+              },
               cts.token,
               fractionReporter(progress),
             );
@@ -221,7 +243,7 @@ export class LossRunner implements PanelHost {
       );
       if (origin) session.relabel(origin.relabel);
       const r = session.report;
-      log().info(`total ${r.total} (focal ${r.unweighted.focal}, pull ${r.unweighted.pull}, push ${r.unweighted.push}, regr ${r.unweighted.regr}); read ${r.timings.readMs.toFixed(0)} ms, compute ${r.timings.computeMs.toFixed(0)} ms; ${r.warnings.length} warning(s)`);
+      log().info(`${r.convention}: total ${r.total} (${Object.entries(r.terms).map(([k, v]) => `${k} ${v}`).join(', ')}); read ${r.timings.readMs.toFixed(0)} ms, compute ${r.timings.computeMs.toFixed(0)} ms; ${r.warnings.length} warning(s)`);
       for (const w of r.warnings) log().warn(`[${w.code}] ${w.message}`);
       this.lastError = undefined;
       if (seq < this.shown) {
@@ -231,7 +253,7 @@ export class LossRunner implements PanelHost {
         return r;
       }
       this.shown = seq;
-      const runSpec = origin ? origin.spec : toRunSpec(inputSpec);
+      const runSpec = origin ? origin.spec : { ...toRunSpec(inputSpec), ...(spec.convention ? { convention: spec.convention } : {}) };
       ResultsPanel.show(this, session, runSpec, label);
       // A quiet run re-creates a result already listed (restore after a reload, a past run).
       if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label, startedAt });
@@ -340,6 +362,12 @@ export class LossRunner implements PanelHost {
     this.computed.dispose();
     this.failed.dispose();
   }
+}
+
+/** The cornernet.convention setting, as ComputeOptions take it (`auto`: nothing). */
+function settingConvention(): { settingConvention?: ConventionName } {
+  const c = settings.convention();
+  return c ? { settingConvention: c } : {};
 }
 
 function toRunSpec(spec: InputSpec): RunSpec {

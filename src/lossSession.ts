@@ -70,6 +70,12 @@ export class LossSession {
     return { view: r.view, background: r.background };
   }
 
+  /** The batch under the other conventions of its kind, with the gaps explained. */
+  async compare(): Promise<{ conventions: NonNullable<LossReport['conventions']>; gaps: NonNullable<LossReport['gaps']> }> {
+    const r = await this.client.request('compared', { type: 'compare' });
+    return { conventions: r.conventions, gaps: r.gaps };
+  }
+
   async tagMaps(stack: number, image: number): Promise<{ width: number; height: number; tl: Float32Array; br: Float32Array }> {
     const r = await this.client.request('tagMaps', { type: 'tagMaps', stack, image });
     return { width: r.width, height: r.height, tl: r.tl, br: r.br };

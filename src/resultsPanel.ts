@@ -231,6 +231,20 @@ export class ResultsPanel {
       case 'recompute':
         if (this.spec) await this.host.recompute(this.spec, 'again');
         return;
+      case 'switchConvention':
+        if (this.spec) await this.host.recompute({ ...this.spec, convention: msg.convention }, 'again');
+        return;
+      case 'compareConventions': {
+        if (msg.runId !== this.runId || !this.report) return;
+        const session = await this.liveSession();
+        if (!session || msg.runId !== this.runId) return;
+        const { conventions, gaps } = await session.compare();
+        if (msg.runId !== this.runId || !this.report) return;
+        // Kept in the report: Export JSON then holds the comparison too.
+        this.report = { ...this.report, conventions, gaps };
+        this.post({ type: 'conventions', requestId: msg.requestId, runId: msg.runId, conventions, gaps });
+        return;
+      }
       case 'rendered':
         this.lastRender = msg.report;
         for (const l of [...this.renderListeners]) l(msg.report);

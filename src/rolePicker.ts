@@ -7,7 +7,10 @@ import * as vscode from 'vscode';
 import { InputError } from './cornernet/model/errors';
 import { discoverInputs, type InputSpec, type RoleAssignmentSpec } from './cornernet/inputs/discover';
 import { resolveRoles } from './cornernet/inputs/resolve';
-import { refLabel, type ArrayRef, type Resolution } from './cornernet/model/arrays';
+import { refLabel, type ArrayRef, type RoleProblem } from './cornernet/model/arrays';
+import type { ConventionName } from './cornernet/model/conventions';
+import { resolveDenseRoles } from './cornernet/inputs/conventionRoles';
+import { chooseConvention } from './cornernet/run';
 import { ROLE_DESCRIPTIONS, type Role } from './cornernet/model/roles';
 import type { LossReport } from './cornernet/model/report';
 import type { ReadLimits } from './tensor/limits';
@@ -46,7 +49,9 @@ export async function pickArrayForRole(role: Role, candidates: ArrayRef[], reaso
 
 export interface SettledRoles {
   spec: InputSpec;
-  resolution: Resolution;
+  /** The arrays the loss will read (CornerNet's or a dense convention's resolution). */
+  resolution: { uses: { ref: ArrayRef }[] };
+  convention: ConventionName;
   /** Roles the user chose in a picker (to offer remembering them). */
   picked: RoleAssignmentSpec[];
 }
@@ -55,14 +60,20 @@ export interface SettledRoles {
  * Resolves roles from headers; for each missing or ambiguous role asks the user. Inconsistent
  * inputs throw (a picker cannot fix a wrong shape). Undefined: the user cancelled.
  */
-export async function settleRoles(spec: InputSpec, limits?: Partial<ReadLimits>): Promise<SettledRoles | undefined> {
+export async function settleRoles(
+  spec: InputSpec,
+  limits?: Partial<ReadLimits>,
+  conventions: { convention?: ConventionName; settingConvention?: ConventionName } = {},
+): Promise<SettledRoles | undefined> {
   const picked: RoleAssignmentSpec[] = [];
   let current = spec;
   for (let round = 0; round < 20; round++) {
     const discovery = await discoverInputs(current, limits);
-    const resolution = resolveRoles(discovery.candidates, discovery.arrays);
+    const convention = chooseConvention(discovery, conventions).name;
+    const resolution: { problems: RoleProblem[]; uses: { ref: ArrayRef }[] } =
+      convention === 'cornernet' ? resolveRoles(discovery.candidates, discovery.arrays) : resolveDenseRoles(convention, discovery.arrays, discovery.assignments);
     const askable = resolution.problems.filter((p) => p.kind !== 'inconsistent' && p.candidates.length > 0);
-    if (!resolution.problems.length) return { spec: current, resolution, picked };
+    if (!resolution.problems.length) return { spec: current, resolution, picked, convention };
     if (!askable.length) {
       const p = resolution.problems[0]!;
       throw new InputError(p.subject, p.message);

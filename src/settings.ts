@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import * as vscode from 'vscode';
-import type { LossWeights } from './cornernet/model/report';
+import { parseConventionName, type ConventionName } from './cornernet/model/conventions';
 import type { Colormap } from './protocol/panel';
 import type { ReadLimits } from './tensor/limits';
 
@@ -8,15 +8,26 @@ import type { ReadLimits } from './tensor/limits';
  * Loss weights the user set (in any scope). Unset ones are left out, so that a folder's
  * cornernet.json, then CornerNet's 0.1 / 0.1 / 1, apply.
  */
-export function lossWeights(): Partial<LossWeights> {
+export function lossWeights(): Record<string, number> {
   const c = vscode.workspace.getConfiguration('cornernet.loss');
-  const out: Partial<LossWeights> = {};
+  const out: Record<string, number> = {};
+  // Any convention's weights by name (det, off, hm, wh, heatmap, offset...); names the batch's
+  // convention does not have are left out rather than refused (the setting spans conventions).
+  const i = c.inspect<Record<string, unknown>>('weights');
+  const all = { ...(i?.globalValue ?? {}), ...(i?.workspaceValue ?? {}), ...(i?.workspaceFolderValue ?? {}) };
+  for (const [k, v] of Object.entries(all)) if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && /^[a-z_]+$/.test(k)) out[k] = v;
   for (const [key, name] of [['pull', 'pullWeight'], ['push', 'pushWeight'], ['regr', 'regrWeight']] as const) {
     const i = c.inspect<number>(name);
     const v = i?.workspaceFolderValue ?? i?.workspaceValue ?? i?.globalValue;
     if (typeof v === 'number' && Number.isFinite(v) && v >= 0) out[key] = v;
   }
   return out;
+}
+
+/** `cornernet.convention`: a convention to use when a folder's manifest names none; `auto`: detect. */
+export function convention(): ConventionName | undefined {
+  const v = vscode.workspace.getConfiguration('cornernet').get<string>('convention', 'auto');
+  return v === 'auto' ? undefined : parseConventionName(v);
 }
 
 export function maxFileBytes(): number {

@@ -18,6 +18,7 @@ import { centernetToMmdetCenternet, cornernetToMmdetCornernet, mmdetCenternetToC
 import { computeMmdetCenternet, type MmdetCenternetResult } from './loss/mmdetCenternet';
 import { computeMmdetCornernet, type MmdetCornernetResult } from './loss/mmdetCornernet';
 import { chooseConvention, computeDenseWithInputs, computeLossWithInputs, type RunOptions } from './run';
+import { lossInputsOf } from './denseViews';
 import { focalSums } from './focal/focal';
 
 /** Adds `conventions` and `gaps` to a report computed from `spec` under its own convention. */
@@ -117,26 +118,6 @@ function cornernetBatchOf(inputs: LossInputs): CornernetBatch | string {
   };
 }
 
-/** A CornerNet batch rebuilt from mmdet's layout, as the original's loss takes it. */
-function lossInputsOf(b: ReturnType<typeof mmdetCornernetToCornernet>['value']): LossInputs {
-  const { stacks: S, B, C, H, W, K } = b.dims;
-  const dtype = b.precision === 'float64' ? 'float64' : 'float32';
-  const f64 = (a: ArrayLike<number>) => Float64Array.from(a);
-  return {
-    dims: { S, B, C, H, W, K },
-    heat: { tl: b.tlHeat.map((logits) => ({ logits, dtype })), br: b.brHeat.map((logits) => ({ logits, dtype })) },
-    tag: { tl: b.tlTag.map(f64), br: b.brTag.map(f64) },
-    regr: { tl: b.tlRegr.map(f64), br: b.brRegr.map(f64) },
-    gtHeat: { tl: b.gtTlHeat, br: b.gtBrHeat },
-    mask: f64(b.gtMask),
-    maskDType: 'uint8',
-    gtRegr: { tl: f64(b.gtTlRegr), br: f64(b.gtBrRegr) },
-    ind: { tl: f64(b.tlInd), br: f64(b.brInd) },
-    tagMap: { tl: b.tlTagMap, br: b.brTagMap },
-    regrMap: { tl: b.tlRegrMap, br: b.brRegrMap },
-  };
-}
-
 const fmt = (x: number) => (Number.isFinite(x) ? (Math.abs(x) >= 1e-3 || x === 0 ? x.toFixed(4).replace(/\.?0+$/, '') : x.toExponential(2)) : String(x));
 
 function gap(term: string, from: ConventionGap['from'], to: ConventionGap['to'], parts: { cause: string; amount: number }[]): ConventionGap {
@@ -149,7 +130,7 @@ function gap(term: string, from: ConventionGap['from'], to: ConventionGap['to'],
   const ratio = from.value && to.value !== null ? to.value / from.value : NaN;
   const main = [...all].sort((a, b) => Math.abs(b.amount) - Math.abs(a.amount)).filter((p) => Math.abs(p.amount) > 1e-12);
   const summary =
-    `${to.name} (${CONVENTIONS[to.convention].label}) = ${fmt(to.value ?? NaN)} vs ${from.name} = ${fmt(from.value ?? NaN)}` +
+    `${CONVENTIONS[to.convention].label} ${to.name} = ${fmt(to.value ?? NaN)} vs ${CONVENTIONS[from.convention].label} ${from.name} = ${fmt(from.value ?? NaN)}` +
     (Number.isFinite(ratio) ? ` (${fmt(ratio)}x)` : '') +
     (main.length ? `: ${main.map((p) => `${p.cause} ${p.amount >= 0 ? '+' : ''}${fmt(p.amount)}`).join('; ')}` : ': no difference');
   return { term, from, to, gap: num(g), parts: all.map((p) => ({ cause: p.cause, amount: num(p.amount) })), summary };

@@ -17,6 +17,7 @@ import { CONVENTIONS, conventionWeights, type ConventionChoice, type ConventionN
 import { detectConvention, resolveDenseRoles, type DenseResolution } from './inputs/conventionRoles';
 import { loadDenseInputs, type DenseInputs } from './inputs/denseLoad';
 import { computeDense } from './loss/denseReport';
+import { viewInputsOf } from './denseViews';
 import { focalSums } from './focal/focal';
 import { parseRoleName } from './model/roles';
 import { resolveRoles } from './inputs/resolve';
@@ -29,6 +30,9 @@ import type { LossWarning } from './model/warnings';
 export interface RunOptions {
   /** Weights by the convention's names (or their aliases); checked once the convention is known. */
   weights?: Record<string, number>;
+  /** Weights from the editor's settings: they override a manifest's, and names the convention
+   * does not have are ignored (one setting serves every convention). */
+  settingWeights?: Record<string, number>;
   /** Force a convention (`--convention`, the panel's switcher); else the manifest's, the setting's or detection. */
   convention?: ConventionName;
   /** The editor's `cornernet.convention` setting (`auto`: undefined). Below a manifest's choice. */
@@ -104,7 +108,7 @@ export function chooseConvention(discovery: Discovery, options: Pick<RunOptions,
 }
 
 /** The convention's weights from the manifest and the options (options win); unknown names are bad input. */
-export function weightsFor(convention: ConventionName, discovery: Discovery, options: Pick<RunOptions, 'weights'>): Record<string, number> {
+export function weightsFor(convention: ConventionName, discovery: Discovery, options: Pick<RunOptions, 'weights' | 'settingWeights'>): Record<string, number> {
   const fromManifest = conventionWeights(convention, discovery.weights ?? {});
   if (fromManifest.unknown.length) {
     throw new InputError(discovery.manifests[0] ?? 'weights', `unknown weight(s) ${fromManifest.unknown.join(', ')} for ${CONVENTIONS[convention].label} (weights: ${Object.keys(CONVENTIONS[convention].weights).join(', ')})`);
@@ -114,6 +118,11 @@ export function weightsFor(convention: ConventionName, discovery: Discovery, opt
     throw new InputError(given.unknown.map((w) => `--${w}-weight`).join(', '), `not a weight of ${CONVENTIONS[convention].label} (weights: ${Object.keys(CONVENTIONS[convention].weights).map((w) => `--${w}-weight`).join(', ')})`);
   }
   const out: Record<string, number> = { ...fromManifest.weights };
+  const info = CONVENTIONS[convention];
+  for (const [k, v] of Object.entries(options.settingWeights ?? {})) {
+    const name = k in info.weights ? k : info.weightAliases[k];
+    if (name !== undefined && Number.isFinite(v) && v >= 0) out[name] = v;
+  }
   for (const [k, v] of Object.entries(options.weights ?? {})) {
     if (v === undefined) continue;
     out[k in CONVENTIONS[convention].weights ? k : CONVENTIONS[convention].weightAliases[k]!] = v;
@@ -190,8 +199,19 @@ export type ComputedForViews =
   | { report: LossReport; inputs: LossInputs; heat: StreamPlan; positives: Record<Corner, number> };
 
 export async function computeLossForViews(spec: InputSpec, options: RunOptions = {}): Promise<ComputedForViews> {
-  if (options.stream === false) return computeLossWithInputs(spec, options);
-  return computeStreamed(spec, options, true);
+  checkRunOptions(options);
+  const t0 = performance.now();
+  options.onProgress?.(0, 'reading headers');
+  const discovery = await discoverInputs(spec, options.limits);
+  const choice = chooseConvention(discovery, options);
+  let computed: ComputedForViews;
+  if (choice.name !== 'cornernet') {
+    const { report, loaded } = await computeDenseWithInputs(discovery, choice, options, t0);
+    computed = { report, inputs: viewInputsOf(loaded) };
+  } else if (options.stream === false) computed = await computeLossWithInputs(spec, options, { discovery, t0 });
+  else computed = await computeStreamed(spec, options, true, { discovery, t0 });
+  computed.report.conventionChoice = choice;
+  return computed;
 }
 
 /** Discovered inputs, when the caller already has them. */

@@ -20,9 +20,18 @@ export interface KernelCancelToken {
   onCancellationRequested(listener: () => void): { dispose(): void };
 }
 
+/**
+ * How the snippets reply: `display` bundles with our mime types (IPython kernels; printed lines when
+ * IPython is missing), or always marked lines on stdout (a debuggee, where IPython's display() may
+ * exist but would not reach us: the debug adapter kernel captures stdout instead).
+ */
+export type ReplyChannel = 'display' | 'stdout';
+
 export interface NotebookKernel {
   /** `python`, `julia`, `r`...: only Python kernels are asked anything. */
   readonly language: string;
+  /** `display` when absent. */
+  readonly replies?: ReplyChannel;
   /** Runs code without touching the execution count or history; cancelling interrupts the kernel. */
   executeCode(code: string, token: KernelCancelToken): AsyncIterable<KernelOutput>;
 }
@@ -53,7 +62,11 @@ export type KernelErrorKind =
   | 'protocol'
   | 'too-large'
   | 'transfer'
-  | 'cancelled';
+  | 'cancelled'
+  /** Debug sessions: none, none paused, or the adapter refused the evaluate request. */
+  | 'no-session'
+  | 'not-paused'
+  | 'evaluate-refused';
 
 export class KernelError extends Error {
   constructor(

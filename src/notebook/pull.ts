@@ -22,7 +22,7 @@ export function requirePython(kernel: NotebookKernel, notebook: string): void {
 export async function inspectKernel(kernel: NotebookKernel, token: KernelCancelToken, notebook = 'the notebook'): Promise<Inspection> {
   requirePython(kernel, notebook);
   let found: Inspection | undefined;
-  await runSnippet(kernel, inspectCode(), token, ({ mime, value }) => {
+  await runSnippet(kernel, inspectCode(kernel.replies), token, ({ mime, value }) => {
     if (mime === MIME.inspect) found = parseInspection(value);
   });
   if (!found) throw new KernelError('protocol', 'the kernel ran the inspection but did not reply (is it an IPython kernel?)');

@@ -4,7 +4,7 @@
  * (no imports, no helpers, no `_` or `Out` entries: the Jupyter API runs code outside the history).
  * Parameters travel as one JSON string literal, never spliced into code.
  */
-import { MIME, STDOUT_MARK } from './kernel';
+import { MIME, STDOUT_MARK, type ReplyChannel } from './kernel';
 
 /** A value reached from a top-level variable by indexing: `['outs', 3]` is `outs[3]`. */
 export type VariablePath = [string, ...(string | number)[]];
@@ -24,14 +24,22 @@ export function pyString(s: string): string {
 const FN = '_cornernet_inspector_snippet_';
 
 /** How the snippet replies: a display() bundle with our mime, or a marked line on stdout. */
-const EMIT = `
+function emitCode(channel: ReplyChannel): string {
+  const print = `print(${pyString(STDOUT_MARK)} + mime + ' ' + json.dumps(obj), flush=True)`;
+  if (channel === 'stdout') {
+    return `
+    def emit(mime, obj):
+        ${print}`;
+  }
+  return `
     def emit(mime, obj):
         try:
             from IPython.display import display
         except ImportError:
-            print(${pyString(STDOUT_MARK)} + mime + ' ' + json.dumps(obj), flush=True)
+            ${print}
         else:
             display({mime: obj, 'text/plain': 'cornernet-inspector'}, raw=True)`;
+}
 
 /**
  * Inspection limits: elements described per list or dict, variables listed, and the longest name
@@ -44,13 +52,13 @@ export const INSPECT_LIMITS = { items: 64, variables: 400, nameLength: 1000 } as
  * lists of stacks) with shape, dtype, bytes, device and grad. Imports neither numpy nor torch: a
  * kernel that has not imported them has none of their values.
  */
-export function inspectCode(): string {
+export function inspectCode(channel: ReplyChannel = 'display'): string {
   return `def ${FN}():
     import sys, json, types
     np = sys.modules.get('numpy')
     torch = sys.modules.get('torch')
     ns = globals()
-${EMIT}
+${emitCode(channel)}
     def tensor(v):
         if np is not None and isinstance(v, np.ndarray):
             return {'kind': 'ndarray', 'shape': [int(d) for d in v.shape], 'dtype': str(v.dtype), 'bytes': int(v.nbytes)}
@@ -124,13 +132,13 @@ export interface ExportParams {
  * Events, in order: `start` (the mode), per item `item` (file size, shape, dtype) then its
  * `chunk`s (base64 mode), `done`. A value that is no array stops it with an `error` event naming it.
  */
-export function exportCode(params: ExportParams): string {
+export function exportCode(params: ExportParams, channel: ReplyChannel = 'display'): string {
   return `def ${FN}(params):
     import sys, os, io, json, base64
     import numpy as np
     torch = sys.modules.get('torch')
     ns = globals()
-${EMIT}
+${emitCode(channel)}
     class Refused(Exception):
         pass
     def label(path):

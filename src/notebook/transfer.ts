@@ -80,7 +80,7 @@ export async function transferArrays(kernel: NotebookKernel, plan: TransferPlan,
       nonce,
       chunkBytes: options.chunkBytes ?? 4 * 1024 * 1024,
       maxBytes: options.maxBytes,
-    });
+    }, kernel.replies);
     progress(0, 'asking the kernel');
     let current: Incoming | undefined;
     const finishCurrent = async () => {

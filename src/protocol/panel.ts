@@ -3,6 +3,7 @@
  * webview bundle. Tensor data travels as ArrayBuffers (Float32 element data), never as JSON
  * arrays. Each side validates what it receives with the parsers below; anything else is dropped.
  */
+import { CONVENTION_NAMES, type ConventionName } from '../cornernet/model/conventions';
 import type { LossReport } from '../cornernet/model/report';
 import type { DecodeView } from '../cornernet/views/matching';
 
@@ -30,7 +31,7 @@ export interface SliceData {
   logit: ArrayBuffer;
   target: ArrayBuffer;
   /** The clamp of `_sigmoid` for these logits (float32 or float64 inputs). */
-  bounds: { lo: number; hi: number; round32: boolean };
+  bounds: { lo: number; hi: number; round32: boolean; plain?: boolean };
   /** Per-pixel losses are divided by this (the batch's positives of this corner type, or 1 if none). */
   norm: number;
   positives: { x: number; y: number }[];
@@ -66,7 +67,9 @@ export type ToPanel =
   | { type: 'tagMaps'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; tl: ArrayBuffer; br: ArrayBuffer }
   | { type: 'colormap'; colormap: Colormap }
   | { type: 'busy'; message: string | null }
-  | { type: 'requestFailed'; requestId: number; message: string };
+  | { type: 'requestFailed'; requestId: number; message: string }
+  /** The batch under the other conventions of its kind, with the gaps explained. */
+  | { type: 'conventions'; requestId: number; runId: number; conventions: NonNullable<LossReport['conventions']>; gaps: NonNullable<LossReport['gaps']> };
 
 // ---- webview -> host
 export type FromPanel =
@@ -77,6 +80,9 @@ export type FromPanel =
   | { type: 'requestTagMaps'; requestId: number; runId: number; stack: number; image: number }
   | { type: 'changeRoles' }
   | { type: 'recompute' }
+  /** Score the same inputs under another convention. */
+  | { type: 'switchConvention'; convention: ConventionName }
+  | { type: 'compareConventions'; requestId: number; runId: number }
   | { type: 'exportReport' }
   /** A PNG of what the webview drew (data: URL), to save where the user says. */
   | { type: 'savePng'; name: string; dataUrl: string }
@@ -133,6 +139,10 @@ export function parseFromPanel(v: unknown): FromPanel | undefined {
         : undefined;
     case 'rendered':
       return isRenderReport(v.report) ? { type: 'rendered', report: v.report } : undefined;
+    case 'switchConvention':
+      return (CONVENTION_NAMES as readonly unknown[]).includes(v.convention) ? { type: 'switchConvention', convention: v.convention as ConventionName } : undefined;
+    case 'compareConventions':
+      return isInt(v.requestId) && isInt(v.runId) ? { type: 'compareConventions', requestId: v.requestId, runId: v.runId } : undefined;
     default:
       return undefined;
   }
@@ -149,6 +159,7 @@ function isSliceData(v: unknown): v is SliceData {
     isNum(v.bounds.lo) &&
     isNum(v.bounds.hi) &&
     typeof v.bounds.round32 === 'boolean' &&
+    (v.bounds.plain === undefined || typeof v.bounds.plain === 'boolean') &&
     isNum(v.norm) &&
     v.norm > 0 &&
     Array.isArray(v.positives) &&
@@ -171,6 +182,8 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
       return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && isNum(v.max) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height
         ? (v as unknown as ToPanel)
         : undefined;
+    case 'conventions':
+      return isInt(v.requestId) && isInt(v.runId) && isObj(v.conventions) && Array.isArray(v.gaps) ? (v as unknown as ToPanel) : undefined;
     case 'decode':
       return isInt(v.requestId) && isInt(v.runId) && isObj(v.view) && isInt(v.width, 1, 1e5) && isInt(v.height, 1, 1e5) && v.background instanceof ArrayBuffer && v.background.byteLength === v.width * v.height * 4
         ? (v as unknown as ToPanel)
@@ -194,6 +207,8 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
 export interface RunSpec {
   paths: string[];
   roles: { name: string; path: string; key?: string }[];
+  /** A convention chosen for this run (the panel's switcher); else detected, as the CLI does. */
+  convention?: ConventionName;
   /** Arrays pulled from a notebook's kernel: which notebook, and what was chosen there. */
   notebook?: NotebookRunSpec;
 }
@@ -242,6 +257,7 @@ export function isRunSpec(v: unknown): v is RunSpec {
     Array.isArray(v.roles) &&
     v.roles.length <= 1000 &&
     v.roles.every((r) => isObj(r) && isStr(r.name, 100) && isStr(r.path, 4096) && (r.key === undefined || isStr(r.key, 4096))) &&
+    (v.convention === undefined || (CONVENTION_NAMES as readonly unknown[]).includes(v.convention)) &&
     (v.notebook === undefined || (isObj(v.notebook) && isStr(v.notebook.uri, 4096) && isNotebookChoice(v.notebook.choice)))
   );
 }

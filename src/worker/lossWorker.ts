@@ -14,7 +14,10 @@ import { histogram, plane2d, tensorStats } from '../tensor/stats';
 import { openFileSource } from '../tensor/source';
 import { listArrays, readArray, tensorFormatOf } from '../tensor/tensorFile';
 import type { Tensor } from '../tensor/tensor';
-import type { SerializedError, WorkerRequest, WorkerResponse } from './protocol';
+import type { ComputeOptions, SerializedError, WorkerRequest, WorkerResponse } from './protocol';
+import type { InputSpec } from '../cornernet/inputs/discover';
+import type { LossReport } from '../cornernet/model/report';
+import { compareConventions } from '../cornernet/compare';
 
 const port = parentPort;
 if (!port) throw new Error('lossWorker must run in a worker thread');
@@ -25,6 +28,8 @@ let reader: ImageHeatReader | undefined;
 /** The array a tensor viewer shows (one viewer per worker). */
 let tensor: Tensor | undefined;
 let positives: { tl: number; br: number } | undefined;
+/** The last computation, for a comparison of conventions on demand. */
+let last: { spec: InputSpec; options: ComputeOptions; report: LossReport } | undefined;
 
 const send = (msg: WorkerResponse, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
@@ -56,7 +61,15 @@ async function handle(msg: WorkerRequest): Promise<void> {
         reader = undefined;
         positives = { tl: countPositives(inputs.gtHeat.tl), br: countPositives(inputs.gtHeat.br) };
       }
+      last = { spec: msg.spec, options: msg.options, report: r.report };
       send({ type: 'report', id: msg.id, report: r.report });
+      return;
+    }
+    case 'compare': {
+      if (!last) throw new Error('no computation in this worker yet');
+      const copy: LossReport = { ...last.report };
+      await compareConventions(copy, last.spec, last.options);
+      send({ type: 'compared', id: msg.id, conventions: copy.conventions ?? {}, gaps: copy.gaps ?? [] });
       return;
     }
     case 'slice': {

@@ -4,7 +4,8 @@
  * large arrays.
  */
 import type { InputSpec } from '../cornernet/inputs/discover';
-import type { LossReport, LossWeights } from '../cornernet/model/report';
+import type { LossReport } from '../cornernet/model/report';
+import type { ConventionName } from '../cornernet/model/conventions';
 import type { RoleProblem } from '../cornernet/model/arrays';
 import type { Corner } from '../cornernet/model/roles';
 import type { HeatSlice, QuantizedThumbnails } from '../cornernet/views/slices';
@@ -15,7 +16,14 @@ import type { TensorStats } from '../tensor/stats';
 import type { TensorHeader } from '../tensor/tensor';
 
 export interface ComputeOptions {
-  weights?: Partial<LossWeights>;
+  /** By the convention's names (or aliases); checked once the convention is known. */
+  weights?: Record<string, number>;
+  /** Weights from the editor's settings: over a manifest's; names of other conventions ignored. */
+  settingWeights?: Record<string, number>;
+  /** Forced convention (the panel's switcher); else the manifest's, the setting's or detection. */
+  convention?: ConventionName;
+  /** The cornernet.convention setting when it is not `auto`. */
+  settingConvention?: ConventionName;
   /** Threads for the focal loss (1 = this worker alone). */
   threads?: number;
   limits?: Partial<ReadLimits>;
@@ -35,6 +43,8 @@ export type WorkerRequest =
   | { type: 'thumbnails'; id: number; stack: number; image: number; maxSide: number }
   | { type: 'decode'; id: number; stack: number; image: number; options: DecodeOptions; minScore: number }
   | { type: 'tagMaps'; id: number; stack: number; image: number }
+  /** The last computed batch under the other conventions of its kind (`--compare-conventions`). */
+  | { type: 'compare'; id: number }
   /** Headers and statistics of every array of a file (hovers, badges, diagnostics). */
   | { type: 'fileStats'; id: number; path: string; limits?: Partial<ReadLimits> }
   /** Loads one array of a file and keeps it for `plane` requests (tensor viewer). */
@@ -65,6 +75,7 @@ export type WorkerResponse =
   | { type: 'thumbnails'; id: number; thumbnails: QuantizedThumbnails }
   | { type: 'decode'; id: number; view: DecodeView; background: Float32Array }
   | { type: 'tagMaps'; id: number; width: number; height: number; tl: Float32Array; br: Float32Array }
+  | { type: 'compared'; id: number; conventions: NonNullable<LossReport['conventions']>; gaps: NonNullable<LossReport['gaps']> }
   | { type: 'fileStats'; id: number; arrays: ArrayStats[] }
   | { type: 'tensor'; id: number; array: ArrayStats }
   | { type: 'plane'; id: number; rows: number; cols: number; data: Float32Array; histogram: Uint32Array; lo: number; hi: number }

@@ -8,6 +8,7 @@ import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import type { LossReport, Num } from '../../src/cornernet/model/report';
 import { WARNING_EXPLANATIONS, type WarningCode } from '../../src/cornernet/model/warnings';
+import { CONVENTIONS, CONVENTION_NAMES, type ConventionName } from '../../src/cornernet/model/conventions';
 import {
   COLORMAPS,
   parseToPanel,
@@ -41,6 +42,12 @@ const KINDS = ['prob', 'target', 'loss'] as const;
 type Kind = (typeof KINDS)[number];
 const KIND_TITLES: Record<Kind, string> = { prob: 'predicted probability', target: 'target', loss: 'per-pixel focal loss' };
 const CORNER_TITLES: Record<CornerName, string> = { tl: 'top-left', br: 'bottom-right' };
+/** Center conventions (CenterNet, mmdet CenterNetHead) draw one heatmap column, the center. */
+const cornerTitle = (corner: CornerName) => (report?.heads === 'centers' ? 'center' : CORNER_TITLES[corner]);
+/** The loss row says whose per-pixel loss it is (mmdet: no clamp, eps 1e-12). */
+const kindTitle = (kind: Kind) => (kind === 'loss' && report?.convention.startsWith('mmdet') ? 'per-pixel loss (mmdet: no clamp)' : KIND_TITLES[kind]);
+const heads = (): readonly CornerName[] => (report?.heads === 'centers' ? ['tl'] : ['tl', 'br']);
+let conventionsRequest = 0;
 
 let runId = -1;
 let report: LossReport | undefined;
@@ -124,6 +131,11 @@ function onMessage(msg: ToPanel): void {
       }
       break;
     }
+    case 'conventions':
+      if (msg.requestId !== conventionsRequest || msg.runId !== runId || !report) return;
+      report = { ...report, conventions: msg.conventions, gaps: msg.gaps };
+      renderComparison(document.getElementById('compare')!, report);
+      break;
     case 'requestFailed': {
       // A section's own request failed (e.g. decode without maps): say so in that section.
       const target = msg.requestId === decodeRequest ? document.getElementById('decode-out') : msg.requestId === tagMapsRequest ? document.getElementById('tagmaps') : document.getElementById('busy');
@@ -145,7 +157,7 @@ function decode(s: SliceData): DecodedSlice {
   for (let i = 0; i < logit.length; i++) {
     const p = clampedSigmoid(logit[i]!, s.bounds);
     prob[i] = p;
-    loss[i] = pixelFocalLoss(p, target[i]!) / s.norm;
+    loss[i] = pixelFocalLoss(p, target[i]!, s.bounds.plain) / s.norm;
   }
   return { ...s, logit, target, prob, loss };
 }
@@ -223,6 +235,7 @@ function renderAll(inputsLabel: string): void {
     renderHeader(r, inputsLabel),
     el('p', { id: 'busy', class: 'busy', hidden: true }),
     renderSummary(r),
+    renderComparisonSection(r),
     renderWarnings(r),
     renderHeatmapSection(r),
     el('section', { id: 'embeddings', 'aria-label': 'embeddings' }),
@@ -261,9 +274,10 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
   return el(
     'header',
     {},
-    el('div', { class: 'title-row' }, el('h1', {}, 'CornerNet loss'), el('div', { class: 'actions' }, change, again, exportJson)),
+    el('div', { class: 'title-row' }, el('h1', {}, r.convention === 'cornernet' ? 'CornerNet loss' : `${CONVENTIONS[r.convention].label} loss`), el('div', { class: 'actions' }, change, again, exportJson)),
     el('p', { class: 'inputs', title: inputsLabel }, inputsLabel),
-    el('p', { class: 'sizes' }, `${r.nstack} stack${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes · ${height}×${width} · K ${maxObjects} · ${r.precision} · weights pull ${r.weights.pull}, push ${r.weights.push}, regr ${r.weights.regr}`),
+    renderConventionLine(r),
+    el('p', { class: 'sizes' }, `${r.nstack} ${stackWord(r)}${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes · ${height}×${width}${maxObjects ? ` · K ${maxObjects}` : ''} · ${r.precision} · weights ${Object.entries(r.weights).map(([k, v]) => `${k} ${v}`).join(', ')}`),
     el(
       'details',
       { id: 'roles' },
@@ -273,7 +287,117 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
   );
 }
 
+function stackWord(r: LossReport): string {
+  return r.convention.startsWith('mmdet') ? 'level' : 'stack';
+}
+
+/** Which convention scored the batch, why, and a switch to the others. */
+function renderConventionLine(r: LossReport): HTMLElement {
+  const choice = r.conventionChoice;
+  // Only the conventions whose layout these arrays fit (the other codebase of the same kind is
+  // reached through "Compare conventions", which converts the layout).
+  const fits = [r.convention, ...(choice?.alternatives ?? [])].filter((n, i, a) => (CONVENTION_NAMES as readonly string[]).includes(n) && a.indexOf(n) === i);
+  const options = fits.map((n) => ({ value: n, label: CONVENTIONS[n].label }));
+  const sel = select('sel-convention', 'Convention', options, r.convention, (v) => {
+    if (v !== r.convention) post({ type: 'switchConvention', convention: v as ConventionName });
+  });
+  return el(
+    'div',
+    { class: 'convention' },
+    sel,
+    el('span', { class: 'why', id: 'convention-reason' }, choice ? `${choice.how === 'detected' ? 'detected' : choice.how === 'default' ? 'default' : `chosen (${choice.how})`}: ${choice.reason}` : ''),
+  );
+}
+
+/** "Compare conventions": the batch under the other codebase of its kind, gaps per term. */
+function renderComparisonSection(r: LossReport): HTMLElement {
+  const box = el('section', { id: 'compare', 'aria-label': 'compare conventions' });
+  renderComparison(box, r);
+  return box;
+}
+
+function renderComparison(box: HTMLElement, r: LossReport): void {
+  clear(box);
+  const button = el('vscode-button', { id: 'compare-conventions', secondary: '' }, r.conventions ? 'Compare again' : 'Compare conventions');
+  button.addEventListener('click', () => {
+    conventionsRequest = nextRequest++;
+    post({ type: 'compareConventions', requestId: conventionsRequest, runId });
+    button.setAttribute('disabled', '');
+  });
+  box.append(el('div', { class: 'title-row' }, el('h2', {}, 'The same batch under both codebases'), button));
+  if (!r.conventions) {
+    box.append(el('p', { class: 'hint' }, `Scores this batch under ${r.heads === 'centers' ? "CenterNet's CtdetLoss and mmdetection's CenterNetHead" : "the original AELoss and mmdetection's CornerHead"} and explains each term's gap.`));
+    return;
+  }
+  const rows = Object.entries(r.conventions).map(([name, s]) =>
+    el(
+      'tr',
+      { class: name === r.convention ? 'current' : '' },
+      el('th', { scope: 'row' }, CONVENTIONS[name as ConventionName].label),
+      el('td', {}, s?.unavailable ? '–' : metric(`compare.${name}.total`, s?.total ?? null, 6)),
+      el('td', { class: 'terms' }, s?.unavailable ? s.unavailable : Object.entries(s?.terms ?? {}).filter(([k]) => k !== 'loss').map(([k, v]) => `${k} ${fmt(v, 4)}`).join(' · ')),
+    ),
+  );
+  box.append(el('table', { class: 'grid', id: 'compare-table' }, el('thead', {}, el('tr', {}, ...['convention', 'total', 'terms'].map((h) => el('th', { scope: 'col' }, h)))), el('tbody', {}, ...rows)));
+  const gaps = el('ul', { class: 'gaps', id: 'compare-gaps' }, ...(r.gaps ?? []).map((g) => el('li', {}, el('strong', {}, `${g.term}: `), g.summary)));
+  box.append(gaps);
+  const notes = Object.entries(r.conventions).flatMap(([, s]) => s?.notes ?? []);
+  if (notes.length) box.append(el('details', {}, el('summary', {}, `How the batch was converted (${notes.length} note${notes.length > 1 ? 's' : ''})`), el('ul', {}, ...notes.map((n) => el('li', {}, n)))));
+}
+
+/** mmdet CornerHead, CenterNet, mmdet CenterNetHead: the upstream terms, per level/stack and image. */
+function renderDenseSummary(r: LossReport): HTMLElement {
+  const total = r.total;
+  const share = (v: Num) => (v === null || !total ? '' : `${((100 * v) / total).toFixed(1)}%`);
+  const head = (...hs: string[]) => el('thead', {}, el('tr', {}, ...hs.map((h) => el('th', { scope: 'col' }, h))));
+  const termRows = Object.entries(r.terms)
+    .filter(([k]) => k !== 'loss')
+    .map(([k, v]) => el('tr', {}, el('th', { scope: 'row' }, k), el('td', {}, metric(`term.${k}`, v)), el('td', { class: 'share' }, share(v), bar(v, total))));
+  const corners = r.heads === 'corners';
+  const word = stackWord(r);
+  const stackCols = corners ? (['focalTl', 'focalBr', 'pull', 'push', 'regrTl', 'regrBr', 'total'] as const) : (['focal', 'wh', 'regr', 'total'] as const);
+  const stackRows = r.perStack.map((s) => el('tr', {}, el('th', { scope: 'row' }, String(s.stack)), ...stackCols.map((k) => el('td', {}, metric(`stack${s.stack}.${k}`, (s as unknown as Record<string, Num>)[k] ?? null)))));
+  const imageRows = r.perImage.map((i) =>
+    el(
+      'tr',
+      {},
+      el('th', { scope: 'row' }, String(i.image)),
+      el('td', {}, metric(`image${i.image}.objects`, i.objects)),
+      el('td', {}, corners ? `${i.positives.tl}/${i.positives.br}` : String(i.positives.tl)),
+      el('td', {}, metric(`image${i.image}.focal`, i.focal)),
+      el('td', {}, i.focalShare === null ? '–' : `${(100 * i.focalShare).toFixed(1)}%`),
+      ...(corners ? [el('td', {}, metric(`image${i.image}.pull`, i.pull)), el('td', {}, metric(`image${i.image}.push`, i.push))] : [el('td', {}, metric(`image${i.image}.wh`, i.wh ?? null))]),
+      el('td', {}, metric(`image${i.image}.regr`, i.regr)),
+      el('td', {}, metric(`image${i.image}.total`, i.total)),
+    ),
+  );
+  const heat = corners ? 'det' : 'heat';
+  return el(
+    'section',
+    { id: 'summary', 'aria-label': 'loss summary' },
+    el('div', { class: 'total' }, el('span', { class: 'label' }, 'total'), metric('total', total, 8)),
+    el('p', { class: 'hint' }, CONVENTIONS[r.convention].total),
+    el('table', { class: 'grid terms' }, head('term', 'value', 'share of total'), el('tbody', {}, ...termRows)),
+    el('p', { class: 'split' }, corners ? `positives tl ${r.numPositives.tl}, br ${r.numPositives.br}` : `peaks (target = 1): ${r.numPositives.tl}`),
+    el('h2', {}, `Per ${word}`),
+    el(
+      'table',
+      { class: 'grid' },
+      corners ? head(word, 'det tl', 'det br', 'pull', 'push', 'off tl', 'off br', 'sum') : head(word, 'heat', 'wh', 'offset', 'share of total'),
+      el('tbody', {}, ...stackRows),
+    ),
+    el('h2', {}, 'Per image'),
+    el(
+      'table',
+      { class: 'grid' },
+      corners ? head('image', 'objects', 'positives tl/br', heat, `${heat} share`, 'pull', 'push', 'off', 'share of total') : head('image', 'objects', 'peaks', heat, `${heat} share`, 'wh', 'offset', 'share of total'),
+      el('tbody', {}, ...imageRows),
+    ),
+  );
+}
+
 function renderSummary(r: LossReport): HTMLElement {
+  if (r.convention !== 'cornernet') return renderDenseSummary(r);
   const total = r.total;
   const share = (v: Num) => (v === null || !total ? '' : `${((100 * v) / total).toFixed(1)}%`);
   const weight = { focal: 1, pull: r.weights.pull, push: r.weights.push, regr: r.weights.regr };
@@ -402,7 +526,7 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
     el(
       'figure',
       { 'data-corner': corner, 'data-kind': kind },
-      el('canvas', { id: `canvas-${corner}-${kind}`, class: 'heatmap', role: 'img', 'aria-label': `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}`, 'data-corner': corner, 'data-kind': kind }),
+      el('canvas', { id: `canvas-${corner}-${kind}`, class: 'heatmap', role: 'img', 'aria-label': `${cornerTitle(corner)} ${kindTitle(kind)}`, 'data-corner': corner, 'data-kind': kind }),
       el(
         'figcaption',
         {},
@@ -414,9 +538,10 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
     'div',
     { class: 'heat-grid' },
     el('div', {}),
-    ...(['tl', 'br'] as const).map((corner) => el('div', { class: 'col-head' }, CORNER_TITLES[corner], el('span', { class: 'plane-loss' }, ' · plane loss ', metric(`plane.${corner}`, null)))),
-    ...KINDS.flatMap((kind) => [el('div', { class: 'row-head' }, KIND_TITLES[kind]), figure('tl', kind), figure('br', kind)]),
+    ...heads().map((corner) => el('div', { class: 'col-head' }, cornerTitle(corner), el('span', { class: 'plane-loss' }, ' · plane loss ', metric(`plane.${corner}`, null)))),
+    ...KINDS.flatMap((kind) => [el('div', { class: 'row-head' }, kindTitle(kind)), ...heads().map((corner) => figure(corner, kind))]),
   );
+  if (r.heads === 'centers') grid.classList.add('one-head');
   const legend = el('p', { class: 'legend' }, el('span', { class: 'sw positive' }), ' target positive (gt = 1)  ', el('span', { class: 'sw peak' }), ' predicted peak: among the image\'s best (decode: sigmoid, 3×3 max-pool NMS, top K over all classes)');
   const readout = el('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' }, 'Hover a pixel to read its values.');
   const save = el('vscode-button', { id: 'save-heatmaps', secondary: '' }, 'Save PNG…');
@@ -506,7 +631,7 @@ function drawSlices(): void {
   const colors = themeColors();
   let lossMax = 0;
   for (const s of Object.values(slices)) for (let i = 0; i < s.loss.length; i++) if (s.loss[i]! > lossMax) lossMax = s.loss[i]!;
-  for (const corner of ['tl', 'br'] as const) {
+  for (const corner of heads()) {
     const s = slices[corner];
     const scale = scaleFor(s.width, s.height);
     const markers: Marker[] = [
@@ -519,7 +644,7 @@ function drawSlices(): void {
       const max = kind === 'loss' ? lossMax || 1 : 1;
       drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: 0, max, colormap, scale, markers, colors });
       const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${s.peaks[0]!.score.toFixed(3)}` : '';
-      canvas.setAttribute('aria-label', `${CORNER_TITLES[corner]} ${KIND_TITLES[kind]}, image ${selection.image}, class ${selection.class}: ${s.positives.length} positive(s)${peakNote}`);
+      canvas.setAttribute('aria-label', `${cornerTitle(corner)} ${kindTitle(kind)}, image ${selection.image}, class ${selection.class}: ${s.positives.length} positive(s)${peakNote}`);
       canvas.onmousemove = (e) => readout(corner, Math.floor((e.offsetX / canvas.clientWidth) * s.width), Math.floor((e.offsetY / canvas.clientHeight) * s.height), e.timeStamp);
       drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
       document.getElementById(`min-${corner}-${kind}`)!.textContent = '0';
@@ -554,7 +679,7 @@ function readout(corner: CornerName, x: number, y: number, eventTime = performan
   const i = y * s.width + x;
   clear(box);
   box.append(
-    el('span', {}, `${CORNER_TITLES[corner]} · image ${selection.image} · class ${selection.class} · `),
+    el('span', {}, `${cornerTitle(corner)} · ${stackWord(report!)} ${selection.stack} · image ${selection.image} · class ${selection.class} · `),
     el('span', {}, 'x ', metric('hover.x', x, 0), ' y ', metric('hover.y', y, 0)),
     el('span', {}, ' · logit ', metric('hover.logit', s.logit[i]!)),
     el('span', {}, ' · p ', metric('hover.prob', s.prob[i]!)),

@@ -13,6 +13,11 @@ export interface HeatStack {
   logits: FloatArray;
   /** dtype of the input: float64 inputs get float64 clamp bounds; everything else float32's. */
   dtype: DType;
+  /**
+   * The heatmap follows mmdetection's rule (plain sigmoid, eps 1e-12), not `_sigmoid`'s clamp:
+   * set on the views of mmdet batches (the loss itself is computed by loss/mmdet*.ts).
+   */
+  plain?: boolean;
 }
 
 export interface LossInputs {
@@ -34,6 +39,8 @@ export interface LossInputs {
   /** Dense maps per stack when given ([B,1,H,W] tags, [B,2,H,W] offsets): for display. */
   tagMap?: Partial<Record<Corner, FloatArray[]>>;
   regrMap?: Partial<Record<Corner, FloatArray[]>>;
+  /** Center conventions: sizes (w, h) gathered at the centers per stack [B*K*2], their targets, the maps. */
+  sizes?: { pred: Float64Array[]; target: Float64Array; map: FloatArray[] };
   /**
    * The heatmaps (heat, gtHeat) were not read: they are empty arrays, and the focal pass read them
    * from the files (stream.ts). Only computeLoss with streamed sums accepts such inputs.

@@ -10,6 +10,16 @@ export interface ClampBounds {
   hi: number;
   /** Round the sigmoid to float32 before clamping, as torch does on float32 tensors. */
   round32: boolean;
+  /**
+   * mmdetection's rule instead of `_sigmoid`'s: a plain sigmoid (no clamp; lo/hi unused) and logs
+   * of `p + 1e-12` and `1 - p + 1e-12`, every pixel weighted (no `gt < 1` filter).
+   */
+  plain?: boolean;
+}
+
+/** mmdetection's heatmap rule (GaussianFocalLoss on a plain sigmoid), for views. */
+export function plainBounds(dtype: string): ClampBounds {
+  return { lo: 0, hi: 1, round32: dtype !== 'float64', plain: true };
 }
 
 export const FLOAT32_BOUNDS: ClampBounds = { lo: Math.fround(1e-4), hi: Math.fround(1 - 1e-4), round32: true };
@@ -22,13 +32,23 @@ export function boundsFor(dtype: string): ClampBounds {
 
 /** `clamp(sigmoid(x), 1e-4, 1 - 1e-4)`; NaN stays NaN, +-Inf go to the bounds. */
 export function clampedSigmoid(x: number, b: ClampBounds): number {
+  if (b.plain && b.round32) return Math.fround(1 / Math.fround(1 + Math.fround(Math.exp(-x))));
   let p = 1 / (1 + Math.exp(-x));
+  if (b.plain) return p;
   if (b.round32) p = Math.fround(p);
   return p < b.lo ? b.lo : p > b.hi ? b.hi : p;
 }
 
-/** A pixel's focal loss from its clamped probability and target (0 for targets above 1 or NaN). */
-export function pixelFocalLoss(p: number, g: number): number {
+/**
+ * A pixel's focal loss from its (clamped) probability and target: 0 for targets above 1 or NaN in
+ * the original; with `plain` (mmdetection) logs of p + 1e-12 and every target weighted by (1-g)^4.
+ */
+export function pixelFocalLoss(p: number, g: number, plain = false): number {
+  if (plain) {
+    if (g === 1) return -Math.log(p + 1e-12) * (1 - p) * (1 - p);
+    const w = (1 - g) * (1 - g);
+    return -Math.log(1 - p + 1e-12) * p * p * w * w;
+  }
   if (g === 1) return -Math.log(p) * (1 - p) * (1 - p);
   if (g < 1) {
     const w = (1 - g) * (1 - g);

@@ -4,7 +4,13 @@
  * thumbnails. Computed on demand from the inputs (the panel asks for what it shows).
  */
 import type { LossInputs } from '../model/batch';
-import { boundsFor, clampedSigmoid, pixelFocalLoss, type ClampBounds } from '../model/pixel';
+import { boundsFor, clampedSigmoid, pixelFocalLoss, plainBounds, type ClampBounds } from '../model/pixel';
+import type { HeatStack } from '../model/batch';
+
+/** The per-pixel rule of a heatmap: CornerNet's clamp, or mmdetection's plain sigmoid. */
+export function heatBounds(heat: HeatStack): ClampBounds {
+  return heat.plain ? plainBounds(heat.dtype) : boundsFor(heat.dtype);
+}
 import type { Corner } from '../model/roles';
 import { pixelLossesSimd } from '../focal/focalSimd';
 
@@ -59,7 +65,7 @@ export function heatSlice(inputs: LossInputs, corner: Corner, stack: number, ima
   const gt = inputs.gtHeat[corner];
   const N = positives ?? countPositives(gt);
   const norm = N === 0 ? 1 : Math.fround(N);
-  const bounds = boundsFor(heat.dtype);
+  const bounds = heatBounds(heat);
   const base = (image * C + cls) * HW;
   const logit = new Float32Array(HW);
   const prob = new Float32Array(HW);
@@ -71,7 +77,7 @@ export function heatSlice(inputs: LossInputs, corner: Corner, stack: number, ima
     const x = heat.logits[base + i]!;
     const g = gt[base + i]!;
     const p = clampedSigmoid(x, bounds);
-    const l = pixelFocalLoss(p, g) / norm;
+    const l = pixelFocalLoss(p, g, bounds.plain) / norm;
     logit[i] = x;
     prob[i] = p;
     target[i] = g;
@@ -170,13 +176,13 @@ export function classThumbnails(inputs: LossInputs, stack: number, image: number
     for (const corner of ['tl', 'br'] as const) {
       const heat = inputs.heat[corner][stack]!;
       const gt = inputs.gtHeat[corner];
-      const bounds = boundsFor(heat.dtype);
+      const bounds = heatBounds(heat);
       const base = (image * C + c) * HW;
-      const exact = (x: number, g: number) => pixelFocalLoss(clampedSigmoid(x, bounds), g);
+      const exact = (x: number, g: number) => pixelFocalLoss(clampedSigmoid(x, bounds), g, bounds.plain);
       const logits = heat.logits.subarray(base, base + HW);
       const targets = gt.subarray(base, base + HW);
       // float32 planes through the SIMD module (~80 planes x 2 per image: ~10x faster), else per pixel.
-      const simd = bounds.round32 && logits instanceof Float32Array && targets instanceof Float32Array && pixelLossesSimd(logits, targets, pixel, exact);
+      const simd = bounds.round32 && !bounds.plain && logits instanceof Float32Array && targets instanceof Float32Array && pixelLossesSimd(logits, targets, pixel, exact);
       if (!simd) for (let i = 0; i < HW; i++) pixel[i] = exact(logits[i]!, targets[i]!);
       const norm = norms[corner];
       let sum = 0;
