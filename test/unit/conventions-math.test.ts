@@ -404,7 +404,7 @@ describe('warnings on the fixtures', () => {
     const c03 = await run('c03_one_object_and_empty');
     assert.ok(codes(c03.warnings).has('empty-images'));
     const c04 = await run('c04_saturated_shared_center');
-    assert.ok(codes(c04.warnings).has('shared-center') && codes(c04.warnings).has('clamped'));
+    assert.ok(codes(c04.warnings).has('shared-center') && codes(c04.warnings).has('saturated-logits'));
     assert.deepEqual(
       c04.objects.filter((o) => o.shared).map((o) => [o.slot, o.ind]),
       [
@@ -426,7 +426,7 @@ describe('warnings on the fixtures', () => {
     assert.deepEqual(c01.objects.find((o) => o.peakClasses.length > 1)?.peakClasses, [1, 2]);
     assert.ok(codes((await run('c03_one_object_and_empty')).warnings).has('empty-images'));
     const c04 = await run('c04_saturated_shared_center');
-    assert.ok(codes(c04.warnings).has('saturated') && codes(c04.warnings).has('shared-center'));
+    assert.ok(codes(c04.warnings).has('saturated-sigmoid') && codes(c04.warnings).has('shared-center'));
     assert.deepEqual(codes((await run('c02_border')).warnings), new Set());
   });
 
