@@ -27,6 +27,8 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
 --json                 print one JSON object (the LossReport) instead of the table
 --convention NAME      cornernet, mmdet-cornernet, centernet or mmdet-centernet (default: from the
                        names; a folder's cornernet.json may say "convention")
+--heat-is-probability  the heatmap outputs hold probabilities (saved after CenterNet's in-place
+                       _sigmoid): turn them back into logits before the loss
 --compare-conventions  also score the batch under the other codebase of its kind (CornerNet <->
                        mmdet CornerHead, CenterNet <-> mmdet CenterNetHead), gaps explained per term
 --role NAME=PATH[:KEY] use this array for a role (CornerNet: tl_heat, br_heat, tl_tag, br_tag,
@@ -55,6 +57,7 @@ interface CliArgs {
   exact: boolean;
   convention?: ConventionName;
   compare: boolean;
+  heatIsProbability: boolean;
   top?: number;
   threads?: number;
   stream: boolean;
@@ -64,7 +67,7 @@ interface CliArgs {
 }
 
 function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
-  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, stream: true, roles: [], weights: {}, inputs: [] };
+  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, heatIsProbability: false, stream: true, roles: [], weights: {}, inputs: [] };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -122,6 +125,9 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
       case '--compare-conventions':
         a.compare = true;
         break;
+      case '--heat-is-probability':
+        a.heatIsProbability = true;
+        break;
       case '--top':
         a.top = number(take(), arg, true, MAX_TOP_PIXELS);
         break;
@@ -177,6 +183,7 @@ async function main(argv: string[]): Promise<number> {
       spec,
       {
         ...(args.convention ? { convention: args.convention } : {}),
+        ...(args.heatIsProbability ? { heatIsProbability: true } : {}),
         weights: args.weights,
         arithmetic: args.exact ? 'exact' : 'original',
         ...(args.top !== undefined ? { topPixels: args.top } : {}),

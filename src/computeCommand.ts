@@ -226,6 +226,7 @@ export class LossRunner implements PanelHost {
                 limits: this.limits(),
                 threads: settings.lossThreads(),
                 ...(spec.convention ? { convention: spec.convention } : {}),
+                ...(spec.heatIsProbability ? { heatIsProbability: true } : {}),
                 ...settingConvention(),
                 ...(origin ? { stream: false } : {}),
               },
@@ -253,7 +254,9 @@ export class LossRunner implements PanelHost {
         return r;
       }
       this.shown = seq;
-      const runSpec = origin ? origin.spec : { ...toRunSpec(inputSpec), ...(spec.convention ? { convention: spec.convention } : {}) };
+      const runSpec = origin
+        ? origin.spec
+        : { ...toRunSpec(inputSpec), ...(spec.convention ? { convention: spec.convention } : {}), ...(spec.heatIsProbability ? { heatIsProbability: true } : {}) };
       ResultsPanel.show(this, session, runSpec, label);
       // A quiet run re-creates a result already listed (restore after a reload, a past run).
       if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label, startedAt });

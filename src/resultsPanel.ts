@@ -231,6 +231,9 @@ export class ResultsPanel {
       case 'recompute':
         if (this.spec) await this.host.recompute(this.spec, 'again');
         return;
+      case 'heatIsProbability':
+        if (this.spec) await this.host.recompute({ ...this.spec, heatIsProbability: msg.value }, 'again');
+        return;
       case 'switchConvention':
         if (this.spec) await this.host.recompute({ ...this.spec, convention: msg.convention }, 'again');
         return;

@@ -39,6 +39,8 @@ export interface RunOptions {
   settingConvention?: ConventionName;
   /** Also score the batch under every other convention its data allows, with the gaps explained. */
   compareConventions?: boolean;
+  /** The logit heatmap holds probabilities (saved after an in-place sigmoid): undo the sigmoid first. */
+  heatIsProbability?: boolean;
   arithmetic?: Arithmetic;
   topPixels?: number;
   limits?: Partial<ReadLimits>;
@@ -148,15 +150,20 @@ export async function computeDenseWithInputs(
   if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
   const weights = weightsFor(convention, discovery, options);
   const headerMs = performance.now() - t0;
-  const loaded = await loadDenseInputs(resolution, { limits: options.limits, onProgress: (f, file) => progress(0.5 * f, `reading ${file}`) });
+  const loaded = await loadDenseInputs(resolution, {
+    limits: options.limits,
+    onProgress: (f, file) => progress(0.5 * f, `reading ${file}`),
+    heatIsProbability: options.heatIsProbability ?? discovery.heatIsProbability ?? false,
+  });
   progress(0.5, `${CONVENTIONS[convention].label}: computing`);
   const { report } = computeDense(loaded.loaded, {
     weights,
-    centernetFocal: (logits, gt, planes, HW, bounds) => focalSums(logits, gt, planes, HW, bounds, 0),
+    centernetFocal: (logits, gt, planes, HW, bounds, topK) => focalSums(logits, gt, planes, HW, bounds, topK),
+    ...(options.topPixels !== undefined ? { topPixels: options.topPixels } : {}),
   });
   report.inputs = describeDenseInputs(resolution, loaded.nonFinite);
   const skipped: LossWarning[] = discovery.skipped.map((s) => ({ code: 'skipped-file', message: `${s.file} was skipped: ${s.reason}`, files: [s.file] }));
-  report.warnings = [...skipped, ...report.warnings].map((w) => {
+  report.warnings = [...skipped, ...loaded.warnings, ...report.warnings].map((w) => {
     if (w.files || !w.roles) return w;
     const files = [...new Set(resolution.uses.filter((u) => w.roles!.includes(u.role)).map((u) => u.ref.file))];
     return files.length ? { ...w, files } : w;

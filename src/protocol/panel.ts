@@ -82,6 +82,8 @@ export type FromPanel =
   | { type: 'recompute' }
   /** Score the same inputs under another convention. */
   | { type: 'switchConvention'; convention: ConventionName }
+  /** Compute again reading the heatmap outputs as probabilities (or as logits: false). */
+  | { type: 'heatIsProbability'; value: boolean }
   | { type: 'compareConventions'; requestId: number; runId: number }
   | { type: 'exportReport' }
   /** A PNG of what the webview drew (data: URL), to save where the user says. */
@@ -141,6 +143,8 @@ export function parseFromPanel(v: unknown): FromPanel | undefined {
       return isRenderReport(v.report) ? { type: 'rendered', report: v.report } : undefined;
     case 'switchConvention':
       return (CONVENTION_NAMES as readonly unknown[]).includes(v.convention) ? { type: 'switchConvention', convention: v.convention as ConventionName } : undefined;
+    case 'heatIsProbability':
+      return typeof v.value === 'boolean' ? { type: 'heatIsProbability', value: v.value } : undefined;
     case 'compareConventions':
       return isInt(v.requestId) && isInt(v.runId) ? { type: 'compareConventions', requestId: v.requestId, runId: v.runId } : undefined;
     default:
@@ -209,6 +213,8 @@ export interface RunSpec {
   roles: { name: string; path: string; key?: string }[];
   /** A convention chosen for this run (the panel's switcher); else detected, as the CLI does. */
   convention?: ConventionName;
+  /** The heatmap outputs hold probabilities (the panel's "Treat as probabilities"). */
+  heatIsProbability?: boolean;
   /** Arrays pulled from a notebook's kernel: which notebook, and what was chosen there. */
   notebook?: NotebookRunSpec;
 }
@@ -258,6 +264,7 @@ export function isRunSpec(v: unknown): v is RunSpec {
     v.roles.length <= 1000 &&
     v.roles.every((r) => isObj(r) && isStr(r.name, 100) && isStr(r.path, 4096) && (r.key === undefined || isStr(r.key, 4096))) &&
     (v.convention === undefined || (CONVENTION_NAMES as readonly unknown[]).includes(v.convention)) &&
+    (v.heatIsProbability === undefined || typeof v.heatIsProbability === 'boolean') &&
     (v.notebook === undefined || (isObj(v.notebook) && isStr(v.notebook.uri, 4096) && isNotebookChoice(v.notebook.choice)))
   );
 }

@@ -9,6 +9,7 @@ import { computeLossForViews } from '../cornernet/run';
 import { ImageHeatReader } from '../cornernet/views/imageView';
 import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '../cornernet/views/slices';
 import { decodeAndMatch } from '../cornernet/views/matching';
+import { ctdetDecodeAndMatch } from '../cornernet/views/ctdetDecode';
 import { isTensorReadError } from '../tensor/errors';
 import { histogram, plane2d, tensorStats } from '../tensor/stats';
 import { openFileSource } from '../tensor/source';
@@ -89,12 +90,13 @@ async function handle(msg: WorkerRequest): Promise<void> {
     }
     case 'decode': {
       const { inputs: i, image } = imageOf(msg.image);
-      const view = decodeAndMatch(i, msg.stack, image, msg.options, msg.minScore);
+      // Center conventions decode as CenterNet's ctdet_decode; corner ones as CornerNet's _decode.
+      const view = i.sizes ? ctdetDecodeAndMatch(i, msg.stack, image, msg.options, msg.minScore) : decodeAndMatch(i, msg.stack, image, msg.options, msg.minScore);
       view.image = msg.image;
       // What the boxes are drawn over: per pixel, the best corner probability of any class.
       const { C, H, W } = i.dims;
       const background = new Float32Array(H * W);
-      for (const c of ['tl', 'br'] as const) {
+      for (const c of i.sizes ? (['tl'] as const) : (['tl', 'br'] as const)) {
         const logits = i.heat[c][msg.stack]!.logits;
         for (let k = 0; k < C; k++) {
           const base = (image * C + k) * H * W;

@@ -22,6 +22,8 @@ export interface ComputeOptions {
   settingWeights?: Record<string, number>;
   /** Forced convention (the panel's switcher); else the manifest's, the setting's or detection. */
   convention?: ConventionName;
+  /** The logit heatmap holds probabilities: undo the sigmoid before the loss. */
+  heatIsProbability?: boolean;
   /** The cornernet.convention setting when it is not `auto`. */
   settingConvention?: ConventionName;
   /** Threads for the focal loss (1 = this worker alone). */

@@ -486,11 +486,19 @@ function renderWarnings(r: LossReport): HTMLElement {
           { 'data-warning': w.code },
           el('code', { class: 'code' }, w.code),
           el('span', { class: 'message' }, w.message),
+          w.code === 'heat-is-probability' ? probabilityButton(!w.message.includes('as asked')) : '',
           WARNING_EXPLANATIONS[w.code as WarningCode] ? el('details', {}, el('summary', {}, 'What is this?'), el('p', {}, WARNING_EXPLANATIONS[w.code as WarningCode])) : '',
         ),
       ),
     ),
   );
+}
+
+/** The way out of `heat-is-probability`: compute again reading the heatmap as probabilities (or back). */
+function probabilityButton(asProbabilities: boolean): HTMLElement {
+  const b = el('vscode-button', { id: 'heat-as-probability', secondary: '' }, asProbabilities ? 'Treat as probabilities' : 'Read as logits again');
+  b.addEventListener('click', () => post({ type: 'heatIsProbability', value: asProbabilities }));
+  return b;
 }
 
 function select(id: string, label: string, options: { value: string; label: string }[], value: string, onChange: (v: string) => void): HTMLElement {

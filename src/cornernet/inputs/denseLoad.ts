@@ -7,7 +7,8 @@ import type { ReadLimits } from '../../tensor/limits';
 import { openFileSource } from '../../tensor/source';
 import { readArray } from '../../tensor/tensorFile';
 import { toFloatArray, type Tensor } from '../../tensor/tensor';
-import { countNonFiniteValues } from '../focal/nonFinite';
+import { countNonFiniteValues, probabilityLike } from '../focal/nonFinite';
+import type { LossWarning } from '../model/warnings';
 import { refLabel } from '../model/arrays';
 import { InputError } from '../model/errors';
 import { checkObjectLimits } from '../model/limits';
@@ -29,11 +30,18 @@ export interface LoadedDense {
   /** dtype of the heatmap outputs as stored (the report's "input dtype"). */
   heatDType: string;
   readMs: number;
+  /** What reading found: a logit heatmap holding probabilities. */
+  warnings: LossWarning[];
 }
 
 export async function loadDenseInputs(
   resolution: DenseResolution,
-  options: { limits?: Partial<ReadLimits>; onProgress?: (fraction: number, file: string) => void } = {},
+  options: {
+    limits?: Partial<ReadLimits>;
+    onProgress?: (fraction: number, file: string) => void;
+    /** The logit heatmap holds probabilities (saved after an in-place sigmoid): turn them back into logits. */
+    heatIsProbability?: boolean;
+  } = {},
 ): Promise<LoadedDense> {
   const t0 = performance.now();
   const dims = resolution.dims;
@@ -79,6 +87,7 @@ export async function loadDenseInputs(
   const oneFloat = (role: string): FloatArray => floats(one(role));
   const HW = H * W;
   let loaded: DenseInputs;
+  const warnings: LossWarning[] = [];
   switch (resolution.convention) {
     case 'mmdet-cornernet': {
       const E = dims.E;
@@ -112,6 +121,24 @@ export async function loadDenseInputs(
       break;
     }
     case 'centernet': {
+      const hm = perStack('hm', B * C * HW);
+      const label = refLabel(uses('hm')[0]!.ref);
+      const looks = hm.map(probabilityLike);
+      if (options.heatIsProbability) {
+        for (let s = 0; s < S; s++) hm[s] = logitsOf(hm[s]!);
+        warnings.push({
+          code: 'heat-is-probability',
+          message: `${label}: read as probabilities (as asked) and turned back into logits (log p - log(1 - p)) before CenterNet's _sigmoid; values at 0 or 1 become -Inf/+Inf, which the clamp maps to its bounds.`,
+          roles: ['hm'],
+        });
+      } else if (looks.every((l) => l.all01)) {
+        const bounds = looks.reduce((a, l) => a + l.atBounds, 0);
+        warnings.push({
+          code: 'heat-is-probability',
+          message: `${label}: every value is in [0, 1] (min ${Math.min(...looks.map((l) => l.min)).toPrecision(4)}, max ${Math.max(...looks.map((l) => l.max)).toPrecision(4)}${bounds ? `, ${bounds} at the clamp bounds` : ''}): these look like probabilities, not logits. CenterNet's _sigmoid works in place, so output['hm'] saved after the loss ran holds sigmoid values; the loss above applies a second sigmoid. Save the outputs before the loss, or treat the heatmap as probabilities (--heat-is-probability, or "heatIsProbability": true in cornernet.json).`,
+          roles: ['hm'],
+        });
+      }
       const mask = one('reg_mask');
       const maskValues = mask.data instanceof BigInt64Array || mask.data instanceof BigUint64Array ? Float64Array.from(mask.data, Number) : (mask.data as ArrayLike<number>);
       checkObjectLimits(Float64Array.from(maskValues), B, K, refLabel(uses('reg_mask')[0]!.ref));
@@ -119,7 +146,7 @@ export async function loadDenseInputs(
         convention: 'centernet',
         inputs: {
           dims: { stacks: S, B, C, H, W, K },
-          hm: perStack('hm', B * C * HW),
+          hm,
           wh: perStack('wh', B * 2 * HW),
           reg: perStack('reg', B * 2 * HW),
           target: {
@@ -153,5 +180,12 @@ export async function loadDenseInputs(
     }
   }
   options.onProgress?.(1, '');
-  return { loaded, nonFinite, heatDType, readMs: performance.now() - t0 };
+  return { loaded, nonFinite, heatDType, readMs: performance.now() - t0, warnings };
+}
+
+/** Probabilities back to logits: log p - log(1 - p), in the array's own precision. */
+export function logitsOf(p: FloatArray): FloatArray {
+  const out = p instanceof Float64Array ? new Float64Array(p.length) : new Float32Array(p.length);
+  for (let i = 0; i < p.length; i++) out[i] = Math.log(p[i]!) - Math.log1p(-p[i]!);
+  return out;
 }

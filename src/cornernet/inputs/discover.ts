@@ -50,6 +50,8 @@ export interface Discovery {
   classes?: string[];
   /** `"step"` of a manifest: the training step this batch was dumped at. */
   step?: number;
+  /** `"heatIsProbability"` of a manifest: the logit heatmap was saved as probabilities. */
+  heatIsProbability?: boolean;
 }
 
 /** A role assigned by the user, before a convention interprets its name. */
@@ -117,6 +119,7 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
   let convention: Discovery['convention'];
   let classes: string[] | undefined;
   let step: number | undefined;
+  let heatIsProbability: boolean | undefined;
 
   /** Headers of one file; adds its arrays and name-based candidates. */
   const addFile = async (file: string, explicit: boolean): Promise<ArrayRef[]> => {
@@ -184,6 +187,7 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
           if (m.convention) convention = { name: m.convention, file: full };
           if (m.classes) classes = m.classes;
           if (m.step !== undefined) step = m.step;
+          if (m.heatIsProbability !== undefined) heatIsProbability = m.heatIsProbability;
           for (const a of m.roles) {
             const where = `${full}: roles.${a.name}`;
             checkRoleName(a.name, where);
@@ -241,6 +245,7 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
     ...(convention ? { convention } : {}),
     ...(classes ? { classes } : {}),
     ...(step !== undefined ? { step } : {}),
+    ...(heatIsProbability !== undefined ? { heatIsProbability } : {}),
   };
 }
 
@@ -296,6 +301,7 @@ interface Manifest {
   convention?: ConventionName;
   classes?: string[];
   step?: number;
+  heatIsProbability?: boolean;
 }
 
 /**
@@ -359,11 +365,16 @@ export async function readManifest(file: string): Promise<Manifest> {
     if (typeof obj.step !== 'number' || !Number.isSafeInteger(obj.step) || obj.step < 0) throw new InputError(file, '"step" must be a non-negative integer');
     step = obj.step;
   }
-  const KEYS = ['roles', 'weights', 'convention', 'classes', 'step', '$schema', 'comment'];
+  let heatIsProbability: boolean | undefined;
+  if (obj.heatIsProbability !== undefined) {
+    if (typeof obj.heatIsProbability !== 'boolean') throw new InputError(file, '"heatIsProbability" must be true or false');
+    heatIsProbability = obj.heatIsProbability;
+  }
+  const KEYS = ['roles', 'weights', 'convention', 'classes', 'step', 'heatIsProbability', '$schema', 'comment'];
   for (const k of Object.keys(obj)) {
     if (!KEYS.includes(k)) throw new InputError(file, `unknown key "${k}" (${KEYS.slice(0, 5).join(', ')})`);
   }
-  return { roles, ...(weights ? { weights } : {}), ...(convention ? { convention } : {}), ...(classes ? { classes } : {}), ...(step !== undefined ? { step } : {}) };
+  return { roles, ...(weights ? { weights } : {}), ...(convention ? { convention } : {}), ...(classes ? { classes } : {}), ...(step !== undefined ? { step } : {}), ...(heatIsProbability !== undefined ? { heatIsProbability } : {}) };
 }
 
 export { TensorReadError };

@@ -82,6 +82,8 @@ export interface CenternetObject {
   y: number;
   /** Whether another used slot of the image gathers the same pixel. */
   shared: boolean;
+  /** The class whose target heatmap peaks (== 1) at the center; -1 if none does. */
+  class: number;
   stacks: {
     whPred: [number, number];
     whTarget: [number, number];
@@ -175,7 +177,9 @@ export function computeCenternet(inp: CenternetInputs, options: CenternetOptions
       if (t.regMask[b * K + k]! === 0) continue;
       const ind = inds[b * K + k]!;
       const shared = (slotsAt.get(ind) ?? 0) > 1;
-      objects.push({ image: b, slot: k, ind, x: ind % W, y: Math.floor(ind / W), shared, stacks: [] });
+      let cls = -1;
+      if (ind >= 0 && ind < HW) for (let c = 0; c < C && cls < 0; c++) if (t.hm[(b * C + c) * HW + ind] === 1) cls = c;
+      objects.push({ image: b, slot: k, ind, x: ind % W, y: Math.floor(ind / W), shared, class: cls, stacks: [] });
     }
   }
 

@@ -10,6 +10,7 @@
  * near 1) and the `+ 1e-12` / `+ eps` additions. A 'float64' run evaluates the same formulas in
  * double, keeping the constants that upstream makes float32 even there.
  */
+import type { TopK } from '../focal/focal';
 import type { DType } from '../../tensor/dtype';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -208,6 +209,8 @@ export function gaussianFocalSums(
   HW: number,
   input: 'logits' | 'probabilities',
   precision: Precision,
+  /** Keeps the largest per-pixel losses (flat indices), for the report's top pixels. */
+  top?: TopK,
 ): GaussianFocalSums {
   const pos = new Float64Array(planes);
   const neg = new Float64Array(planes);
@@ -241,7 +244,9 @@ export function gaussianFocalSums(
         const q = 1 - p; // exact in float32 for p >= 0.5; below, the log term dominates anyway
         // `pred + eps` happens in float32 on float32 tensors: it vanishes unless p < ~1e-5.
         const a = r32 ? Math.fround(p + eps) : p + eps;
-        P += -Math.log(a) * q * q;
+        const v = -Math.log(a) * q * q;
+        P += v;
+        if (top && v > top.threshold) top.push(v, i);
         if (p === 0) saturatedPositives++;
       } else {
         // `1 - pred` is quantised to float32 steps (6e-8 near 1); `+ 1e-12` then only matters
@@ -249,7 +254,9 @@ export function gaussianFocalSums(
         const q = r32 ? Math.fround(Math.fround(1 - p) + eps) : 1 - p + eps;
         const w = 1 - g;
         const w2 = w * w;
-        Q += -Math.log(q) * p * p * (w2 * w2);
+        const v = -Math.log(q) * p * p * (w2 * w2);
+        Q += v;
+        if (top && v > top.threshold) top.push(v, i);
         if (p === 1) saturatedNegatives++;
       }
     }

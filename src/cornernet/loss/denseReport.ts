@@ -19,45 +19,101 @@ import {
   type LossReport,
   type Num,
   type ObjectReport,
+  type PixelReport,
   type StackReport,
   type Terms,
 } from '../model/report';
 import type { LossWarning as ReportWarning, WarningCode } from '../model/warnings';
 import type { DenseInputs } from '../inputs/denseLoad';
-import { computeCenternet, type CenternetResult, type CenternetOptions } from './centernet';
-import type { LossWarning as DenseWarning } from './dense';
+import { computeCenternet, type CenternetResult } from './centernet';
+import { FLOAT32_BOUNDS, FLOAT64_BOUNDS, clampedSigmoid, plainBounds, type ClampBounds } from '../model/pixel';
+import type { FocalSums } from '../focal/focal';
+import type { FloatArray, LossWarning as DenseWarning } from './dense';
 import { computeMmdetCenternet, type MmdetCenternetResult } from './mmdetCenternet';
 import { computeMmdetCornernet, type MmdetCornernetResult } from './mmdetCornernet';
 
 export interface DenseComputeOptions {
   weights?: Record<string, number>;
-  /** CenterNet's clamped focal pass (the SIMD kernel of focal/ when available). */
-  centernetFocal?: CenternetOptions['focal'];
+  /** CenterNet's clamped focal pass with the top pixels kept (the SIMD kernel of focal/). */
+  centernetFocal?: (logits: FloatArray, gt: FloatArray, planes: number, HW: number, bounds: ClampBounds, topK: number) => FocalSums;
+  /** Pixels with the largest losses to report (default 20). */
+  topPixels?: number;
 }
 
 export type DenseResult = MmdetCornernetResult | CenternetResult | MmdetCenternetResult;
 
 export function computeDense(loaded: DenseInputs, options: DenseComputeOptions = {}): { result: DenseResult; report: LossReport } {
   const t0 = performance.now();
+  const topN = options.topPixels ?? 20;
   let result: DenseResult;
   let report: LossReport;
   switch (loaded.convention) {
     case 'mmdet-cornernet': {
-      const r = computeMmdetCornernet(loaded.inputs, { weights: options.weights });
+      const r = computeMmdetCornernet(loaded.inputs, { weights: options.weights, topK: topN });
       result = r;
       report = mmdetCornernetReport(r, loaded.inputs.dims);
+      const i = loaded.inputs;
+      const rule = plainBounds(i.precision);
+      // Each object's class: the channel with a peak at both corners (else at either).
+      const { C, H, W } = i.dims;
+      for (const o of report.objects) {
+        const at = (gt: FloatArray, q: { x: number; y: number } | undefined, c: number) => q !== undefined && gt[((o.image * C + c) * H + q.y) * W + q.x] === 1;
+        let cls = -1;
+        for (let c = 0; c < C && cls < 0; c++) if (at(i.topleftHeatmap, o.tlCorner, c) && at(i.bottomrightHeatmap, o.brCorner, c)) cls = c;
+        for (let c = 0; c < C && cls < 0; c++) if (at(i.topleftHeatmap, o.tlCorner, c) || at(i.bottomrightHeatmap, o.brCorner, c)) cls = c;
+        if (cls >= 0) o.class = cls;
+      }
+      report.topPixels = topPixelsOf(
+        r.top.flatMap((lv, s) => [
+          ...lv.tl.map((t) => ({ ...t, stack: s, corner: 'tl' as const, logit: i.tlHeats[s]![t.index]!, target: i.topleftHeatmap[t.index]! })),
+          ...lv.br.map((t) => ({ ...t, stack: s, corner: 'br' as const, logit: i.brHeats[s]![t.index]!, target: i.bottomrightHeatmap[t.index]! })),
+        ]),
+        i.dims,
+        (x) => clampedSigmoid(x, rule),
+        topN,
+      );
       break;
     }
     case 'centernet': {
-      const r = computeCenternet(loaded.inputs, { weights: options.weights, ...(options.centernetFocal ? { focal: options.centernetFocal } : {}) });
+      const i = loaded.inputs;
+      const stackTops: { index: number; value: number }[][] = [];
+      const focal = options.centernetFocal;
+      const r = computeCenternet(i, {
+        weights: options.weights,
+        ...(focal
+          ? {
+              focal: (l: FloatArray, g: FloatArray, planes: number, HW: number, b: ClampBounds) => {
+                const sums = focal(l, g, planes, HW, b, topN);
+                stackTops.push(sums.top.sorted());
+                return sums;
+              },
+            }
+          : {}),
+      });
       result = r;
-      report = centernetReport(r, loaded.inputs.dims);
+      report = centernetReport(r, i.dims);
+      const S = i.dims.stacks;
+      const norm = r.positives === 0 ? 1 : Math.fround(r.positives);
+      const bounds = i.precision === 'float64' ? FLOAT64_BOUNDS : FLOAT32_BOUNDS;
+      report.topPixels = topPixelsOf(
+        stackTops.flatMap((tops, s) => tops.map((t) => ({ index: t.index, loss: t.value / norm / S, stack: s, corner: 'tl' as const, logit: i.hm[s]![t.index]!, target: i.target.hm[t.index]! }))),
+        { B: i.dims.B, C: i.dims.C, H: i.dims.H, W: i.dims.W },
+        (x) => clampedSigmoid(x, bounds),
+        topN,
+      );
       break;
     }
     case 'mmdet-centernet': {
-      const r = computeMmdetCenternet(loaded.inputs, { weights: options.weights });
+      const i = loaded.inputs;
+      const r = computeMmdetCenternet(i, { weights: options.weights, topK: topN });
       result = r;
-      report = mmdetCenternetReport(r, loaded.inputs.dims);
+      report = mmdetCenternetReport(r, i.dims);
+      report.topPixels = topPixelsOf(
+        r.top.map((t) => ({ ...t, stack: 0, corner: 'tl' as const, logit: NaN, target: i.centerHeatmapTarget[t.index]!, prob: i.centerHeatmapPred[t.index]! })),
+        i.dims,
+        (x) => x,
+        topN,
+      );
       break;
     }
   }
@@ -241,6 +297,7 @@ function centernetReport(r: CenternetResult, d: { stacks: number; B: number; C: 
         center: { x: o.x, y: o.y },
         size: { pred: [num(st.whPred[0]), num(st.whPred[1])], target: [num(st.whTarget[0]), num(st.whTarget[1])], l1: num(st.whL1) },
         ...(o.shared ? { shared: true } : {}),
+        ...(o.class >= 0 ? { class: o.class } : {}),
         box: centerBox(o.x + st.offTarget[0], o.y + st.offTarget[1], st.whTarget[0], st.whTarget[1]),
         predictedBox: centerBox(o.x + st.offPred[0], o.y + st.offPred[1], st.whPred[0], st.whPred[1]),
       });
@@ -344,6 +401,36 @@ function mmdetCenternetReport(r: MmdetCenternetResult, d: { B: number; C: number
     warnings: warningsOf(r.warnings, { 'shared-center': ['wh_target', 'offset_target'] }),
     detail: { divisors: r.divisors, positives: r.positives, weightedPixels: r.weightedPixels },
   };
+}
+
+/** The largest per-pixel losses as the report lists them, largest first. */
+function topPixelsOf(
+  tops: { index: number; loss: number; stack: number; corner: 'tl' | 'br'; logit: number; target: number; prob?: number }[],
+  d: { B: number; C: number; H: number; W: number },
+  probOf: (logit: number) => number,
+  n: number,
+): PixelReport[] {
+  const HW = d.H * d.W;
+  return tops
+    .sort((a, b) => b.loss - a.loss || a.index - b.index)
+    .slice(0, n)
+    .map((t) => {
+      const plane = Math.floor(t.index / HW);
+      const pix = t.index % HW;
+      return {
+        stack: t.stack,
+        corner: t.corner,
+        image: Math.floor(plane / d.C),
+        class: plane % d.C,
+        x: pix % d.W,
+        y: Math.floor(pix / d.W),
+        logit: num(t.logit),
+        probability: num(t.prob ?? probOf(t.logit)),
+        target: num(t.target),
+        positive: t.target === 1,
+        loss: num(t.loss),
+      };
+    });
 }
 
 /** [x1, y1, x2, y2] of a box from its center and size, map units. */

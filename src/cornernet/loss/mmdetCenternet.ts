@@ -3,6 +3,7 @@
  * for wh and offset on dense maps) + mmengine `parse_losses`, on targets already built by
  * `CenterNetHead.get_targets`. See docs/conventions.md section 4.
  */
+import { TopK } from '../focal/focal';
 import {
   anyNonFinite,
   expectLength,
@@ -79,6 +80,8 @@ export interface MmdetCenternetResult {
   perClass: { loss_center_heatmap: number }[];
   /** loss_center_heatmap per (image, class) plane [B*C]. */
   planes: Float64Array;
+  /** The pixels with the largest shares of loss_center_heatmap (flat index in [B,C,H,W]), largest first. */
+  top: { index: number; loss: number }[];
   /** One entry per weighted pixel (mmdet keeps one wh/offset target per center pixel). */
   objects: MmdetCenternetObject[];
   /** #(target == 1): the A of avg_factor = max(1, A). */
@@ -89,7 +92,7 @@ export interface MmdetCenternetResult {
   warnings: LossWarning[];
 }
 
-export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weights?: Partial<MmdetCenternetWeights> } = {}): MmdetCenternetResult {
+export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weights?: Partial<MmdetCenternetWeights>; topK?: number } = {}): MmdetCenternetResult {
   const { B, C, H, W } = inp.dims;
   const HW = H * W;
   const precision = inp.precision;
@@ -110,7 +113,8 @@ export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weig
   const divHeat = mmdetCountDivisor(A);
   const divWhOff = mmdetDoubledCountDivisor(A, precision);
 
-  const sums = gaussianFocalSums(inp.centerHeatmapPred, inp.centerHeatmapTarget, B * C, HW, 'probabilities', precision);
+  const topK = new TopK(options.topK ?? 0);
+  const sums = gaussianFocalSums(inp.centerHeatmapPred, inp.centerHeatmapTarget, B * C, HW, 'probabilities', precision, topK);
   let heatSum = 0;
   const perClass = Array.from({ length: C }, () => ({ loss_center_heatmap: 0 }));
   const planes = new Float64Array(B * C);
@@ -241,6 +245,7 @@ export function computeMmdetCenternet(inp: MmdetCenternetInputs, options: { weig
     perImage,
     perClass,
     planes,
+    top: topK.sorted().map((t) => ({ index: t.index, loss: (wHeat * t.value) / divHeat })),
     objects,
     positives: A,
     positivesPerImage: Array.from({ length: B }, (_, b) => scan.planePositives.subarray(b * C, (b + 1) * C).reduce((a, v) => a + v, 0)),

@@ -4,6 +4,7 @@
  * on targets already built by `CornerHead.get_targets` (dense heatmaps, dense offset maps and the
  * per-image `corner_embedding` lists). See docs/conventions.md section 2 for the formulas.
  */
+import { TopK } from '../focal/focal';
 import { countNonFiniteValues } from '../focal/nonFinite';
 import {
   anyClassPositiveMask,
@@ -145,6 +146,8 @@ export interface MmdetCornernetResult {
   perClass: { det_tl: number; det_br: number; det: number }[];
   /** Heat loss per (image, class) plane [B*C], weighted and normalised as det_tl / det_br, summed over levels. */
   planes: { tl: Float64Array; br: Float64Array };
+  /** Per level, the pixels with the largest shares of det_tl / det_br (flat index in [B,C,H,W]), largest first. */
+  top: { tl: { index: number; loss: number }[]; br: { index: number; loss: number }[] }[];
   objects: MmdetCornernetObject[];
   positives: { tl: number; br: number; tlPerImage: number[]; brPerImage: number[] };
   /** Offset-mask pixels (class-agnostic positives). */
@@ -186,7 +189,7 @@ export function parseCorners(corners: IndexArray, B: number, K: number, H: numbe
 
 const relu = (x: number) => (x > 0 ? x : x === x ? 0 : NaN);
 
-export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weights?: Partial<MmdetCornernetWeights> } = {}): MmdetCornernetResult {
+export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weights?: Partial<MmdetCornernetWeights>; topK?: number } = {}): MmdetCornernetResult {
   const { levels: L, B, C, H, W, K } = inp.dims;
   const HW = H * W;
   const precision = inp.precision;
@@ -235,6 +238,7 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
   const perImage: MmdetCornernetImage[] = objectsByImage.map((o) => ({ objects: o.length, det: 0, pull: 0, push: 0, off: 0, total: 0, levels: [] }));
   const perClass = Array.from({ length: C }, () => ({ det_tl: 0, det_br: 0, det: 0 }));
   const planes = { tl: new Float64Array(B * C), br: new Float64Array(B * C) };
+  const top: MmdetCornernetResult['top'] = [];
   const objects: MmdetCornernetObject[] = [];
   objectsByImage.forEach((list, b) =>
     list.forEach((o) => objects.push({ image: b, slot: o.slot, tl: [o.ty, o.tx], br: [o.by, o.bx], levels: [] })),
@@ -246,8 +250,15 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
 
   for (let l = 0; l < L; l++) {
     // --- Detection (focal) loss, one call per corner type: loss_weight * sum / (avg_factor + eps).
-    const sTl = gaussianFocalSums(inp.tlHeats[l]!, inp.topleftHeatmap, B * C, HW, 'logits', precision);
-    const sBr = gaussianFocalSums(inp.brHeats[l]!, inp.bottomrightHeatmap, B * C, HW, 'logits', precision);
+    const topTl = new TopK(options.topK ?? 0);
+    const topBr = new TopK(options.topK ?? 0);
+    const sTl = gaussianFocalSums(inp.tlHeats[l]!, inp.topleftHeatmap, B * C, HW, 'logits', precision, topTl);
+    const sBr = gaussianFocalSums(inp.brHeats[l]!, inp.bottomrightHeatmap, B * C, HW, 'logits', precision, topBr);
+    // The pixels' shares of det_tl / det_br (weight and divisor applied).
+    top.push({
+      tl: topTl.sorted().map((t) => ({ index: t.index, loss: (wDet * t.value) / divDetTl })),
+      br: topBr.sorted().map((t) => ({ index: t.index, loss: (wDet * t.value) / divDetBr })),
+    });
     for (const s of [sTl, sBr]) {
       saturatedNeg += s.saturatedNegatives;
       saturatedPos += s.saturatedPositives;
@@ -528,6 +539,7 @@ export function computeMmdetCornernet(inp: MmdetCornernetInputs, options: { weig
     perImage,
     perClass,
     planes,
+    top,
     objects,
     positives: { tl: scanTl.positives, br: scanBr.positives, tlPerImage: perImagePositives(scanTl), brPerImage: perImagePositives(scanBr) },
     offsetPixels: { tl: maskTl.count, br: maskBr.count },
