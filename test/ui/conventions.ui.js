@@ -56,3 +56,38 @@ exports.run = async ({ page, helpers, workspaceDir, log }) => {
   await frame.locator('#compare').scrollIntoViewIfNeeded();
   await helpers.screenshot('conventions-compare');
 };
+
+// A CenterNet batch (output.npz + batch.npz, as np.savez(f, **output) writes them): one center
+// heatmap column with the objects' target and predicted boxes, the size table, ctdet_decode.
+const runMmdet = exports.run;
+exports.run = async (ctx) => {
+  await runMmdet(ctx);
+  const { page, helpers, workspaceDir, log } = ctx;
+  const folder = 'centernet_c02';
+  const expected = JSON.parse(fs.readFileSync(path.join(workspaceDir, folder, 'expected.json'), 'utf8')).float32;
+  await helpers.explorerSelect([folder]);
+  await helpers.contextMenu('Compute CornerNet Loss');
+  const frame = helpers.webviewFrame();
+  await frame.locator('h1', { hasText: 'CenterNet' }).waitFor({ timeout: 60000 });
+  const total = Number(await frame.locator('[data-metric="total"]').getAttribute('data-value'));
+  log(`CenterNet total ${total}, fixture ${expected.loss}`);
+  assert.ok(Math.abs(total - expected.loss) <= 1e-5 * expected.loss, `total ${total}`);
+  for (const k of ['hm_loss', 'wh_loss', 'off_loss']) {
+    const v = Number(await frame.locator(`[data-metric="term.${k}"]`).getAttribute('data-value'));
+    assert.ok(Math.abs(v - expected[k]) <= Math.max(1e-5 * expected[k], 1e-6), `${k} ${v} vs ${expected[k]}`);
+  }
+  await frame.locator('canvas.thumb').first().waitFor({ timeout: 30000 });
+  const canvases = await frame.locator('canvas.heatmap[id^="canvas-"]').evaluateAll((cs) => cs.map((c) => c.id));
+  assert.deepEqual(canvases.sort(), ['canvas-tl-loss', 'canvas-tl-prob', 'canvas-tl-target'], 'one column: the center heatmap');
+  assert.match(await frame.locator('.col-head').first().textContent(), /center/);
+  await frame.locator('#size-table').waitFor({ timeout: 10000 });
+  const sizeRows = await frame.locator('#size-table tbody tr').count();
+  assert.ok(sizeRows >= 1, 'the size table lists the objects');
+  await frame.locator('#decode-canvas').waitFor({ timeout: 30000 });
+  const decodeNote = await frame.locator('#decode .note').first().textContent();
+  assert.match(decodeNote, /ctdet_decode/);
+  await frame.locator('#heatmaps').scrollIntoViewIfNeeded();
+  await helpers.screenshot('conventions-centernet');
+  await frame.locator('#decode').scrollIntoViewIfNeeded();
+  await helpers.screenshot('conventions-centernet-decode');
+};

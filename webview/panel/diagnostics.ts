@@ -30,6 +30,11 @@ const objectName = (o: ObjectReport) =>
 
 export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
   clear(host);
+  // Center conventions (CenterNet, mmdet CenterNetHead) have no embeddings: the section shows sizes.
+  if (ctx.report.heads === 'centers') {
+    renderSizes(host, ctx);
+    return;
+  }
   const { stack, image } = ctx.selection;
   const objs = ctx.report.objects.filter((o) => o.stack === stack && o.image === image).sort((a, b) => a.slot - b.slot);
   const img = ctx.report.perStack[stack]!.images[image]!;
@@ -209,19 +214,69 @@ export function drawTagMaps(ctx: SectionContext, width: number, height: number, 
 
 // --------------------------------------------------------------------------------------- offsets
 
+/** Center conventions: each object's predicted vs target size (w, h) at its center, worst first. */
+function renderSizes(host: HTMLElement, ctx: SectionContext): void {
+  const { stack, image } = ctx.selection;
+  const objs = ctx.report.objects.filter((o) => o.stack === stack && o.image === image && o.size).sort((a, b) => (b.size!.l1 ?? Infinity) - (a.size!.l1 ?? Infinity));
+  host.append(
+    el('h2', {}, 'Sizes'),
+    el('p', { class: 'note' }, `${ctx.report.convention.startsWith('mmdet') ? 'Level' : 'Stack'} ${stack}, image ${image}: predicted vs target width and height at each object's center (wh), and their L1 (before the divisor), worst first.`),
+  );
+  if (!objs.length) {
+    host.append(el('p', { class: 'none' }, 'No objects in this image.'));
+    return;
+  }
+  const pair = (p: [number | null, number | null]) => `${fmt(p[0], 4)} × ${fmt(p[1], 4)}`;
+  host.append(
+    el(
+      'table',
+      { class: 'grid', id: 'size-table' },
+      el('thead', {}, el('tr', {}, ...['object', 'class', 'center (x, y)', 'predicted w × h', 'target w × h', 'L1'].map((h) => el('th', { scope: 'col' }, h)))),
+      el(
+        'tbody',
+        {},
+        ...objs.map((o) =>
+          el(
+            'tr',
+            {},
+            el('th', { scope: 'row' }, `${o.slot}${o.shared ? ' (shared center)' : ''}`),
+            el('td', {}, o.class === undefined ? '–' : String(o.class)),
+            el('td', {}, o.center ? `(${o.center.x}, ${o.center.y})` : '–'),
+            el('td', {}, pair(o.size!.pred)),
+            el('td', {}, pair(o.size!.target)),
+            el('td', {}, metric(`size.${o.slot}`, o.size!.l1)),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
 export function renderOffsets(host: HTMLElement, ctx: SectionContext): void {
   clear(host);
   const { stack, image } = ctx.selection;
   const objs = ctx.report.objects.filter((o) => o.stack === stack && o.image === image);
+  const centers = ctx.report.heads === 'centers';
+  type Row = { o: (typeof objs)[number]; corner: 'tl' | 'br' | 'center'; pred: [number | null, number | null]; target: [number | null, number | null]; loss: number | null };
   const rows = objs
-    .flatMap((o) => [
-      { o, corner: 'tl' as const, pred: o.tlOffset, target: o.tlOffsetTarget, loss: o.regrTl },
-      { o, corner: 'br' as const, pred: o.brOffset, target: o.brOffsetTarget, loss: o.regrBr },
-    ])
+    .flatMap((o): Row[] =>
+      centers
+        ? [{ o, corner: 'center' as const, pred: o.tlOffset, target: o.tlOffsetTarget, loss: o.regrTl }]
+        : [
+            { o, corner: 'tl' as const, pred: o.tlOffset, target: o.tlOffsetTarget, loss: o.regrTl },
+            { o, corner: 'br' as const, pred: o.brOffset, target: o.brOffsetTarget, loss: o.regrBr },
+          ],
+    )
     .sort((a, b) => (b.loss ?? Infinity) - (a.loss ?? Infinity));
   host.append(
     el('h2', {}, 'Offsets'),
-    el('p', { class: 'note' }, `Stack ${stack}, image ${image}: predicted vs target sub-pixel offsets; smooth-L1 of x and y divided by the batch's object count, worst first.`),
+    el(
+      'p',
+      { class: 'note' },
+      centers
+        ? `Image ${image}: predicted vs target sub-pixel center offsets (reg); L1 of x and y before the divisor, worst first.`
+        : `Stack ${stack}, image ${image}: predicted vs target sub-pixel offsets; smooth-L1 of x and y divided by the batch's object count, worst first.`,
+    ),
   );
   if (!rows.length) {
     host.append(el('p', { class: 'none' }, 'No objects in this image.'));
@@ -269,19 +324,21 @@ export function renderDecodeControls(host: HTMLElement, ctx: SectionContext, set
     el('label', { class: 'control' }, el('span', {}, label), el('input', { id, type: 'number', value: String(value), ...attrs }));
   const run = el('vscode-button', { id: 'decode-run' }, 'Decode');
   const read = (id: string) => Number((document.getElementById(id) as HTMLInputElement).value);
-  run.addEventListener('click', () => onRun({ K: Math.round(read('decode-k')), aeThreshold: read('decode-thr'), minScore: read('decode-min') }));
+  run.addEventListener('click', () => onRun({ K: Math.round(read('decode-k')), aeThreshold: document.getElementById('decode-thr') ? read('decode-thr') : settings.aeThreshold, minScore: read('decode-min') }));
   host.append(
     el('h2', {}, 'Decode'),
     el(
       'p',
       { class: 'note' },
-      `The original decode on the last stack (${ctx.report.nstack - 1}): sigmoid, 3×3 max-pool NMS, top K corners per type over all classes, offsets added, K×K pairs with the same class, embedding distance ≤ threshold and br not left of / above tl; then up to 1000 pairs. Detections are matched to the objects (same class, IoU ≥ 0.5).`,
+      ctx.report.heads === 'centers'
+        ? `CenterNet's ctdet_decode on the last ${ctx.report.convention.startsWith('mmdet') ? 'level' : 'stack'} (${ctx.report.nstack - 1}): sigmoid, 3×3 max-pool NMS, top K centers over all classes, the offset (reg) added and the size (wh) read at each center. Detections are matched to the objects (same class, IoU ≥ 0.5).`
+        : `The original decode on the last stack (${ctx.report.nstack - 1}): sigmoid, 3×3 max-pool NMS, top K corners per type over all classes, offsets added, K×K pairs with the same class, embedding distance ≤ threshold and br not left of / above tl; then up to 1000 pairs. Detections are matched to the objects (same class, IoU ≥ 0.5).`,
     ),
     el(
       'div',
       { class: 'controls' },
       input('decode-k', 'K', settings.K, { min: '1', max: '10000', step: '1' }),
-      input('decode-thr', 'AE threshold', settings.aeThreshold, { min: '0', step: '0.05' }),
+      ...(ctx.report.heads === 'centers' ? [] : [input('decode-thr', 'AE threshold', settings.aeThreshold, { min: '0', step: '0.05' })]),
       input('decode-min', 'Show detections with score ≥', settings.minScore, { min: '0', max: '1', step: '0.05' }),
       run,
     ),

@@ -550,7 +550,15 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
     ...KINDS.flatMap((kind) => [el('div', { class: 'row-head' }, kindTitle(kind)), ...heads().map((corner) => figure(corner, kind))]),
   );
   if (r.heads === 'centers') grid.classList.add('one-head');
-  const legend = el('p', { class: 'legend' }, el('span', { class: 'sw positive' }), ' target positive (gt = 1)  ', el('span', { class: 'sw peak' }), ' predicted peak: among the image\'s best (decode: sigmoid, 3×3 max-pool NMS, top K over all classes)');
+  const legend = el(
+    'p',
+    { class: 'legend' },
+    el('span', { class: 'sw positive' }),
+    ' target positive (gt = 1)  ',
+    el('span', { class: 'sw peak' }),
+    " predicted peak: among the image's best (decode: sigmoid, 3×3 max-pool NMS, top K over all classes)",
+    ...(r.heads === 'centers' ? ['  ·  boxes of this class: target (solid), predicted at the center: center + reg, wh (dashed)'] : []),
+  );
   const readout = el('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' }, 'Hover a pixel to read its values.');
   const save = el('vscode-button', { id: 'save-heatmaps', secondary: '' }, 'Save PNG…');
   save.addEventListener('click', () => savePng('heatmaps', [...document.querySelectorAll<HTMLCanvasElement>('canvas.heatmap[id^="canvas-"]')]));
@@ -645,6 +653,7 @@ function drawSlices(): void {
     const markers: Marker[] = [
       ...s.positives.map((p) => ({ ...p, kind: 'positive' as const })),
       ...s.peaks.filter((p) => p.rank < peaksShown).map((p) => ({ x: p.x, y: p.y, kind: 'peak' as const })),
+      ...objectBoxes(),
     ];
     for (const kind of KINDS) {
       const canvas = document.getElementById(`canvas-${corner}-${kind}`) as HTMLCanvasElement | null;
@@ -664,6 +673,18 @@ function drawSlices(): void {
       pl.textContent = fmt(s.planeLoss);
     }
   }
+}
+
+/**
+ * Center conventions: each object of the plane's image and class, its target box (solid) and the
+ * box its prediction gives at its center (center + offset, wh; dashed).
+ */
+function objectBoxes(): Marker[] {
+  if (!report || report.heads !== 'centers') return [];
+  const box = (b: [number, number, number, number], kind: Marker['kind']): Marker => ({ x: b[0], y: b[1], x2: b[2], y2: b[3], kind });
+  return report.objects
+    .filter((o) => o.stack === selection.stack && o.image === selection.image && o.class === selection.class)
+    .flatMap((o) => [...(o.box ? [box(o.box, 'target-box')] : []), ...(o.predictedBox ? [box(o.predictedBox, 'pred-box')] : [])]);
 }
 
 /**

@@ -8,7 +8,10 @@ import { colormapTable } from './colormap';
 export interface Marker {
   x: number;
   y: number;
-  kind: 'positive' | 'peak';
+  /** Boxes ('target-box', 'pred-box') run from (x, y) to (x2, y2), in map units (a pixel i spans [i, i + 1)). */
+  kind: 'positive' | 'peak' | 'target-box' | 'pred-box';
+  x2?: number;
+  y2?: number;
   label?: string;
 }
 
@@ -62,6 +65,13 @@ function drawMarker(ctx: CanvasRenderingContext2D, m: Marker, scale: number, col
   const cy = (m.y + 0.5) * scale;
   const r = Math.max(3, scale * 0.9);
   ctx.lineWidth = Math.max(1, scale / 6);
+  if (m.kind === 'target-box' || m.kind === 'pred-box') {
+    ctx.strokeStyle = m.kind === 'target-box' ? colors.positive : colors.peak;
+    ctx.setLineDash(m.kind === 'pred-box' ? [Math.max(3, scale), Math.max(2, scale / 2)] : []);
+    ctx.strokeRect(m.x * scale, m.y * scale, ((m.x2 ?? m.x) - m.x) * scale, ((m.y2 ?? m.y) - m.y) * scale);
+    ctx.setLineDash([]);
+    return;
+  }
   if (m.kind === 'positive') {
     ctx.strokeStyle = colors.positive;
     ctx.beginPath();
