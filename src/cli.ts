@@ -11,11 +11,15 @@ import { parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs/discov
 import { CONVENTION_NAMES, parseConventionName, type ConventionName } from './cornernet/model/conventions';
 import { compareConventions } from './cornernet/compare';
 import { computeLossFromFiles } from './cornernet/run';
+import { describeFailure, eachReport, formatTimelineTable, listBatches, type BatchEntry, type RunFailure, type TimelineRow } from './cornernet/timeline';
+import { compareBatches, formatAbResult } from './cornernet/abCompare';
 import { isTensorReadError } from './tensor/errors';
 import { useBlockingReads } from './tensor/source';
 import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/model/limits';
 
 const USAGE = `usage: cornernet-loss [--json] [--convention NAME] [--compare-conventions] [--role NAME=PATH[:KEY]]... [--<term>-weight W]... INPUT...
+       cornernet-loss --each [--json] [--settle MS] RUN_OR_BATCH...
+       cornernet-loss --compare [--json] A B
 
 Computes a CornerNet-style detector's training loss on network outputs and targets stored as .npy,
 .npz or .safetensors, exactly as the upstream PyTorch code does, and explains where it comes from.
@@ -46,6 +50,18 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
                        below 2^25 heatmap pixels (all stacks and corners) one thread is used
 --no-stream            read the heatmaps whole before computing (as the extension does) instead
                        of chunk by chunk during the focal pass; same numbers, more memory
+--each                 one report per batch, in step order: RUN_OR_BATCH is a run folder (its
+                       subfolders, or .npz/.safetensors files grouped by the step number in their
+                       names, are the batches; the step is the trailing integer of a folder's name
+                       or "step" in its cornernet.json) or a batch; with --json, JSON Lines (the
+                       report keys plus "input" and "step"; a failed batch: {"input","step","error"});
+                       batches are read one at a time, each once its files have stopped changing
+--settle MS            with --each: a batch is read once its files have not changed for MS
+                       milliseconds (default 1000)
+--compare A B          two batches (two checkpoints on the same targets, or the same step of two
+                       runs): both reports and the differences (total, terms, per stack, image,
+                       class, the planes and objects that changed most, per-pixel differences when
+                       the targets are identical); with --json {"a","b","diff"}
 --debug                show stack traces
 --help, --version`;
 
@@ -58,6 +74,10 @@ interface CliArgs {
   convention?: ConventionName;
   compare: boolean;
   heatIsProbability: boolean;
+  /** `--each`, `--compare A B`, `--settle MS`. */
+  each: boolean;
+  abCompare: boolean;
+  settleMs?: number;
   top?: number;
   threads?: number;
   stream: boolean;
@@ -67,7 +87,7 @@ interface CliArgs {
 }
 
 function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
-  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, heatIsProbability: false, stream: true, roles: [], weights: {}, inputs: [] };
+  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, heatIsProbability: false, each: false, abCompare: false, stream: true, roles: [], weights: {}, inputs: [] };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -128,6 +148,15 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
       case '--heat-is-probability':
         a.heatIsProbability = true;
         break;
+      case '--each':
+        a.each = true;
+        break;
+      case '--compare':
+        a.abCompare = true;
+        break;
+      case '--settle':
+        a.settleMs = number(take(), arg, true, 3_600_000);
+        break;
       case '--top':
         a.top = number(take(), arg, true, MAX_TOP_PIXELS);
         break;
@@ -152,6 +181,11 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
     }
   }
   if (!a.inputs.length && !a.roles.length) throw new UsageError('no INPUT given');
+  if (a.each && a.abCompare) throw new UsageError('--each and --compare do not go together');
+  if ((a.each || a.abCompare) && a.roles.length) throw new UsageError(`--role names one batch's arrays: it does not go with ${a.each ? '--each' : '--compare'}`);
+  if ((a.each || a.abCompare) && a.compare) throw new UsageError(`--compare-conventions does not go with ${a.each ? '--each' : '--compare'}`);
+  if (a.abCompare && a.inputs.length !== 2) throw new UsageError(`--compare expects two batches A B, got ${a.inputs.length}`);
+  if (a.settleMs !== undefined && !a.each) throw new UsageError('--settle goes with --each');
   return a;
 }
 
@@ -177,20 +211,11 @@ async function main(argv: string[]): Promise<number> {
   }
   // Nothing else runs in this process while it reads: blocking reads are the fast ones.
   useBlockingReads(true);
+  if (args.each) return runEach(args);
+  if (args.abCompare) return runAbCompare(args);
   try {
     const spec = { paths: args.inputs, roles: args.roles };
-    const report = await computeLossFromFiles(
-      spec,
-      {
-        ...(args.convention ? { convention: args.convention } : {}),
-        ...(args.heatIsProbability ? { heatIsProbability: true } : {}),
-        weights: args.weights,
-        arithmetic: args.exact ? 'exact' : 'original',
-        ...(args.top !== undefined ? { topPixels: args.top } : {}),
-        ...(args.threads !== undefined ? { threads: args.threads } : {}),
-        stream: args.stream,
-      },
-    );
+    const report = await computeLossFromFiles(spec, runOptionsOf(args));
     if (args.compare) await compareConventions(report, spec, { weights: args.weights, ...(args.convention ? { convention: args.convention } : {}) });
     process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
     return 0;
@@ -234,6 +259,79 @@ function quoteForMessage(v: string): string {
 
 function printError(message: string): void {
   process.stderr.write(`error: ${oneLine(message)}\n`);
+}
+
+/** The engine's options from the flags (one batch, each of --each, both sides of --compare). */
+function runOptionsOf(args: CliArgs) {
+  return {
+    ...(args.convention ? { convention: args.convention } : {}),
+    ...(args.heatIsProbability ? { heatIsProbability: true } : {}),
+    weights: args.weights,
+    arithmetic: args.exact ? ('exact' as const) : ('original' as const),
+    ...(args.top !== undefined ? { topPixels: args.top } : {}),
+    ...(args.threads !== undefined ? { threads: args.threads } : {}),
+    stream: args.stream,
+  };
+}
+
+/** stdout, waiting for it to drain: a slow reader of --each's lines must not make us hold them. */
+function writeOut(text: string): Promise<void> {
+  if (outputFailed) return Promise.resolve();
+  return new Promise((resolve) => {
+    if (process.stdout.write(text)) resolve();
+    else process.stdout.once('drain', resolve);
+  });
+}
+
+function printFailure(input: string, failure: RunFailure, debug: boolean, error: unknown): void {
+  printError(`${input}: ${failure.message}`);
+  for (const d of failure.details) process.stderr.write(`  ${oneLine(d)}\n`);
+  if (debug) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+}
+
+/** `--each`: one report (or error) per batch, in step order, one batch in memory at a time. */
+async function runEach(args: CliArgs): Promise<number> {
+  let batches: BatchEntry[];
+  try {
+    batches = await listBatches(args.inputs);
+  } catch (e) {
+    const f = describeFailure(e);
+    printError(f.message);
+    return f.internal ? 1 : 2;
+  }
+  let code = 0;
+  const rows: TimelineRow[] = [];
+  for await (const r of eachReport(batches, { ...runOptionsOf(args), ...(args.settleMs !== undefined ? { settleMs: args.settleMs } : {}) })) {
+    if ('report' in r) {
+      rows.push({ input: r.input, step: r.step, total: r.report.total, terms: r.report.terms });
+      await writeOut(args.json ? JSON.stringify({ input: r.input, step: r.step, ...r.report }) + '\n' : `== ${r.step === null ? '' : `step ${r.step}: `}${r.input} ==\n${formatReport(r.report)}\n\n`);
+      continue;
+    }
+    // 2 when a batch is bad input; 1 (a fault of ours) wins.
+    code = r.failure.internal || code === 1 ? 1 : 2;
+    rows.push({ input: r.input, step: r.step, error: r.failure.message });
+    printFailure(r.input, r.failure, args.debug, r.error);
+    const details = r.failure.details.length ? { details: r.failure.details } : {};
+    await writeOut(args.json ? JSON.stringify({ input: r.input, step: r.step, error: r.failure.message, ...details }) + '\n' : `== ${r.step === null ? '' : `step ${r.step}: `}${r.input} ==\nerror: ${oneLine(r.failure.message)}\n\n`);
+  }
+  if (!args.json) await writeOut(formatTimelineTable(rows) + '\n');
+  return code;
+}
+
+/** `--compare A B`: both reports and the differences. */
+async function runAbCompare(args: CliArgs): Promise<number> {
+  try {
+    const result = await compareBatches(args.inputs[0]!, args.inputs[1]!, runOptionsOf(args));
+    await writeOut(args.json ? JSON.stringify(result) + '\n' : formatAbResult(result, args.inputs[0]!, args.inputs[1]!) + '\n');
+    return 0;
+  } catch (e) {
+    const f = describeFailure(e);
+    printError(f.message);
+    for (const d of f.details) process.stderr.write(`  ${oneLine(d)}\n`);
+    if (args.debug) process.stderr.write(`${(e as Error)?.stack}\n`);
+    else if (f.internal) process.stderr.write('run with --debug for details; please report this as a bug\n');
+    return f.internal ? 1 : 2;
+  }
 }
 
 declare const __VERSION__: string | undefined;
