@@ -31,7 +31,7 @@
  * printed, and so is their sum against np.load.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { referenceFocalSums, type FocalSums } from '../src/cornernet/focal/focal';
@@ -172,6 +172,40 @@ function runCli(dir: string, extra: string[]): CliRun {
   return { readMs: report.timings.readMs, computeMs: report.timings.computeMs, heatmapReadMs: report.timings.heatmapReadMs ?? 0, wallMs, maxRssMB: rssKB / 1024, total: report.total };
 }
 
+/**
+ * `--each` over a run of `steps` steps of the batch (symbolic links to its folder: the disk holds it
+ * once), in one fresh CLI process: wall time per step, the engine's per-step times, peak RSS.
+ */
+function runEachCli(dir: string, steps: number) {
+  const run = mkdtempSync(path.join(os.tmpdir(), 'cornernet-bench-run-'));
+  try {
+    for (let s = 1; s <= steps; s++) symlinkSync(dir, path.join(run, `step_${String(s * 100).padStart(6, '0')}`));
+    const cliArgs = [path.resolve('dist/cli.js'), '--each', '--json', '--settle', '0', '--threads', String(threads), run];
+    const t0 = performance.now();
+    const timed = existsSync('/usr/bin/time');
+    const hook = path.join(os.tmpdir(), 'cornernet-bench-rss.js');
+    if (!timed) writeFileSync(hook, "process.on('exit', () => process.stderr.write(`maxrss-kb ${process.resourceUsage().maxRSS}\\n`));\n");
+    const r = timed
+      ? spawnSync('/usr/bin/time', ['-v', process.execPath, ...cliArgs], { encoding: 'utf8', maxBuffer: 1 << 30 })
+      : spawnSync(process.execPath, ['--require', hook, ...cliArgs], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    const wallMs = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`cli --each failed (${r.status}): ${r.stderr}`);
+    const rssKB = Number((timed ? /Maximum resident set size \(kbytes\): (\d+)/ : /maxrss-kb (\d+)/).exec(r.stderr ?? '')?.[1] ?? NaN);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { step: number; total: number | null; timings: { readMs: number; computeMs: number } });
+    return {
+      steps: lines.length,
+      wallMs,
+      wallPerStepMs: wallMs / lines.length,
+      stepMs: stats(lines.map((l) => l.timings.readMs + l.timings.computeMs)),
+      maxRssMB: rssKB / 1024,
+      sameTotals: lines.every((l) => l.total === lines[0]!.total),
+      inStepOrder: lines.every((l, i) => l.step === (i + 1) * 100),
+    };
+  } finally {
+    rmSync(run, { recursive: true, force: true });
+  }
+}
+
 interface TorchResult {
   total: number;
   forwardMs: { median: number; min: number; cpuMedian: number; runs: number };
@@ -301,6 +335,7 @@ async function main() {
     };
     const cliStreamed = cli([]);
     const cliWhole = cli(['--no-stream']);
+    const each = runEachCli(dir, 20);
 
     const torch = runTorch(dir);
     const orig = 'unavailable' in torch ? undefined : torch;
@@ -327,6 +362,7 @@ async function main() {
       reference: { computeMs: stats(referenceMs), total: referenceTotal },
       cli: { streamed: cliStreamed, whole: cliWhole },
       rss: { streamedMB: cliStreamed.maxRssMB, wholeMB: cliWhole.maxRssMB, limitMB: rssLimitMB },
+      each,
       original: orig ?? { unavailable: (torch as { unavailable: string }).unavailable },
       notebook,
       fromTests,
@@ -354,6 +390,8 @@ async function main() {
         referenceEqualsOurs: total !== null && referenceTotal !== null && Math.abs(total - referenceTotal) <= 1e-7 * Math.abs(total),
         torchEqualsOurs: orig && total !== null ? Math.abs(orig.total - total) <= 1e-5 * Math.abs(total) : null,
         rssWithinLimit: cliStreamed.maxRssMB <= rssLimitMB && cliWhole.maxRssMB <= rssLimitMB,
+        // --each holds one batch at a time: its peak stays near one run's, far below two batches.
+        eachRssBounded: each.maxRssMB <= cliStreamed.maxRssMB + 64 && each.sameTotals && each.inStepOrder,
       },
     };
 
@@ -377,6 +415,7 @@ async function main() {
       ] as const) {
         log(`cli (${name}, ${c.readMs.runs} fresh processes): read ${ms(c.readMs)}; compute ${ms(c.computeMs)}${name === 'streamed' ? ` (heatmaps read during it: ${ms(c.heatmapReadMs)})` : ''}; wall ${ms(c.wallMs)}; peak RSS ${c.maxRssMB.toFixed(0)} MB`);
       }
+      log(`cli --each over ${each.steps} steps of the batch (one process): wall ${(each.wallMs / 1000).toFixed(2)} s, ${each.wallPerStepMs.toFixed(0)} ms per step (read + compute per step ${ms(each.stepMs)}); peak RSS ${each.maxRssMB.toFixed(0)} MB (one run: ${cliStreamed.maxRssMB.toFixed(0)} MB): ${result.checks.eachRssBounded ? 'bounded' : 'GROWS'}`);
       log(`peak RSS: streamed ${cliStreamed.maxRssMB.toFixed(0)} MB, whole ${cliWhole.maxRssMB.toFixed(0)} MB; limit 1.5 x input + 100 MB = ${rssLimitMB.toFixed(0)} MB: ${result.checks.rssWithinLimit ? 'ok' : 'OVER'}`);
       if (orig) {
         log(`original (torch ${orig.torch}, ${orig.threads} thread, ${orig.forwardMs.runs} runs after 2 warm-ups):`);
