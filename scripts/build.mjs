@@ -65,6 +65,8 @@ if (only !== 'out') {
     // The surfaces: loaded by extension.js on first use, never at activation (src/surfaces.ts).
     esbuild.build({ ...nodeCommon, entryPoints: { surfaces: 'src/surfaces.ts' }, outdir: 'dist' }),
     esbuild.build({ ...nodeCommon, entryPoints: { worker: 'src/worker/lossWorker.ts' }, outdir: 'dist' }),
+    // Timelines of run folders and A/B comparisons (src/timelinePanel.ts, src/comparePanel.ts).
+    esbuild.build({ ...nodeCommon, entryPoints: { runWorker: 'src/worker/runWorker.ts' }, outdir: 'dist' }),
     esbuild.build({
       bundle: true,
       platform: 'browser',
@@ -74,7 +76,14 @@ if (only !== 'out') {
       sourcesContent: false,
       minify: production,
       logLevel: 'warning',
-      entryPoints: { panel: 'webview/panel/main.ts', viewer: 'webview/viewer/main.ts', sidebar: 'webview/sidebar/main.ts' },
+      entryPoints: {
+        panel: 'webview/panel/main.ts',
+        viewer: 'webview/viewer/main.ts',
+        sidebar: 'webview/sidebar/main.ts',
+        // These two import their CSS (uPlot's and their own): esbuild writes timeline.css, compare.css.
+        timeline: 'webview/timeline/main.ts',
+        compare: 'webview/compare/main.ts',
+      },
       outdir: 'dist/webview',
     }),
     esbuild.build({

@@ -22,6 +22,8 @@ import {
   PANEL_VIEW_TYPE,
   SIDEBAR_VIEW_ID,
   VIEWER_VIEW_TYPE,
+  TIMELINE_COMMAND,
+  COMPARE_COMMAND,
 } from './ids';
 import type { KernelSource } from './jupyterKernels';
 import type { NotebookComputeArgs } from './notebookCommand';
@@ -107,6 +109,9 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     ),
     vscode.commands.registerCommand(OPEN_VARIABLE_COMMAND, (v?: unknown) => surfaces().variables.command(v as Parameters<KernelVariableViewer['command']>[0])),
     vscode.commands.registerCommand(EXPORT_REPORT_COMMAND, (target?: unknown) => surfaces().exportReportCommand(target)),
+    // Both return nothing to callers (a panel is not serializable): tests read their webviews.
+    vscode.commands.registerCommand(TIMELINE_COMMAND, async (a?: unknown) => void (await surfaces().timelines.command(a))),
+    vscode.commands.registerCommand(COMPARE_COMMAND, async (a?: unknown, b?: unknown) => void (await surfaces().comparisons.command(a, b))),
     vscode.commands.registerCommand(OPEN_VIEWER_COMMAND, (target?: vscode.Uri | string, key?: string | null) => surfaces().viewer.openCommand(target, key)),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(panel, state) {

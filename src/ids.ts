@@ -12,6 +12,10 @@ export const EXPORT_REPORT_COMMAND = 'cornernet.exportReport';
 export const PANEL_VIEW_TYPE = 'cornernet.results';
 export const VIEWER_VIEW_TYPE = 'cornernet.tensorViewer';
 export const SIDEBAR_VIEW_ID = 'cornernet.sidebar';
+export const TIMELINE_COMMAND = 'cornernet.showTimeline';
+export const COMPARE_COMMAND = 'cornernet.compareBatches';
+export const TIMELINE_VIEW_TYPE = 'cornernet.timeline';
+export const COMPARE_VIEW_TYPE = 'cornernet.compare';
 export const HOVER_LANGUAGES = ['python', 'json', 'jsonc', 'yaml', 'markdown', 'plaintext'];
 
 /**

@@ -16,6 +16,8 @@ import { SidebarView, type Run } from './sidebarView';
 import { TensorInfoService } from './tensorInfo';
 import { OPEN_VIEWER_COMMAND, TensorViewerProvider } from './tensorViewer';
 import { KernelVariableViewer } from './variableViewer';
+import { TimelinePanels } from './timelinePanel';
+import { ComparePanels } from './comparePanel';
 import { WorkerClient } from './workerClient';
 
 export interface Surfaces extends vscode.Disposable {
@@ -26,6 +28,8 @@ export interface Surfaces extends vscode.Disposable {
   sidebar: SidebarView;
   decorations: TensorDecorations;
   hover: TensorHoverProvider;
+  timelines: TimelinePanels;
+  comparisons: ComparePanels;
   exportReportCommand(target?: unknown): Promise<vscode.Uri | undefined>;
   restorePanel(panel: vscode.WebviewPanel, state: unknown): void;
   /** Worker threads started so far (none at activation). */
@@ -50,6 +54,8 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
     },
   });
   const hover = new TensorHoverProvider(info);
+  const timelines = new TimelinePanels(context.extensionUri);
+  const comparisons = new ComparePanels(context.extensionUri);
   const disposables: vscode.Disposable[] = [
     runner,
     notebooks,
@@ -59,6 +65,8 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
     decorations,
     viewer,
     sidebar,
+    timelines,
+    comparisons,
     runner.onDidCompute(({ report, spec, label, startedAt }) => {
       sidebar.add(report, spec, label);
       problems.setReport(report, startedAt);
@@ -75,6 +83,8 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
     sidebar,
     decorations,
     hover,
+    timelines,
+    comparisons,
     async exportReportCommand(target) {
       const report = ResultsPanel.current?.currentReport;
       if (!report) {

@@ -13,6 +13,7 @@ import { MANIFEST_NAME, readManifest } from './inputs/discover';
 import type { ConventionName } from './model/conventions';
 import type { LossReport, Num } from './model/report';
 import { computeLossFromFiles, type RunOptions } from './run';
+import { findSpikes, firstNonFinite } from './model/series';
 
 /** One batch of a run: what to compute on (a folder, or the files of one step) and its step. */
 export interface BatchEntry {
@@ -288,37 +289,6 @@ export function timelinePoint(input: string, step: number | null, r: LossReport)
     nonFinite: r.total === null || Object.values(terms).some((v) => v === null) || nonFiniteInput,
     warnings: [...new Set(r.warnings.map((w) => w.code))],
   };
-}
-
-/**
- * Spikes of a series: a finite value above the median of the (up to) `window` finite values
- * before it by more than `k` median absolute deviations and by at least `minRise` of the median.
- * Needs three values before it. Indices into `values`.
- */
-export function findSpikes(values: readonly Num[], window = 5, k = 4, minRise = 0.25): number[] {
-  const out: number[] = [];
-  const median = (a: number[]) => {
-    const s = [...a].sort((x, y) => x - y);
-    const m = s.length >> 1;
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
-  const prev: number[] = [];
-  values.forEach((v, i) => {
-    if (v === null || !Number.isFinite(v)) return;
-    if (prev.length >= 3) {
-      const med = median(prev);
-      const mad = median(prev.map((x) => Math.abs(x - med)));
-      if (v - med > Math.max(k * mad, minRise * Math.abs(med), 1e-12)) out.push(i);
-    }
-    prev.push(v);
-    if (prev.length > window) prev.shift();
-  });
-  return out;
-}
-
-/** The first point whose loss is not finite (index), or -1. */
-export function firstNonFinite(points: readonly { total: Num; nonFinite?: boolean; terms?: Record<string, Num> }[]): number {
-  return points.findIndex((p) => p.total === null || p.nonFinite === true);
 }
 
 /** A line of `--each`'s closing table. */

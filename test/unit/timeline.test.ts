@@ -15,7 +15,8 @@ import { decodeNpy, encodeNpy } from '../../src/tensor/npy';
 import { encodeNpz } from '../../src/tensor/npz';
 import { readTensorFile } from '../../src/tensor/tensorFile';
 import type { Tensor } from '../../src/tensor/tensor';
-import { batchStamp, findSpikes, firstNonFinite, listBatches, stepOfFileName, stepOfFolderName, waitUntilSettled } from '../../src/cornernet/timeline';
+import { findSpikes, firstNonFinite } from '../../src/cornernet/model/series';
+import { batchStamp, listBatches, stepOfFileName, stepOfFolderName, waitUntilSettled } from '../../src/cornernet/timeline';
 import { compareBatches } from '../../src/cornernet/abCompare';
 import { makeSyntheticBatch, REALISTIC_SPEC } from '../support/synthetic';
 
