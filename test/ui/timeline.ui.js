@@ -5,7 +5,7 @@
 // of Two Batches" on two selected folders (A and B side by side, tables sorted by change, the
 // difference heatmap in a diverging colormap). The dumps are made here from the p01_basic fixture
 // (logits shifted per step). Writes test/ui/shots/timeline.png, timeline-open-step.png,
-// timeline-watch.png, compare.png.
+// timeline-watch.png, compare.png, compare-diff.png.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -167,4 +167,6 @@ exports.run = async ({ page, helpers, workspaceDir, log }) => {
   assert.match(await cmp.locator('#pixels').textContent(), /targets are identical/);
   await cmp.locator('#side-a').scrollIntoViewIfNeeded();
   await helpers.screenshot('compare');
+  await cmp.locator('#diff-loss').scrollIntoViewIfNeeded();
+  await helpers.screenshot('compare-diff');
 };

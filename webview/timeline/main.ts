@@ -163,7 +163,11 @@ function drawChart(host: HTMLElement, xs: number[], series: { name: string; valu
     cursor: { drag: { x: true, y: false } },
     legend: { live: true },
     hooks: {
-      draw: [(u) => drawMarks(u, spikes, nonFinite, batches)],
+      draw: [
+        (u) => drawMarks(u, spikes, nonFinite, batches),
+        // Where each step is on the plot (CSS pixels in .u-over), once laid out: tests click there.
+        (u) => u.over.setAttribute('data-step-x', JSON.stringify(xs.map((x) => Math.round(u.valToPos(x, 'x'))))),
+      ],
     },
   };
   // A log scale cannot show zero or negative values: those become gaps.
@@ -177,9 +181,6 @@ function drawChart(host: HTMLElement, xs: number[], series: { name: string; valu
     const idx = plot!.cursor.idx;
     if (idx !== null && idx !== undefined) post({ type: 'open', index: idx });
   });
-  // Where each step is on the plot (CSS pixels in .u-over): tests click there.
-  const positions = xs.map((x) => Math.round(plot!.valToPos(x, 'x')));
-  plot.over.setAttribute('data-step-x', JSON.stringify(positions));
   plot.over.setAttribute('data-steps', JSON.stringify(xs));
 }
 
