@@ -61,8 +61,8 @@ export class ComparePanel implements vscode.Disposable {
   private failure: string | undefined;
   private ready = false;
   private disposed = false;
+  /** What the webview last said it drew (its chart or tables). */
   lastRendered: CompareRendered | undefined;
-  private readonly renderWaiters: { predicate: (r: CompareRendered) => boolean; resolve: (r: CompareRendered) => void }[] = [];
 
   constructor(
     extensionUri: vscode.Uri,
@@ -98,21 +98,6 @@ export class ComparePanel implements vscode.Disposable {
       void vscode.window.showErrorMessage(`CornerNet Inspector: ${this.failure}`);
     }
     this.post();
-  }
-
-  waitForRender(timeoutMs = 30000, predicate: (r: CompareRendered) => boolean = () => true): Promise<CompareRendered> {
-    if (this.lastRendered && predicate(this.lastRendered)) return Promise.resolve(this.lastRendered);
-    return new Promise((resolve, reject) => {
-      const w = { predicate, resolve };
-      this.renderWaiters.push(w);
-      setTimeout(() => {
-        const i = this.renderWaiters.indexOf(w);
-        if (i >= 0) {
-          this.renderWaiters.splice(i, 1);
-          reject(new Error(`the comparison did not render in ${timeoutMs} ms`));
-        }
-      }, timeoutMs);
-    });
   }
 
   private async receive(raw: unknown): Promise<void> {
@@ -159,12 +144,6 @@ export class ComparePanel implements vscode.Disposable {
       }
       case 'rendered':
         this.lastRendered = msg.rendered;
-        for (const w of [...this.renderWaiters]) {
-          if (w.predicate(msg.rendered)) {
-            this.renderWaiters.splice(this.renderWaiters.indexOf(w), 1);
-            w.resolve(msg.rendered);
-          }
-        }
         return;
     }
   }

@@ -69,8 +69,8 @@ export class TimelinePanel implements vscode.Disposable {
   private timer: NodeJS.Timeout | undefined;
   private disposed = false;
   private ready = false;
+  /** What the webview last said it drew (its chart or tables). */
   lastRendered: TimelineRendered | undefined;
-  private readonly renderWaiters: { predicate: (r: TimelineRendered) => boolean; resolve: (r: TimelineRendered) => void }[] = [];
 
   constructor(
     extensionUri: vscode.Uri,
@@ -111,22 +111,6 @@ export class TimelinePanel implements vscode.Disposable {
     };
   }
 
-  /** Resolves with the next render report that satisfies `predicate` (tests). */
-  waitForRender(timeoutMs = 30000, predicate: (r: TimelineRendered) => boolean = () => true): Promise<TimelineRendered> {
-    if (this.lastRendered && predicate(this.lastRendered)) return Promise.resolve(this.lastRendered);
-    return new Promise((resolve, reject) => {
-      const w = { predicate, resolve };
-      this.renderWaiters.push(w);
-      setTimeout(() => {
-        const i = this.renderWaiters.indexOf(w);
-        if (i >= 0) {
-          this.renderWaiters.splice(i, 1);
-          reject(new Error(`the timeline did not render in ${timeoutMs} ms`));
-        }
-      }, timeoutMs);
-    });
-  }
-
   private receive(raw: unknown): void {
     const msg = parseFromTimeline(raw);
     if (!msg) {
@@ -147,12 +131,6 @@ export class TimelinePanel implements vscode.Disposable {
       }
       case 'rendered': {
         this.lastRendered = msg.rendered;
-        for (const w of [...this.renderWaiters]) {
-          if (w.predicate(msg.rendered)) {
-            this.renderWaiters.splice(this.renderWaiters.indexOf(w), 1);
-            w.resolve(msg.rendered);
-          }
-        }
         return;
       }
     }
