@@ -14,7 +14,7 @@ import { MIN_THREADED_PIXELS, computeLoss, computeLossThreaded } from './loss/co
 import { FocalWorkers, resolveThreadCount } from './focal/parallel';
 import type { LossReport, RoleReport, UnusedReport } from './model/report';
 import { CONVENTIONS, conventionWeights, type ConventionChoice, type ConventionName } from './model/conventions';
-import { detectConvention, resolveDenseRoles, type DenseResolution } from './inputs/conventionRoles';
+import { conventionOfRoleNames, detectConvention, resolveDenseRoles, type DenseResolution } from './inputs/conventionRoles';
 import { loadDenseInputs, type DenseInputs } from './inputs/denseLoad';
 import { computeDense } from './loss/denseReport';
 import { viewInputsOf } from './denseViews';
@@ -106,6 +106,11 @@ export function chooseConvention(discovery: Discovery, options: Pick<RunOptions,
   if (options.convention) return forced(options.convention, 'option', `${CONVENTIONS[options.convention].label}: chosen with --convention`);
   if (discovery.convention) return forced(discovery.convention.name, 'manifest', `${CONVENTIONS[discovery.convention.name].label}: "convention" in ${discovery.convention.file}`);
   if (options.settingConvention) return forced(options.settingConvention, 'setting', `${CONVENTIONS[options.settingConvention].label}: the cornernet.convention setting`);
+  // Roles assigned by name (a manifest, --role, a notebook's variables) say whose roles they are.
+  const named = conventionOfRoleNames(discovery.assignments.map((a) => a.name));
+  if (named && named !== detected.name && discovery.assignments.length >= discovery.arrays.length / 2) {
+    return { name: named, how: 'detected', reason: `${CONVENTIONS[named].label}: the roles assigned are its own (${discovery.assignments.map((a) => a.name).slice(0, 4).join(', ')}...)`, alternatives: [detected.name, ...detected.alternatives].filter((n) => n !== named) };
+  }
   return detected;
 }
 
@@ -297,6 +302,7 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
     report.timings.readMs = headerMs + loaded.readMs;
     report.timings.heatmapReadMs = streamed.readMs / (workers.size + 1);
     finish(report, discovery, resolution, loaded);
+    report.conventionChoice = chooseConvention(discovery, options);
     progress(1, 'done');
     if (!keep) return { report };
     return { report, inputs: loaded.inputs, heat: plan, positives: { tl: streamed.scans.tl.positives, br: streamed.scans.br.positives } };
@@ -345,6 +351,7 @@ export async function computeLossWithInputs(
   }
   report.timings.readMs = headerMs + loaded.readMs;
   report.timings.computeMs += loaded.assembleMs;
+  report.conventionChoice = chooseConvention(discovery, options);
   return { report: finish(report, discovery, resolution, loaded), inputs: loaded.inputs };
 }
 

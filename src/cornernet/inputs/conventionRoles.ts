@@ -49,10 +49,11 @@ export const DENSE_ROLES: Readonly<Record<DenseConvention, readonly DenseRoleSpe
   'mmdet-cornernet': [
     o('tl_heats', ['tl_heat', 'tl_heatmap', 'pred_tl_heats'], ['B', 'C', 'H', 'W'], 'top-left heatmap logits per level [L,B,C,H,W]'),
     o('br_heats', ['br_heat', 'br_heatmap', 'pred_br_heats'], ['B', 'C', 'H', 'W'], 'bottom-right heatmap logits per level'),
-    o('tl_embs', ['tl_emb', 'tl_embedding', 'tl_embeddings'], ['B', 'E', 'H', 'W'], 'top-left embedding maps [L,B,1,H,W]'),
-    o('br_embs', ['br_emb', 'br_embedding', 'br_embeddings'], ['B', 'E', 'H', 'W'], 'bottom-right embedding maps'),
-    o('tl_offs', ['tl_off', 'tl_offset', 'tl_offsets'], ['B', 2, 'H', 'W'], 'top-left offset maps [L,B,2,H,W] (x, y)'),
-    o('br_offs', ['br_off', 'br_offset', 'br_offsets'], ['B', 2, 'H', 'W'], 'bottom-right offset maps'),
+    // CornerNet's names for the same maps too (tl_tag, tl_regr): a notebook plan names roles so.
+    o('tl_embs', ['tl_emb', 'tl_embedding', 'tl_embeddings', 'tl_tag', 'tl_tag_map'], ['B', 'E', 'H', 'W'], 'top-left embedding maps [L,B,1,H,W]'),
+    o('br_embs', ['br_emb', 'br_embedding', 'br_embeddings', 'br_tag', 'br_tag_map'], ['B', 'E', 'H', 'W'], 'bottom-right embedding maps'),
+    o('tl_offs', ['tl_off', 'tl_offset', 'tl_offsets', 'tl_regr', 'tl_regr_map'], ['B', 2, 'H', 'W'], 'top-left offset maps [L,B,2,H,W] (x, y)'),
+    o('br_offs', ['br_off', 'br_offset', 'br_offsets', 'br_regr', 'br_regr_map'], ['B', 2, 'H', 'W'], 'bottom-right offset maps'),
     t('topleft_heatmap', ['gt_topleft_heatmap'], ['B', 'C', 'H', 'W'], 'CornerHead.get_targets top-left gaussians [B,C,H,W]'),
     t('bottomright_heatmap', ['gt_bottomright_heatmap'], ['B', 'C', 'H', 'W'], 'bottom-right gaussians [B,C,H,W]'),
     t('topleft_offset', ['gt_topleft_offset'], ['B', 2, 'H', 'W'], 'dense top-left offset targets [B,2,H,W]'),
@@ -240,7 +241,8 @@ export function resolveDenseRoles(convention: DenseConvention, arrays: readonly 
     }
     const stack = a.stack ?? (m && !specs.some((s) => s.names.includes(n)) ? Number(m[2]) : undefined);
     // An assignment replaces what names inferred for that role, and its array claims nothing else.
-    matches = matches.filter((x) => x.spec.role !== spec.role && !(x.ref.file === a.ref.file && x.ref.key === a.ref.key));
+    // (Several assignments of one role are its stacks: only what names inferred is replaced.)
+    matches = matches.filter((x) => !(x.origin === 'name' && x.spec.role === spec.role) && !(x.ref.file === a.ref.file && x.ref.key === a.ref.key));
     matches.push({ spec, ref: a.ref, ...(stack !== undefined ? { stack } : {}), origin: a.origin });
   }
   const byRole = new Map<string, Match[]>();
@@ -366,4 +368,51 @@ export function isDenseRoleName(name: string): boolean {
 
 export function allDenseRoleNames(): string[] {
   return [...new Set(Object.values(DENSE_ROLES).flatMap((specs) => specs.map((s) => s.role)))];
+}
+
+/**
+ * The convention that role names given by the user (a manifest's roles, `--role`, a notebook's
+ * plan) belong to: the one whose roles hold them all, a dense one over CornerNet's when both do
+ * (`tl_heats` is an alias of CornerNet's tl_heat and mmdet's own name), undefined when there are
+ * none or no convention holds them all.
+ */
+export function conventionOfRoleNames(names: readonly string[]): ConventionName | undefined {
+  if (!names.length) return undefined;
+  const holds = (c: DenseConvention, name: string) => {
+    const n = normalizeName(name);
+    const m = /^(.*)_(\d{1,3})$/.exec(n);
+    return DENSE_ROLES[c].some((s) => s.names.includes(n) || (m !== null && s.stacked && s.names.includes(m[1]!)));
+  };
+  const dense = (['mmdet-cornernet', 'centernet', 'mmdet-centernet'] as const).filter((c) => names.every((n) => holds(c, n)));
+  const cornernet = names.every((n) => parseRoleName(n) !== undefined);
+  // A name only a dense convention has decides; otherwise CornerNet's own names win.
+  if (dense.length && (!cornernet || names.some((n) => parseRoleName(n) === undefined))) return dense[0];
+  if (cornernet) return 'cornernet';
+  return dense[0];
+}
+
+/** Whether an archive's or a dict variable's name says its keys are outputs or targets. */
+export function sideOfName(name: string): 'output' | 'target' | undefined {
+  const n = normalizeName(name);
+  return OUTPUT_ARCHIVE.test(n) ? 'output' : TARGET_ARCHIVE.test(n) ? 'target' : undefined;
+}
+
+/**
+ * The dense role a name gives (`hm`, `center_heatmap_target`, `tl_heats_1`), with `side` read from
+ * a container's name: CenterNet's `hm` under `batch` is the target `gt_hm`.
+ */
+export function denseRoleOf(name: string, side?: 'output' | 'target'): { convention: DenseConvention; role: string; stack?: number } | undefined {
+  const n = normalizeName(name);
+  const tries = side === 'target' ? [`gt_${n}`, n] : side === 'output' ? [`pred_${n}`, n] : [n];
+  for (const t of tries) {
+    const m = /^(.*)_(\d{1,3})$/.exec(t);
+    for (const c of ['centernet', 'mmdet-centernet', 'mmdet-cornernet'] as const) {
+      for (const spec of DENSE_ROLES[c]) {
+        if (side === 'target' && spec.side === 'output' && t === n && spec.names.includes(`gt_${n}`)) continue;
+        if (spec.names.includes(t)) return { convention: c, role: spec.role };
+        if (m && spec.stacked && spec.names.includes(m[1]!)) return { convention: c, role: spec.role, stack: Number(m[2]) };
+      }
+    }
+  }
+  return undefined;
 }
