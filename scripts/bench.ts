@@ -48,6 +48,10 @@ import { classThumbnails, countPositives, heatSlice, worstPlane } from '../src/c
 import type { LossInputs } from '../src/cornernet/model/batch';
 import { REALISTIC_SPEC, makeSyntheticBatch } from '../test/support/synthetic';
 import { encodeNpy } from '../src/tensor/npy';
+import { encodeNpz } from '../src/tensor/npz';
+import { centernetToMmdetCenternet, cornernetToMmdetCornernet } from '../src/cornernet/loss/mapping';
+import { resolveDenseRoles } from '../src/cornernet/inputs/conventionRoles';
+import { loadDenseInputs } from '../src/cornernet/inputs/denseLoad';
 import { KernelError } from '../src/notebook/kernel';
 import { inspectKernel, pullInputs } from '../src/notebook/pull';
 import { pairChoices, planOutsTargets } from '../src/notebook/variables';
@@ -236,6 +240,128 @@ function runTorch(dir: string): TorchResult | { unavailable: string } {
   return { ...(JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchResult), npFirstLoadMs: { median: m, min, runs: firstLoads.length } };
 }
 
+/**
+ * The other conventions at the realistic size, built from the same synthetic batch: mmdet
+ * CornerHead (its native files, through loss/mapping.ts), CenterNet (output.npz + batch.npz with
+ * the tl heatmaps as centers, the tl offsets as reg and synthetic sizes) and mmdet CenterNetHead
+ * (through the mapping). In process (N runs after a warm-up) and through the CLI (a fresh process).
+ */
+async function benchConventions(batch: ReturnType<typeof makeSyntheticBatch>, root: string, n: number) {
+  const { S, B, C, H, W, K } = REALISTIC_SPEC;
+  const a = batch.arrays;
+  const f32 = (t: { data: unknown }) => t.data as Float32Array;
+  const per = (t: { data: unknown }, inner: number) => Array.from({ length: S }, (_, s) => f32(t).subarray(s * inner, (s + 1) * inner));
+  const write = (dir: string, name: string, t: Parameters<typeof encodeNpy>[0]) => writeFileSync(path.join(dir, name), encodeNpy(t));
+  const cat = (parts: ArrayLike<number>[]) => {
+    const out = new Float32Array(parts.reduce((x, p) => x + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  };
+  const HW = H * W;
+  const cn = {
+    dims: { stacks: S, B, C, H, W, K },
+    tlHeat: per(a.tl_heat!, B * C * HW),
+    brHeat: per(a.br_heat!, B * C * HW),
+    tlTagMap: per(a.tl_tag_map!, B * HW),
+    brTagMap: per(a.br_tag_map!, B * HW),
+    tlRegrMap: per(a.tl_regr_map!, B * 2 * HW),
+    brRegrMap: per(a.br_regr_map!, B * 2 * HW),
+    gtTlHeat: f32(a.gt_tl_heat!),
+    gtBrHeat: f32(a.gt_br_heat!),
+    gtMask: a.gt_mask!.data as Uint8Array,
+    tlInd: a.tl_ind!.data as BigInt64Array,
+    brInd: a.br_ind!.data as BigInt64Array,
+    gtTlRegr: f32(a.gt_tl_regr!),
+    gtBrRegr: f32(a.gt_br_regr!),
+    precision: 'float32' as const,
+  };
+  const dirs: Record<string, string> = {};
+  // mmdet CornerHead: its own names.
+  const mm = cornernetToMmdetCornernet(cn).value;
+  dirs['mmdet-cornernet'] = path.join(root, 'mmdet-cornernet');
+  mkdirSync(dirs['mmdet-cornernet']);
+  const md = dirs['mmdet-cornernet'];
+  write(md, 'tl_heats.npy', { dtype: 'float32', shape: [S, B, C, H, W], data: cat(mm.tlHeats) });
+  write(md, 'br_heats.npy', { dtype: 'float32', shape: [S, B, C, H, W], data: cat(mm.brHeats) });
+  write(md, 'tl_embs.npy', { dtype: 'float32', shape: [S, B, 1, H, W], data: cat(mm.tlEmbs) });
+  write(md, 'br_embs.npy', { dtype: 'float32', shape: [S, B, 1, H, W], data: cat(mm.brEmbs) });
+  write(md, 'tl_offs.npy', { dtype: 'float32', shape: [S, B, 2, H, W], data: cat(mm.tlOffs) });
+  write(md, 'br_offs.npy', { dtype: 'float32', shape: [S, B, 2, H, W], data: cat(mm.brOffs) });
+  write(md, 'topleft_heatmap.npy', { dtype: 'float32', shape: [B, C, H, W], data: mm.topleftHeatmap as Float32Array });
+  write(md, 'bottomright_heatmap.npy', { dtype: 'float32', shape: [B, C, H, W], data: mm.bottomrightHeatmap as Float32Array });
+  write(md, 'topleft_offset.npy', { dtype: 'float32', shape: [B, 2, H, W], data: mm.topleftOffset as Float32Array });
+  write(md, 'bottomright_offset.npy', { dtype: 'float32', shape: [B, 2, H, W], data: mm.bottomrightOffset as Float32Array });
+  const corners = mm.corners as ArrayLike<number>;
+  write(md, 'corner_embedding.npy', { dtype: 'int64', shape: [B, corners.length / (B * 4), 2, 2], data: BigInt64Array.from(Array.from(corners, (v) => BigInt(v))) });
+  // CenterNet: as np.savez('output.npz', **output) and np.savez('batch.npz', **batch) write them.
+  dirs.centernet = path.join(root, 'centernet');
+  mkdirSync(dirs.centernet);
+  const wh = new Float32Array(B * K * 2).map((_, i) => 4 + ((i * 7919) % 29));
+  const whMap = new Float32Array(S * B * 2 * HW).map((_, i) => 4 + ((i * 104729) % 31));
+  writeFileSync(
+    path.join(dirs.centernet, 'output.npz'),
+    encodeNpz([
+      { key: 'hm', tensor: { dtype: 'float32', shape: [S, B, C, H, W], data: f32(a.tl_heat!) } },
+      { key: 'wh', tensor: { dtype: 'float32', shape: [S, B, 2, H, W], data: whMap } },
+      { key: 'reg', tensor: { dtype: 'float32', shape: [S, B, 2, H, W], data: f32(a.tl_regr_map!) } },
+    ]),
+  );
+  writeFileSync(
+    path.join(dirs.centernet, 'batch.npz'),
+    encodeNpz([
+      { key: 'hm', tensor: { dtype: 'float32', shape: [B, C, H, W], data: f32(a.gt_tl_heat!) } },
+      { key: 'reg_mask', tensor: { dtype: 'uint8', shape: [B, K], data: a.gt_mask!.data as Uint8Array } },
+      { key: 'ind', tensor: { dtype: 'int64', shape: [B, K], data: a.tl_ind!.data as BigInt64Array } },
+      { key: 'wh', tensor: { dtype: 'float32', shape: [B, K, 2], data: wh } },
+      { key: 'reg', tensor: { dtype: 'float32', shape: [B, K, 2], data: f32(a.gt_tl_regr!) } },
+    ]),
+  );
+  // mmdet CenterNetHead: one level (the last stack), probabilities.
+  const ctd = await computeDenseFromDir(dirs.centernet);
+  if (ctd.convention === 'centernet') {
+    const m2 = centernetToMmdetCenternet(ctd.inputs).value;
+    dirs['mmdet-centernet'] = path.join(root, 'mmdet-centernet');
+    mkdirSync(dirs['mmdet-centernet']);
+    const d2 = dirs['mmdet-centernet'];
+    write(d2, 'center_heatmap_pred.npy', { dtype: 'float32', shape: [B, C, H, W], data: m2.centerHeatmapPred as Float32Array });
+    write(d2, 'wh_pred.npy', { dtype: 'float32', shape: [B, 2, H, W], data: m2.whPred as Float32Array });
+    write(d2, 'offset_pred.npy', { dtype: 'float32', shape: [B, 2, H, W], data: m2.offsetPred as Float32Array });
+    write(d2, 'center_heatmap_target.npy', { dtype: 'float32', shape: [B, C, H, W], data: m2.centerHeatmapTarget as Float32Array });
+    write(d2, 'wh_target.npy', { dtype: 'float32', shape: [B, 2, H, W], data: m2.whTarget as Float32Array });
+    write(d2, 'offset_target.npy', { dtype: 'float32', shape: [B, 2, H, W], data: m2.offsetTarget as Float32Array });
+    write(d2, 'wh_offset_target_weight.npy', { dtype: 'float32', shape: [B, 2, H, W], data: m2.whOffsetTargetWeight as Float32Array });
+  }
+  const out: Record<string, { inProcess: { readMs: ReturnType<typeof stats>; computeMs: ReturnType<typeof stats> }; cli: { computeMs: number; readMs: number; wallMs: number; maxRssMB: number }; total: number | null; heatPixels: number }> = {};
+  for (const [name, dir] of Object.entries(dirs)) {
+    const read: number[] = [];
+    const compute: number[] = [];
+    let total: number | null = null;
+    for (let i = 0; i < n + 1; i++) {
+      const r = await computeLossFromFiles({ paths: [dir] });
+      if (r.convention !== name) throw new Error(`bench: ${dir} was read as ${r.convention}`);
+      total = r.total;
+      if (i >= 1) {
+        read.push(r.timings.readMs);
+        compute.push(r.timings.computeMs);
+      }
+    }
+    const c = runCli(dir, []);
+    const heatPixels = (name === 'mmdet-cornernet' ? 2 * S : name === 'centernet' ? S : 1) * B * C * HW;
+    out[name] = { inProcess: { readMs: stats(read), computeMs: stats(compute) }, cli: { computeMs: c.computeMs, readMs: c.readMs, wallMs: c.wallMs, maxRssMB: c.maxRssMB }, total, heatPixels };
+  }
+  return out;
+}
+
+async function computeDenseFromDir(dir: string) {
+  const discovery = await discoverInputs({ paths: [dir] });
+  const resolution = resolveDenseRoles('centernet', discovery.arrays);
+  return (await loadDenseInputs(resolution)).loaded;
+}
+
 async function main() {
   const log = (s: string) => !json && console.log(s);
   const t0 = performance.now();
@@ -336,6 +462,13 @@ async function main() {
     const cliStreamed = cli([]);
     const cliWhole = cli(['--no-stream']);
     const each = runEachCli(dir, 20);
+    const conventionsDir = mkdtempSync(path.join(os.tmpdir(), 'cornernet-bench-conv-'));
+    let conventions: Awaited<ReturnType<typeof benchConventions>>;
+    try {
+      conventions = await benchConventions(batch, conventionsDir, Math.max(1, Math.min(runs, 5)));
+    } finally {
+      rmSync(conventionsDir, { recursive: true, force: true });
+    }
 
     const torch = runTorch(dir);
     const orig = 'unavailable' in torch ? undefined : torch;
@@ -363,6 +496,7 @@ async function main() {
       cli: { streamed: cliStreamed, whole: cliWhole },
       rss: { streamedMB: cliStreamed.maxRssMB, wholeMB: cliWhole.maxRssMB, limitMB: rssLimitMB },
       each,
+      conventions,
       original: orig ?? { unavailable: (torch as { unavailable: string }).unavailable },
       notebook,
       fromTests,
@@ -416,6 +550,10 @@ async function main() {
         log(`cli (${name}, ${c.readMs.runs} fresh processes): read ${ms(c.readMs)}; compute ${ms(c.computeMs)}${name === 'streamed' ? ` (heatmaps read during it: ${ms(c.heatmapReadMs)})` : ''}; wall ${ms(c.wallMs)}; peak RSS ${c.maxRssMB.toFixed(0)} MB`);
       }
       log(`cli --each over ${each.steps} steps of the batch (one process): wall ${(each.wallMs / 1000).toFixed(2)} s, ${each.wallPerStepMs.toFixed(0)} ms per step (read + compute per step ${ms(each.stepMs)}); peak RSS ${each.maxRssMB.toFixed(0)} MB (one run: ${cliStreamed.maxRssMB.toFixed(0)} MB): ${result.checks.eachRssBounded ? 'bounded' : 'GROWS'}`);
+      log(`the other conventions at the same size (in process: read / compute medians; CLI: a fresh process), next to CornerNet's compute ${ms(ip.streamed.computeMs)}:`);
+      for (const [name, c] of Object.entries(conventions)) {
+        log(`  ${name.padEnd(16)} ${(c.heatPixels / 1e6).toFixed(1)} M heat pixels: read ${ms(c.inProcess.readMs)}; compute ${ms(c.inProcess.computeMs)}; CLI compute ${c.cli.computeMs.toFixed(0)} ms, wall ${c.cli.wallMs.toFixed(0)} ms, peak RSS ${c.cli.maxRssMB.toFixed(0)} MB; total ${c.total}`);
+      }
       log(`peak RSS: streamed ${cliStreamed.maxRssMB.toFixed(0)} MB, whole ${cliWhole.maxRssMB.toFixed(0)} MB; limit 1.5 x input + 100 MB = ${rssLimitMB.toFixed(0)} MB: ${result.checks.rssWithinLimit ? 'ok' : 'OVER'}`);
       if (orig) {
         log(`original (torch ${orig.torch}, ${orig.threads} thread, ${orig.forwardMs.runs} runs after 2 warm-ups):`);
