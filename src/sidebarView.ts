@@ -4,6 +4,7 @@
  * with role, shape, dtype and NaN/Inf counts (click: open in the tensor viewer). Its webview is
  * torn down when hidden; the state is posted again whenever it becomes visible.
  */
+import { CONVENTIONS } from './cornernet/model/conventions';
 import * as vscode from 'vscode';
 import type { LossReport } from './cornernet/model/report';
 import { log } from './log';
@@ -100,16 +101,19 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
   state(): SidebarState {
     const latest = this.runs[0];
     const current = this.runs.find((r) => r.id === this.currentId) ?? latest;
-    const l = latest?.report;
+    // The loss shown is the run shown in the results panel, so that it and the tensor list below
+    // describe the same run (the newest, unless an older one was clicked).
+    const l = current?.report;
     const r = current?.report;
     return {
-      ...(latest && l
+      ...(current && l
         ? {
             latest: {
-              runId: latest.id,
-              label: latest.label,
+              runId: current.id,
+              label: current.label,
               total: l.total,
-              terms: { focal: l.contribution.focal, pull: l.contribution.pull, push: l.contribution.push, regr: l.contribution.regr },
+              convention: CONVENTIONS[l.convention ?? 'cornernet'].label,
+              terms: sidebarTerms(l),
               warnings: l.warnings.map((w) => ({ code: w.code, message: w.message })),
             },
           }
@@ -138,5 +142,32 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
 
   dispose(): void {
     for (const d of this.disposables.splice(0)) d.dispose();
+  }
+}
+
+/**
+ * Terms that add up to the total: CornerNet's contributions (weighted, / stacks), mmdetection's
+ * loss-dict entries, CenterNet's weighted terms.
+ */
+function sidebarTerms(r: LossReport): [string, number | null][] {
+  switch (r.convention ?? 'cornernet') {
+    case 'cornernet':
+      return [
+        ['focal', r.contribution.focal],
+        ['pull', r.contribution.pull],
+        ['push', r.contribution.push],
+        ['regr', r.contribution.regr],
+      ];
+    case 'centernet': {
+      const w = r.weights;
+      const t = (k: string, wk: string) => (r.terms[k] === null || r.terms[k] === undefined ? null : (w[wk] ?? 1) * r.terms[k]!);
+      return [
+        ['hm', t('hm_loss', 'hm')],
+        ['wh', t('wh_loss', 'wh')],
+        ['off', t('off_loss', 'off')],
+      ];
+    }
+    default:
+      return Object.entries(r.terms).filter(([k]) => k !== 'loss') as [string, number | null][];
   }
 }

@@ -30,7 +30,10 @@ export interface SidebarState {
     runId: number;
     label: string;
     total: number | null;
-    terms: { focal: number | null; pull: number | null; push: number | null; regr: number | null };
+    /** The convention's label (CornerNet, mmdetection CornerHead, CenterNet...). */
+    convention: string;
+    /** Terms that add up to the total, by the convention's names. */
+    terms: [string, number | null][];
     warnings: { code: string; message: string }[];
   };
   runs: SidebarRun[];

@@ -326,9 +326,15 @@ describe('side view', () => {
     assert.equal(s.runs[1]!.total, a.total);
     assert.equal(s.tensors.length, b.inputs.roles.length);
     assert.ok(s.tensors.every((t) => t.nonFinite === 0));
+    const sum = s.latest!.terms.reduce((x, [, v]) => x + (v ?? NaN), 0);
+    assert.ok(Math.abs(sum - b.total!) <= 1e-9 * Math.abs(b.total!), `the terms add up to the total: ${sum} vs ${b.total}`);
     assert.ok(api.reopenRun(s.runs[1]!.id));
     assert.equal(api.currentReport()?.total, a.total);
-    assert.equal(api.sidebarState().latest?.total, b.total, 'the latest stays the latest computed');
+    // The loss and the tensor list describe the same run: the one shown in the panel.
+    const after = api.sidebarState();
+    assert.equal(after.latest?.total, a.total, 'the loss shown is the reopened run');
+    assert.equal(after.tensors.length, a.inputs.roles.length);
+    assert.equal(after.runs[0]!.total, b.total, 'the runs list keeps its order');
     await vscode.commands.executeCommand('workbench.view.extension.cornernet');
   });
 });

@@ -25,15 +25,11 @@ function render(s: SidebarState): void {
   }
   const l = s.latest;
   root.append(
-    el('h2', {}, 'Latest loss'),
+    el('h2', {}, 'Loss'),
     el('p', { class: 'inputs', title: l.label }, l.label),
     el('div', { class: 'total' }, el('span', { class: 'label' }, 'total'), metric('side.total', l.total, 6)),
-    el('p', { class: 'note' }, 'Terms weighted and divided by the stacks: they add up to the total.'),
-    el(
-      'table',
-      { class: 'grid' },
-      el('tbody', {}, ...(['focal', 'pull', 'push', 'regr'] as const).map((t) => el('tr', {}, el('th', { scope: 'row' }, t), el('td', {}, metric(`side.${t}`, l.terms[t]))))),
-    ),
+    el('p', { class: 'note' }, `${l.convention}: the terms as they add up to the total (weighted).`),
+    el('table', { class: 'grid' }, el('tbody', {}, ...l.terms.map(([t, v]) => el('tr', {}, el('th', { scope: 'row' }, t), el('td', {}, metric(`side.${t}`, v)))))),
     l.warnings.length
       ? el('ul', { class: 'side-warnings' }, ...l.warnings.map((w) => el('li', { title: w.message }, el('code', {}, w.code))))
       : el('p', { class: 'note' }, 'No warnings.'),
