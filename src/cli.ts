@@ -31,6 +31,9 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
 --json                 print one JSON object (the LossReport) instead of the table
 --convention NAME      cornernet, mmdet-cornernet, centernet or mmdet-centernet (default: from the
                        names; a folder's cornernet.json may say "convention")
+--findings             print the findings (what looks wrong with the batch: code, evidence,
+                       advice) first; --json always has them under "findings"
+--no-findings          skip the diagnosis (one more pass over the heatmaps)
 --heat-is-probability  the heatmap outputs hold probabilities (saved after CenterNet's in-place
                        _sigmoid): turn them back into logits before the loss
 --compare-conventions  also score the batch under the other codebase of its kind (CornerNet <->
@@ -74,6 +77,8 @@ interface CliArgs {
   convention?: ConventionName;
   compare: boolean;
   heatIsProbability: boolean;
+  findings: boolean;
+  noFindings: boolean;
   /** `--each`, `--compare A B`, `--settle MS`. */
   each: boolean;
   abCompare: boolean;
@@ -87,7 +92,7 @@ interface CliArgs {
 }
 
 function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
-  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, heatIsProbability: false, each: false, abCompare: false, stream: true, roles: [], weights: {}, inputs: [] };
+  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, heatIsProbability: false, findings: false, noFindings: false, each: false, abCompare: false, stream: true, roles: [], weights: {}, inputs: [] };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -147,6 +152,12 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
         break;
       case '--heat-is-probability':
         a.heatIsProbability = true;
+        break;
+      case '--findings':
+        a.findings = true;
+        break;
+      case '--no-findings':
+        a.noFindings = true;
         break;
       case '--each':
         a.each = true;
@@ -217,7 +228,7 @@ async function main(argv: string[]): Promise<number> {
     const spec = { paths: args.inputs, roles: args.roles };
     const report = await computeLossFromFiles(spec, runOptionsOf(args));
     if (args.compare) await compareConventions(report, spec, { weights: args.weights, ...(args.convention ? { convention: args.convention } : {}) });
-    process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report) + '\n');
+    process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report, { findingsFirst: args.findings }) + '\n');
     return 0;
   } catch (e) {
     if (e instanceof RoleResolutionError) {
@@ -266,6 +277,7 @@ function runOptionsOf(args: CliArgs) {
   return {
     ...(args.convention ? { convention: args.convention } : {}),
     ...(args.heatIsProbability ? { heatIsProbability: true } : {}),
+    ...(args.noFindings ? { findings: false } : {}),
     weights: args.weights,
     arithmetic: args.exact ? ('exact' as const) : ('original' as const),
     ...(args.top !== undefined ? { topPixels: args.top } : {}),

@@ -32,7 +32,7 @@ export async function compareConventions(report: LossReport, spec: InputSpec, op
   const otherNote = (other: ConventionName) => `scored with ${CONVENTIONS[other].label}'s default weights (${Object.entries(CONVENTIONS[other].weights).map(([k, v]) => `${k} ${v}`).join(', ')})`;
   switch (report.convention) {
     case 'cornernet': {
-      const { inputs } = await computeLossWithInputs(spec, { ...options, stream: false }, { discovery, t0 });
+      const { inputs } = await computeLossWithInputs(spec, { ...options, stream: false, findings: false }, { discovery, t0 });
       const batch = cornernetBatchOf(inputs);
       if (typeof batch === 'string') {
         scores['mmdet-cornernet'] = { total: null, terms: {}, unavailable: batch };
@@ -46,7 +46,7 @@ export async function compareConventions(report: LossReport, spec: InputSpec, op
     }
     case 'mmdet-cornernet': {
       const choice = chooseConvention(discovery, { convention: 'mmdet-cornernet' });
-      const { loaded } = await computeDenseWithInputs(discovery, choice, options, t0);
+      const { loaded } = await computeDenseWithInputs(discovery, choice, { ...options, findings: false }, t0);
       if (loaded.convention !== 'mmdet-cornernet') break;
       const mapped = mmdetCornernetToCornernet(loaded.inputs);
       const cn = computeLoss(lossInputsOf(mapped.value));
@@ -57,7 +57,7 @@ export async function compareConventions(report: LossReport, spec: InputSpec, op
     }
     case 'centernet': {
       const choice = chooseConvention(discovery, { convention: 'centernet' });
-      const { loaded } = await computeDenseWithInputs(discovery, choice, options, t0);
+      const { loaded } = await computeDenseWithInputs(discovery, choice, { ...options, findings: false }, t0);
       if (loaded.convention !== 'centernet') break;
       const mapped = centernetToMmdetCenternet(loaded.inputs);
       const mm = computeMmdetCenternet(mapped.value);
@@ -67,7 +67,7 @@ export async function compareConventions(report: LossReport, spec: InputSpec, op
     }
     case 'mmdet-centernet': {
       const choice = chooseConvention(discovery, { convention: 'mmdet-centernet' });
-      const { loaded } = await computeDenseWithInputs(discovery, choice, options, t0);
+      const { loaded } = await computeDenseWithInputs(discovery, choice, { ...options, findings: false }, t0);
       if (loaded.convention !== 'mmdet-centernet') break;
       const mapped = mmdetCenternetToCenternet(loaded.inputs);
       const cn = computeCenternet(mapped.value, { focal: (l, g, p, hw, b) => focalSums(l, g, p, hw, b, 0) });

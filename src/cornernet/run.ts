@@ -18,11 +18,13 @@ import { conventionOfRoleNames, detectConvention, resolveDenseRoles, type DenseR
 import { loadDenseInputs, type DenseInputs } from './inputs/denseLoad';
 import { computeDense } from './loss/denseReport';
 import { viewInputsOf } from './denseViews';
+import { fileHeatSource, memoryHeatSource, scanHeat, type HeatSource } from './diagnose/heatScan';
+import { computeFindings } from './diagnose/findings';
 import { focalSums } from './focal/focal';
 import { parseRoleName } from './model/roles';
 import { resolveRoles } from './inputs/resolve';
 import { refLabel, type Resolution } from './model/arrays';
-import type { Corner } from './model/roles';
+import { CORNERS, type Corner } from './model/roles';
 import { type StreamPlan } from './focal/stream';
 import { planStreamedHeat } from './inputs/heatPlan';
 import type { LossWarning } from './model/warnings';
@@ -41,6 +43,8 @@ export interface RunOptions {
   compareConventions?: boolean;
   /** The logit heatmap holds probabilities (saved after an in-place sigmoid): undo the sigmoid first. */
   heatIsProbability?: boolean;
+  /** Diagnose the batch (report.findings): one more pass over the heatmaps. Default true. */
+  findings?: boolean;
   arithmetic?: Arithmetic;
   topPixels?: number;
   limits?: Partial<ReadLimits>;
@@ -174,6 +178,7 @@ export async function computeDenseWithInputs(
     return files.length ? { ...w, files } : w;
   });
   report.timings.readMs = headerMs + loaded.readMs;
+  if (options.findings !== false) diagnose(report, denseHeatSource(loaded.loaded));
   progress(1, 'done');
   return { report, resolution, loaded: loaded.loaded };
 }
@@ -303,6 +308,9 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
     report.timings.heatmapReadMs = streamed.readMs / (workers.size + 1);
     finish(report, discovery, resolution, loaded);
     report.conventionChoice = chooseConvention(discovery, options);
+    if (options.findings !== false) {
+      diagnose(report, fileHeatSource(dimsOf(d), plan.jobs.map((j, i) => ({ head: CORNERS[i]!, gt: j.gt, preds: j.logits }))));
+    }
     progress(1, 'done');
     if (!keep) return { report };
     return { report, inputs: loaded.inputs, heat: plan, positives: { tl: streamed.scans.tl.positives, br: streamed.scans.br.positives } };
@@ -352,7 +360,41 @@ export async function computeLossWithInputs(
   report.timings.readMs = headerMs + loaded.readMs;
   report.timings.computeMs += loaded.assembleMs;
   report.conventionChoice = chooseConvention(discovery, options);
-  return { report: finish(report, discovery, resolution, loaded), inputs: loaded.inputs };
+  finish(report, discovery, resolution, loaded);
+  if (options.findings !== false) {
+    const i = loaded.inputs;
+    diagnose(report, memoryHeatSource(dimsOf(i.dims), CORNERS, 'logits', i.gtHeat, { tl: i.heat.tl.map((h) => h.logits), br: i.heat.br.map((h) => h.logits) }));
+  }
+  return { report, inputs: loaded.inputs };
+}
+
+/** Findings from one scan of the heatmaps; its time is `timings.diagnoseMs` (not in computeMs). */
+function diagnose(report: LossReport, source: HeatSource): void {
+  const t0 = performance.now();
+  report.findings = computeFindings(report, scanHeat(source));
+  report.timings.diagnoseMs = performance.now() - t0;
+}
+
+function dimsOf(d: { S: number; B: number; C: number; H: number; W: number }): HeatSource['dims'] {
+  return { S: d.S, B: d.B, C: d.C, H: d.H, W: d.W };
+}
+
+/** A dense convention's heatmaps as the scan takes them (center conventions: one head, `tl`). */
+function denseHeatSource(l: DenseInputs): HeatSource {
+  switch (l.convention) {
+    case 'mmdet-cornernet': {
+      const i = l.inputs;
+      return memoryHeatSource({ S: i.dims.levels, B: i.dims.B, C: i.dims.C, H: i.dims.H, W: i.dims.W }, CORNERS, 'logits', { tl: i.topleftHeatmap, br: i.bottomrightHeatmap }, { tl: i.tlHeats, br: i.brHeats });
+    }
+    case 'centernet': {
+      const i = l.inputs;
+      return memoryHeatSource({ S: i.dims.stacks, B: i.dims.B, C: i.dims.C, H: i.dims.H, W: i.dims.W }, ['tl'], 'logits', { tl: i.target.hm, br: i.target.hm }, { tl: i.hm, br: [] });
+    }
+    case 'mmdet-centernet': {
+      const i = l.inputs;
+      return memoryHeatSource({ S: 1, B: i.dims.B, C: i.dims.C, H: i.dims.H, W: i.dims.W }, ['tl'], 'probabilities', { tl: i.centerHeatmapTarget, br: i.centerHeatmapTarget }, { tl: [i.centerHeatmapPred], br: [] });
+    }
+  }
 }
 
 /** The inputs' description and the warnings of reading, added to a computed report. */

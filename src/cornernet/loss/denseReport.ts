@@ -382,6 +382,8 @@ function mmdetCenternetReport(r: MmdetCenternetResult, d: { B: number; C: number
     center: { x: o.x, y: o.y },
     size: { pred: [num(o.whPred[0]), num(o.whPred[1])], target: [num(o.whTarget[0]), num(o.whTarget[1])], l1: num(o.whL1) },
     ...(o.peakClasses.length ? { class: o.peakClasses[0]! } : {}),
+    // Peaks of several classes on one pixel: one weighted pixel, the last box's targets.
+    ...(o.peakClasses.length > 1 ? { shared: true } : {}),
     box: centerBox(o.x + o.offTarget[0], o.y + o.offTarget[1], o.whTarget[0], o.whTarget[1]),
     predictedBox: centerBox(o.x + o.offPred[0], o.y + o.offPred[1], o.whPred[0], o.whPred[1]),
   }));

@@ -5,6 +5,7 @@
 import type { LossWarning } from './warnings';
 import type { Corner } from './roles';
 import type { ConventionChoice, ConventionName } from './conventions';
+import type { Finding } from './findings';
 
 export type Num = number | null;
 
@@ -223,6 +224,8 @@ export interface LossReport {
   conventions?: Partial<Record<ConventionName, ConventionScore>>;
   /** With `conventions`: why the totals differ, term by term. */
   gaps?: ConventionGap[];
+  /** What is wrong with this batch, most important first (diagnose/findings.ts). */
+  findings?: Finding[];
   timings: {
     /** Headers and array data read before computing, with their NaN/Inf check. */
     readMs: number;
@@ -233,6 +236,8 @@ export interface LossReport {
      * computeMs spent reading them (per thread). Their bytes are then not in readMs.
      */
     heatmapReadMs?: number;
+    /** The diagnosis: one scan of the heatmaps and the findings (not in computeMs). */
+    diagnoseMs?: number;
   };
 }
 

@@ -2,6 +2,13 @@
 import type { LossReport, Num } from '../model/report';
 import { refLabel } from '../model/arrays';
 import { CONVENTIONS } from '../model/conventions';
+import type { FindingPlace } from '../model/findings';
+
+function fmtPlace(p: FindingPlace): string {
+  return [p.input, p.stack !== undefined ? `stack ${p.stack}` : '', p.image !== undefined ? `image ${p.image}` : '', p.class !== undefined ? `class ${p.class}` : '', p.head ?? '', p.y !== undefined ? `y ${p.y}` : '', p.x !== undefined ? `x ${p.x}` : '', p.object !== undefined ? `object ${p.object}` : '']
+    .filter(Boolean)
+    .join(', ');
+}
 
 const fmt = (x: Num, digits = 6): string => (x === null ? 'NaN/Inf' : x === 0 ? '0' : Math.abs(x) >= 1e-4 && Math.abs(x) < 1e6 ? x.toFixed(digits) : x.toExponential(digits - 1));
 const pct = (x: Num): string => (x === null ? '-' : `${(100 * x).toFixed(1)}%`);
@@ -13,7 +20,22 @@ function table(header: string[], rows: string[][], alignLeft = 1): string[] {
   return [line(header), ...rows.map(line)];
 }
 
-export function formatReport(r: LossReport): string {
+/** The findings as the CLI prints them (`--findings`): most important first, evidence places and advice. */
+export function formatFindings(r: LossReport): string {
+  const fs = r.findings ?? [];
+  if (!fs.length) return '  findings: none (nothing looks wrong with this batch)';
+  const out = [`  findings (${fs.length}), most important first:`];
+  for (const f of fs) {
+    out.push(`    [${f.code}] ${f.severity}: ${f.title}`);
+    const where = f.evidence.where.slice(0, 5).map(fmtPlace).filter(Boolean);
+    if (where.length) out.push(`      where: ${where.join('; ')}${f.evidence.where.length > 5 ? `; ... (${f.evidence.where.length} places)` : ''}`);
+    out.push(`      advice: ${f.advice}`);
+  }
+  return out.join('\n');
+}
+
+export function formatReport(r: LossReport, options: { findingsFirst?: boolean } = {}): string {
+  if (options.findingsFirst) return `${formatFindings(r)}\n\n${formatReport(r)}`;
   if (r.convention !== 'cornernet') return formatDenseReport(r);
   const out: string[] = [];
   const { batch, classes, height, width, maxObjects } = r.sizes;
@@ -150,6 +172,10 @@ function tail(r: LossReport): string[] {
       else out.push(`    ${name.padEnd(16)} total ${fmt(s.total, 6)}  (${Object.entries(s.terms).filter(([k]) => k !== 'loss').map(([k, v]) => `${k} ${fmt(v, 4)}`).join(', ')})`);
     }
     for (const g of r.gaps ?? []) out.push(`    ${g.term}: ${g.summary}`);
+  }
+  if (r.findings?.length) {
+    out.push('');
+    out.push(`  findings: ${r.findings.map((f) => f.code).join(', ')} (--findings shows them with their evidence first)`);
   }
   out.push('');
   const dir = commonDir([...r.inputs.roles, ...r.inputs.unused].map((u) => u.file));
