@@ -89,9 +89,13 @@ export class LossRunner implements PanelHost {
   /** Runs a notebook run again (set by the notebook command): its arrays live in a kernel. */
   notebookRerun: ((spec: RunSpec, how: 'again' | 'changeRoles' | 'restore') => Promise<LossReport | undefined>) | undefined;
 
+  /** Runs a debug-session run again (set by the debug command): its arrays live in a paused frame. */
+  debugRerun: ((spec: RunSpec, how: 'again' | 'changeRoles' | 'restore') => Promise<LossReport | undefined>) | undefined;
+
   /** PanelHost: the panel's "Recompute" / "Change roles..." and restoring after a reload. */
   async recompute(spec: RunSpec, how: 'again' | 'changeRoles' | 'restore'): Promise<LossReport | undefined> {
     if (spec.notebook) return this.notebookRerun?.(spec, how);
+    if (spec.debug) return this.debugRerun?.(spec, how);
     if (how === 'changeRoles') {
       const changed = await changeRoles(spec, ResultsPanel.current?.currentReport, this.limits()).catch((e) => {
         this.fail(e);

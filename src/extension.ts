@@ -11,20 +11,25 @@ import type { ComputeArgs, LastError } from './computeCommand';
 import type { LossReport } from './cornernet/model/report';
 import {
   COMPUTE_COMMAND,
+  DEBUG_COMMAND,
   EXPORT_CELL_COMMAND,
   EXPORT_REPORT_COMMAND,
   HOVER_LANGUAGES,
   isTensorFileName,
   mayNameTensorFile,
   NOTEBOOK_COMMAND,
+  OPEN_DEBUG_VARIABLE_COMMAND,
   OPEN_VARIABLE_COMMAND,
   OPEN_VIEWER_COMMAND,
   PANEL_VIEW_TYPE,
+  PYTHON_DEBUG_TYPES_KEY,
+  pythonDebugTypesFrom,
   SIDEBAR_VIEW_ID,
   VIEWER_VIEW_TYPE,
   TIMELINE_COMMAND,
   COMPARE_COMMAND,
 } from './ids';
+import type { DebugComputeArgs } from './debugCommand';
 import type { KernelSource } from './jupyterKernels';
 import type { NotebookComputeArgs } from './notebookCommand';
 import type { RenderReport } from './protocol/panel';
@@ -74,6 +79,13 @@ export interface CornerNetInspectorApi {
   cancelNotebook(): number;
   readonly notebookRunningCount: number;
   kernelVariableFiles(): string[];
+  /** The debug-session flow: compute from the selected frame of the paused session, its last transfer, cancelling. */
+  computeLossFromDebugSession(args?: DebugComputeArgs): Promise<LossReport | undefined>;
+  readonly lastDebugTransfer: { mode: string; bytes: number; ms: number } | undefined;
+  cancelDebug(): number;
+  readonly debugRunningCount: number;
+  /** What the panel offers above the result ("Compute again" after the session stopped again). */
+  debugOffer(): { message: string; action: string } | undefined;
 }
 
 /** Set by the bundle's first line (scripts/build.mjs banner): when our code started loading. */
@@ -108,6 +120,24 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
       surfaces().notebooks.insertExportCell(a, Array.isArray(names) && names.every((n) => typeof n === 'string') ? names : undefined),
     ),
     vscode.commands.registerCommand(OPEN_VARIABLE_COMMAND, (v?: unknown) => surfaces().variables.command(v as Parameters<KernelVariableViewer['command']>[0])),
+    vscode.commands.registerCommand(DEBUG_COMMAND, (a?: unknown) => surfaces().debug.command(a)),
+    vscode.commands.registerCommand(OPEN_DEBUG_VARIABLE_COMMAND, (v?: unknown) => surfaces().debug.openVariable(v)),
+    // Stops and resumes of Python sessions, for "Compute again" on the shown debug run. A result
+    // from a debug session is only shown once the surfaces are loaded: before that, nothing to do.
+    vscode.debug.registerDebugAdapterTrackerFactory('*', {
+      createDebugAdapterTracker: (session) =>
+        pythonDebugTypes().includes(session.type)
+          ? {
+              onDidSendMessage: (m: unknown) => loaded?.debug.adapterSent(session, m),
+              onWillReceiveMessage: (m: unknown) => loaded?.debug.adapterReceives(session, m),
+              onExit: () => loaded?.debug.adapterEnded(session),
+            }
+          : undefined,
+    }),
+    // Menus show the debug commands for these types (`debugType in cornernet.debug.pythonTypes`).
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (e.affectsConfiguration(PYTHON_DEBUG_TYPES_KEY)) void vscode.commands.executeCommand('setContext', PYTHON_DEBUG_TYPES_KEY, pythonDebugTypes());
+    }),
     vscode.commands.registerCommand(EXPORT_REPORT_COMMAND, (target?: unknown) => surfaces().exportReportCommand(target)),
     // Both return nothing to callers (a panel is not serializable): tests read their webviews.
     vscode.commands.registerCommand(TIMELINE_COMMAND, async (a?: unknown) => void (await surfaces().timelines.command(a))),
@@ -144,6 +174,7 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
       },
     ),
   );
+  void vscode.commands.executeCommand('setContext', PYTHON_DEBUG_TYPES_KEY, pythonDebugTypes());
   const activation = {
     loadMs: globalThis.__cnT0 === undefined ? null : moduleLoadedAt - globalThis.__cnT0,
     activateMs: performance.now() - activateStart,
@@ -184,7 +215,21 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
       return loaded?.api.notebookRunningCount ?? 0;
     },
     kernelVariableFiles: () => loaded?.api.kernelVariableFiles() ?? [],
+    computeLossFromDebugSession: (args) => surfaces().api.computeLossFromDebugSession(args),
+    get lastDebugTransfer() {
+      return loaded?.api.lastDebugTransfer;
+    },
+    cancelDebug: () => loaded?.api.cancelDebug() ?? 0,
+    get debugRunningCount() {
+      return loaded?.api.debugRunningCount ?? 0;
+    },
+    debugOffer: () => loaded?.api.debugOffer(),
   };
+}
+
+/** The debug types treated as Python sessions (the setting; read without loading the surfaces). */
+function pythonDebugTypes(): string[] {
+  return pythonDebugTypesFrom(vscode.workspace.getConfiguration().get<unknown>(PYTHON_DEBUG_TYPES_KEY));
 }
 
 export function deactivate(): void {}

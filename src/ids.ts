@@ -7,6 +7,8 @@ export const COMPUTE_COMMAND = 'cornernet.computeLoss';
 export const NOTEBOOK_COMMAND = 'cornernet.computeLossFromNotebook';
 export const EXPORT_CELL_COMMAND = 'cornernet.insertExportCell';
 export const OPEN_VARIABLE_COMMAND = 'cornernet.openKernelVariable';
+export const DEBUG_COMMAND = 'cornernet.computeLossFromDebugSession';
+export const OPEN_DEBUG_VARIABLE_COMMAND = 'cornernet.openDebugVariable';
 export const OPEN_VIEWER_COMMAND = 'cornernet.openTensorViewer';
 export const EXPORT_REPORT_COMMAND = 'cornernet.exportReport';
 export const PANEL_VIEW_TYPE = 'cornernet.results';
@@ -29,4 +31,16 @@ export function isTensorFileName(path: string): boolean {
 /** Whether a line of text may name a tensor file (what a hover looks for, before it loads). */
 export function mayNameTensorFile(line: string): boolean {
   return /\.(?:npy|npz|safetensors)/i.test(line);
+}
+
+/**
+ * Debug types whose sessions run Python under debugpy (pydevd), from the setting
+ * `cornernet.debug.pythonTypes`: the debug commands evaluate Python only there. Also a context key
+ * of that name, so that menus can say `debugType in cornernet.debug.pythonTypes`.
+ */
+export const PYTHON_DEBUG_TYPES_KEY = 'cornernet.debug.pythonTypes';
+export const DEFAULT_PYTHON_DEBUG_TYPES: readonly string[] = ['debugpy', 'python'];
+
+export function pythonDebugTypesFrom(setting: unknown): string[] {
+  return Array.isArray(setting) && setting.every((t) => typeof t === 'string') ? setting : [...DEFAULT_PYTHON_DEBUG_TYPES];
 }

@@ -13,10 +13,8 @@ import type { LossReport } from './cornernet/model/report';
 import { quickPickText } from './rolePicker';
 import { ALL_ROLES, ROLE_DESCRIPTIONS, parseRoleName, type Role } from './cornernet/model/roles';
 import { JupyterKernelSource, notebookName, type KernelSource } from './jupyterKernels';
-import { log } from './log';
-import { fractionReporter } from './progress';
+import { KernelRuns, type KernelPlace } from './kernelFlow';
 import { KernelError, isKernelError, type NotebookKernel } from './notebook/kernel';
-import { inspectKernel, pullInputs, relabelReport } from './notebook/pull';
 import { exportCellCode, pathLabel, type VariablePath } from './notebook/snippets';
 import type { TransferMode } from './notebook/transfer';
 import {
@@ -30,7 +28,6 @@ import {
   type TransferPlan,
 } from './notebook/variables';
 import { isNotebookChoice, type NotebookChoice, type RunSpec } from './protocol/panel';
-import * as settings from './settings';
 
 import { EXPORT_CELL_COMMAND, NOTEBOOK_COMMAND } from './ids';
 export { EXPORT_CELL_COMMAND, NOTEBOOK_COMMAND };
@@ -45,13 +42,18 @@ export interface NotebookComputeArgs {
 export class NotebookLossCommand implements vscode.Disposable {
   /** Where kernels come from: the Jupyter extension, or the tests' real ipykernel. */
   kernels: KernelSource = new JupyterKernelSource();
-  private readonly running = new Set<vscode.CancellationTokenSource>();
+  /** Inspections and transfers under way (shared flow, src/kernelFlow.ts). */
+  readonly runs: KernelRuns;
   private readonly watchers = new Set<vscode.Disposable>();
-  /** The last transfer, for the tests and the log: mode, bytes, milliseconds. */
-  lastTransfer: { mode: string; bytes: number; ms: number } | undefined;
 
   constructor(private readonly runner: LossRunner) {
+    this.runs = new KernelRuns(runner);
     runner.notebookRerun = (spec, how) => this.rerun(spec, how);
+  }
+
+  /** The last transfer, for the tests and the log: mode, bytes, milliseconds. */
+  get lastTransfer(): { mode: string; bytes: number; ms: number } | undefined {
+    return this.runs.lastTransfer;
   }
 
   /** The command: `(uri | {notebookEditor} | NotebookComputeArgs)`, or the active notebook. */
@@ -71,31 +73,22 @@ export class NotebookLossCommand implements vscode.Disposable {
 
   private async computeFrom(notebook: vscode.NotebookDocument, given: NotebookChoice | undefined, transfer?: TransferMode): Promise<LossReport | undefined> {
     const name = notebookName(notebook);
+    const place: KernelPlace = {
+      name,
+      holder: `the kernel of ${name}`,
+      file: notebook.uri.scheme === 'file' ? notebook.uri.fsPath : notebook.uri.toString(),
+      transferTag: '(kernel)',
+    };
     try {
       const kernel = await this.kernelFor(notebook);
-      const inspection = await this.withCancel(`CornerNet: looking at the kernel of ${name}`, false, (token) => inspectKernel(kernel, token, name));
-      const choice = given ?? (await pickChoice(inspection, name));
-      if (!choice) return undefined;
-      const plan = planFromChoice(inspection, choice);
-      const spec: RunSpec = { paths: [], roles: [], notebook: { uri: notebook.uri.toString(), choice } };
-      const pulled = await this.withCancel(`CornerNet: ${plan.title} from ${name}`, true, (token, progress) =>
-        pullInputs(kernel, plan, {
-          notebook: name,
-          mode: transfer ?? settings.notebookTransfer(),
-          maxBytes: settings.notebookMaxTransferBytes(),
-          token,
-          onProgress: progress,
-          onOutput: (t) => log().info(`[kernel] ${t}`),
-        }),
-      );
-      this.lastTransfer = { mode: pulled.transfer.mode, bytes: pulled.transfer.bytes, ms: pulled.transfer.ms };
-      log().info(`pulled ${plan.arrays.length} arrays (${(pulled.transfer.bytes / 1024 ** 2).toFixed(1)} MB) from ${name} by ${pulled.transfer.mode} in ${pulled.transfer.ms.toFixed(0)} ms`);
-      const notebookPath = notebook.uri.scheme === 'file' ? notebook.uri.fsPath : notebook.uri.toString();
-      return await this.runner.compute({ ...spec, roles: pulled.spec.roles ?? [] }, 'roles-given', undefined, [], {
-        label: `${name}: ${plan.title}`,
-        spec,
-        relabel: (r) => relabelReport(r, pulled, notebookPath),
-        done: () => pulled.transfer.dispose(),
+      return await this.runs.compute({
+        kernel,
+        place,
+        pick: (ins) => pickChoice(ins, name),
+        plan: planFromChoice,
+        ...(given ? { choice: given } : {}),
+        spec: (choice) => ({ paths: [], roles: [], notebook: { uri: notebook.uri.toString(), choice } }),
+        ...(transfer ? { transfer } : {}),
       });
     } catch (e) {
       this.failWithActions(e, notebook);
@@ -122,38 +115,13 @@ export class NotebookLossCommand implements vscode.Disposable {
     return this.computeFrom(notebook, how === 'changeRoles' ? undefined : nb.choice);
   }
 
-  /**
-   * Kernel work under a cancellable progress (a notification, or the status bar), listed so that
-   * cancelRunning() reaches it.
-   */
-  async withCancel<T>(
-    title: string,
-    notification: boolean,
-    work: (token: vscode.CancellationToken, progress: (fraction: number, message: string) => void) => Promise<T>,
-  ): Promise<T> {
-    return vscode.window.withProgress({ location: notification ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window, title, cancellable: true }, async (progress, token) => {
-      const cts = new vscode.CancellationTokenSource();
-      const sub = token.onCancellationRequested(() => cts.cancel());
-      this.running.add(cts);
-      try {
-        return await work(cts.token, fractionReporter(progress));
-      } finally {
-        this.running.delete(cts);
-        sub.dispose();
-        cts.dispose();
-      }
-    });
-  }
-
   get runningCount(): number {
-    return this.running.size;
+    return this.runs.runningCount;
   }
 
   /** Cancels the inspections and transfers under way (as their notifications' Cancel does). */
   cancelRunning(): number {
-    const n = this.running.size;
-    for (const cts of this.running) cts.cancel();
-    return n;
+    return this.runs.cancelRunning();
   }
 
   private failWithActions(e: unknown, notebook: vscode.NotebookDocument): void {
@@ -300,13 +268,16 @@ export async function findNotebook(arg: unknown): Promise<vscode.NotebookDocumen
   }
 }
 
-/** The plan of a choice against what the kernel has now (a variable may have gone). */
-export function planFromChoice(ins: Inspection, choice: NotebookChoice): TransferPlan {
+/**
+ * The plan of a choice against what the kernel has now (a variable may have gone). `holder` names
+ * where the variables live in messages (a debug session's frame: src/debugCommand.ts).
+ */
+export function planFromChoice(ins: Inspection, choice: NotebookChoice, holder = 'the kernel'): TransferPlan {
   if (choice.kind === 'pair') {
     const outs = ins.variables.find((v) => v.name === choice.outs);
     const targets = ins.variables.find((v) => v.name === choice.targets);
-    if (!outs) throw new KernelError('not-array', `${choice.outs}: no such variable holding tensors in the kernel`, choice.outs);
-    if (!targets) throw new KernelError('not-array', `${choice.targets}: no such variable holding tensors in the kernel`, choice.targets);
+    if (!outs) throw new KernelError('not-array', `${choice.outs}: no such variable holding tensors in ${holder}`, choice.outs);
+    if (!targets) throw new KernelError('not-array', `${choice.targets}: no such variable holding tensors in ${holder}`, choice.targets);
     return planOutsTargets(outs, targets);
   }
   const leaves = new Map(tensorLeaves(ins).map((l) => [JSON.stringify(l.path), l]));
@@ -314,7 +285,7 @@ export function planFromChoice(ins: Inspection, choice: NotebookChoice): Transfe
     choice.arrays.map((a) => {
       const leaf = leaves.get(JSON.stringify(a.path));
       const label = pathLabel(a.path as VariablePath);
-      if (!leaf) throw new KernelError('not-array', `${label} is not a numpy array or a torch tensor in the kernel`, label);
+      if (!leaf) throw new KernelError('not-array', `${label} is not a numpy array or a torch tensor in ${holder}`, label);
       if (!(ALL_ROLES as readonly string[]).includes(a.role)) throw new KernelError('protocol', `unknown role ${a.role}`);
       return { path: leaf.path, desc: leaf.desc, role: a.role as Role, ...(a.stackIndex !== undefined ? { stackIndex: a.stackIndex } : {}) };
     }),
@@ -326,12 +297,24 @@ const text = quickPickText;
 
 type ChoiceItem = vscode.QuickPickItem & { choice?: NotebookChoice; perRole?: boolean };
 
+/** How pickChoice speaks of a place that is not a notebook's kernel (a paused debug frame). */
+export interface PickWording {
+  /** `the frame ae_loss() at train.py:45` (default: `the kernel of <name>`). */
+  holder?: string;
+  /** What to do when nothing array-like is there (default: run the cells that make them). */
+  emptyHint?: string;
+  /** Variables the user pointed at: the choices holding them come first. */
+  preferred?: string[];
+}
+
 /** The QuickPick: each plausible outs/targets pair, then "a variable per role". */
-export async function pickChoice(ins: Inspection, name: string): Promise<NotebookChoice | undefined> {
+export async function pickChoice(ins: Inspection, name: string, wording: PickWording = {}): Promise<NotebookChoice | undefined> {
+  const holder = wording.holder ?? `the kernel of ${name}`;
+  const preferred = wording.preferred ?? [];
   const leaves = tensorLeaves(ins);
   if (!leaves.length) {
     const others = ins.others.slice(0, 8).map((o) => `${o.name} (${o.type})`).join(', ');
-    throw new KernelError('no-variables', `the kernel of ${name} holds no numpy array or torch tensor${others ? ` (it has ${others})` : ''}: run the cells that make them first`);
+    throw new KernelError('no-variables', `${holder} holds no numpy array or torch tensor${others ? ` (it has ${others})` : ''}: ${wording.emptyHint ?? 'run the cells that make them first'}`);
   }
   const items: ChoiceItem[] = pairChoices(ins).map((p) => {
     const plan = planOutsTargets(p.outs, p.targets);
@@ -343,18 +326,23 @@ export async function pickChoice(ins: Inspection, name: string): Promise<Noteboo
       choice: { kind: 'pair', outs: p.outs.name, targets: p.targets.name },
     };
   });
+  // A variable the user pointed at (the debugger's Variables view): its choices first.
+  const names = (c: NotebookChoice | undefined) => (c?.kind === 'pair' ? [c.outs, c.targets] : []);
+  if (preferred.length) items.sort((a, b) => Number(names(b.choice).some((n) => preferred.includes(n))) - Number(names(a.choice).some((n) => preferred.includes(n))));
   if (items.length) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
-  items.push({ label: '$(list-selection) A variable per role...', description: `${leaves.length} arrays and tensors in the kernel`, perRole: true });
+  items.push({ label: '$(list-selection) A variable per role...', description: text(`${leaves.length} arrays and tensors in ${wording.holder ?? 'the kernel'}`), perRole: true });
   const picked = await vscode.window.showQuickPick(items, { title: `CornerNet: compute the loss of which variables in ${name}?`, ignoreFocusOut: true, matchOnDescription: true });
   if (!picked) return undefined;
   if (picked.choice) return picked.choice;
-  return pickPerRole(ins);
+  return pickPerRole(ins, preferred);
 }
 
 type LeafItem = vscode.QuickPickItem & { path: VariablePath; role?: Role; stackIndex?: number };
 
-async function pickPerRole(ins: Inspection): Promise<NotebookChoice | undefined> {
-  const items: LeafItem[] = tensorLeaves(ins)
+async function pickPerRole(ins: Inspection, preferred: string[] = []): Promise<NotebookChoice | undefined> {
+  const all = tensorLeaves(ins);
+  const leaves = [...all.filter((l) => preferred.includes(l.path[0])), ...all.filter((l) => !preferred.includes(l.path[0]))];
+  const items: LeafItem[] = leaves
     .slice(0, 2000)
     .map((l) => {
       const r = roleFromName(l.path);
@@ -381,7 +369,7 @@ async function pickPerRole(ins: Inspection): Promise<NotebookChoice | undefined>
       continue;
     }
     const r = await vscode.window.showQuickPick(
-      ALL_ROLES.map((x) => ({ label: x, detail: ROLE_DESCRIPTIONS[x], role: x })),
+      ALL_ROLES.map((x) => ({ label: x, detail: ROLE_DESCRIPTIONS[x], role: x as Role })),
       { title: `CornerNet: role of ${pathLabel(c.path)} ${c.description ?? ''}`, ignoreFocusOut: true, matchOnDetail: true },
     );
     if (!r) return undefined;

@@ -42,6 +42,8 @@ export class ResultsPanel {
   private restoring: Promise<unknown> | undefined;
   private restoredSelection: Selection | undefined;
   private lastRender: RenderReport | undefined;
+  /** The action offered above the result (a debug session stopped again), until the next result. */
+  private offered: { message: string; action: string } | undefined;
   private readonly renderListeners = new Set<(r: RenderReport) => void>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -108,6 +110,19 @@ export class ResultsPanel {
     return this.spec;
   }
 
+  /**
+   * Offers an action above the result, with its reason; the panel's button posts `recompute`.
+   * Null removes it; a new result removes it too.
+   */
+  offer(message: string | null, action = 'Compute again'): void {
+    this.offered = message === null ? undefined : { message, action };
+    this.post({ type: 'offer', message, action });
+  }
+
+  get currentOffer(): { message: string; action: string } | undefined {
+    return this.offered;
+  }
+
   get lastRenderReport(): RenderReport | undefined {
     return this.lastRender;
   }
@@ -138,6 +153,7 @@ export class ResultsPanel {
     this.inputsLabel = inputsLabel;
     this.runId = ++ResultsPanel.runCounter;
     this.lastRender = undefined;
+    this.offered = undefined;
     this.postLoad();
   }
 
@@ -146,6 +162,7 @@ export class ResultsPanel {
     const sel = this.restoredSelection ?? { stack: this.report.nstack - 1, ...worstPlane(this.report) };
     this.restoredSelection = undefined;
     this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap() });
+    if (this.offered) this.post({ type: 'offer', ...this.offered });
   }
 
   private post(msg: ToPanel): void {

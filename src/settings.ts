@@ -3,6 +3,7 @@ import * as vscode from 'vscode';
 import { parseConventionName, type ConventionName } from './cornernet/model/conventions';
 import type { Colormap } from './protocol/panel';
 import type { ReadLimits } from './tensor/limits';
+import { pythonDebugTypesFrom } from './ids';
 
 /**
  * Loss weights the user set (in any scope). Unset ones are left out, so that a folder's
@@ -75,4 +76,14 @@ export function readLimits(): Partial<ReadLimits> {
     ...(Number.isInteger(members) && members > 0 ? { maxMembers: members } : {}),
     ...(typeof gb === 'number' && gb > 0 ? { maxTotalUncompressedBytes: gb * 1024 ** 3 } : {}),
   };
+}
+
+/** Debug types treated as Python (debugpy) sessions. */
+export function pythonDebugTypes(): string[] {
+  return pythonDebugTypesFrom(vscode.workspace.getConfiguration('cornernet.debug').get<unknown>('pythonTypes'));
+}
+
+/** Compute again by itself when the session of the shown result stops at a breakpoint again. */
+export function debugRecomputeOnStop(): boolean {
+  return vscode.workspace.getConfiguration('cornernet.debug').get<boolean>('recomputeOnStop', false) === true;
 }

@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { LossRunner } from './computeCommand';
+import { DebugLossCommand } from './debugCommand';
 import { TensorDecorations } from './decorations';
 import type { CornerNetInspectorApi } from './extension';
 import { TensorHoverProvider } from './hover';
@@ -24,6 +25,7 @@ export interface Surfaces extends vscode.Disposable {
   runner: LossRunner;
   notebooks: NotebookLossCommand;
   variables: KernelVariableViewer;
+  debug: DebugLossCommand;
   viewer: TensorViewerProvider;
   sidebar: SidebarView;
   decorations: TensorDecorations;
@@ -47,6 +49,7 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
   const notebooks = new NotebookLossCommand(runner);
   const jupyterSource = notebooks.kernels;
   const variables = new KernelVariableViewer(notebooks, runner);
+  const debug = new DebugLossCommand(runner, variables);
   const sidebar = new SidebarView(context.extensionUri, {
     reopen: (run: Run) => ResultsPanel.showDetached(runner, run.report, run.spec, run.label),
     openTensor: async (file, key) => {
@@ -60,6 +63,7 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
     runner,
     notebooks,
     variables,
+    debug,
     info,
     problems,
     decorations,
@@ -79,6 +83,7 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
     runner,
     notebooks,
     variables,
+    debug,
     viewer,
     sidebar,
     decorations,
@@ -131,6 +136,15 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
         return notebooks.runningCount;
       },
       kernelVariableFiles: () => variables.openFiles(),
+      computeLossFromDebugSession: (args) => debug.command(args ?? {}),
+      get lastDebugTransfer() {
+        return debug.lastTransfer;
+      },
+      cancelDebug: () => debug.cancelRunning(),
+      get debugRunningCount() {
+        return debug.runningCount;
+      },
+      debugOffer: () => ResultsPanel.current?.currentOffer,
     },
   };
 }

@@ -60,7 +60,7 @@ export class KernelVariableViewer implements vscode.Disposable {
     let result: TransferResult | undefined;
     try {
       const kernel = await this.notebooks.kernelFor(notebook);
-      result = await this.notebooks.withCancel(`CornerNet: ${name} from ${nbName}`, true, async (token, onProgress) => {
+      result = await this.notebooks.runs.withCancel(`CornerNet: ${name} from ${nbName}`, true, async (token, onProgress) => {
         const ins = await inspectKernel(kernel, token, nbName);
         const v = ins.variables.find((x) => x.name === name);
         if (!v || !isTensor(v.value)) {
@@ -73,17 +73,25 @@ export class KernelVariableViewer implements vscode.Disposable {
           onProgress,
         });
       });
-      // The tab shows the variable's name.
-      const target = path.join(result.dir, `${name.replace(/[^\w.-]+/g, '_')}.npy`);
-      await fsp.rename(result.arrays[0]!.file, target);
-      this.open.set(target, result);
-      await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(target), VIEWER_VIEW_TYPE);
-      return target;
+      return await this.show(result, name);
     } catch (e) {
       await result?.dispose();
       this.runner.fail(e);
       return undefined;
     }
+  }
+
+  /**
+   * Opens a transferred array in the tensor viewer under the variable's name; its folder is removed
+   * when the editor closes. Also the debugger's Variables view (src/debugCommand.ts).
+   */
+  async show(result: TransferResult, name: string): Promise<string> {
+    // The tab shows the variable's name.
+    const target = path.join(result.dir, `${name.replace(/[^\w.-]+/g, '_')}.npy`);
+    await fsp.rename(result.arrays[0]!.file, target);
+    this.open.set(target, result);
+    await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(target), VIEWER_VIEW_TYPE);
+    return target;
   }
 
   private stillOpen(uri: vscode.Uri): boolean {

@@ -15,6 +15,10 @@ const ROOT = path.resolve(__dirname, '../..');
 const TOOLS = path.join(ROOT, 'tools/code-server');
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const EXTENSION_ID = `${PKG.publisher}.${PKG.name}`;
+// Test only: the debug type `cornernet-test-python`, served by Debian's debugpy adapter (the Python
+// Debugger extension, which starts the same adapter, cannot be installed here). Installed next to
+// the extension in both suites (installTestDebugExtension); see test/support/debugpy-test-extension/.
+const TEST_DEBUG_EXTENSION = path.join(ROOT, 'test/support/debugpy-test-extension');
 
 // Run dirs (user data, extensions, chromium profile, workspace copy) live under /tmp, not inside the
 // clone: VS Code puts unix sockets into the user-data dir and socket paths are limited to ~107 bytes.
@@ -281,6 +285,16 @@ async function startCodeServer(runDir, { settings = {}, env = {}, smokeTestDrive
   return server;
 }
 
+/**
+ * Puts the test debug adapter extension, unpacked, into <runDir>/ext before the server starts (the
+ * workbench honours only one extensionDevelopmentPath, which is the extension under test).
+ */
+function installTestDebugExtension(runDir) {
+  const manifest = JSON.parse(fs.readFileSync(path.join(TEST_DEBUG_EXTENSION, 'package.json'), 'utf8'));
+  const dest = path.join(runDir, 'ext', `${manifest.publisher}.${manifest.name}-${manifest.version}`);
+  fs.cpSync(TEST_DEBUG_EXTENSION, dest, { recursive: true });
+}
+
 /** Installs a VSIX into the server's extensions dir with code-server's own CLI (offline, ~1-2 s). */
 function installVsix(runDir, vsix) {
   const dataDir = path.join(runDir, 'ud');
@@ -372,6 +386,7 @@ module.exports = {
   freePort,
   startCodeServer,
   installVsix,
+  installTestDebugExtension,
   launchChromium,
   waitForWorkbench,
   build,

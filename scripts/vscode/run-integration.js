@@ -50,6 +50,7 @@ async function main() {
   let tOpen = 0;
   let tests = 0;
   try {
+    h.installTestDebugExtension(runDir);
     server = await h.startCodeServer(runDir, {
       settings,
       smokeTestDriver: true,

@@ -53,6 +53,9 @@ function installExtension(runDir, opts) {
     throw new h.HarnessSetupError(`${h.PKG.main} is missing: run node scripts/build.mjs`);
   }
   let payload = null;
+  // The test debug adapter, unpacked next to ours whatever the mode (before a VSIX install, which
+  // then lists it in extensions.json too).
+  h.installTestDebugExtension(runDir);
   if (mode === 'dev') {
     payload = (server) => [
       ['extensionDevelopmentPath', server.remoteUri(h.ROOT)],

@@ -2,7 +2,7 @@
  * A paused Python stack frame as a NotebookKernel, so that the notebook's inspection, plans and
  * transfer run unchanged in a debuggee. Each snippet is one Debug Adapter Protocol `evaluate`
  * request in the frame (any adapter built on debugpy/pydevd: the Python Debugger extension's,
- * Jupyter's kernel debugging), and its replies come back as the evaluation's result.
+ * Jupyter's kernel debugging); what it printed comes back in pages through `variables` requests.
  *
  * The evaluated expression leaves the debuggee's namespace as it was: it binds no name at its own
  * level (pydevd copies the frame's locals and globals into one dict for an evaluation and writes
@@ -10,6 +10,14 @@
  * calls `exec` on a small runner in a dict of its own, and the runner runs the snippet in a shallow
  * copy of the frame's names, with stdout captured in a StringIO: the snippet's helper function, its
  * imports' names and its printed replies all stay in that copy.
+ *
+ * Why pages: the result of one evaluation is one DAP message, which VS Code's adapter stream
+ * reassembles by concatenating every chunk to all it has (quadratic in the message's size) and
+ * relays between the extension host and the window; a base64 transfer of a batch would be one
+ * message of hundreds of MB. So the runner returns a list of pages and each page is fetched with
+ * its own `variables` request (pydevd keeps an evaluation's result, as everything it showed, until
+ * the thread resumes): messages stay near PAGE_CHARS, progress moves page by page, and a cancel
+ * stops the fetching.
  *
  * No `vscode` import: the session is anything with `customRequest` (a vscode.DebugSession, or the
  * tests' DAP client talking to a real debugpy adapter).
@@ -27,10 +35,19 @@ const STDOUT_MIME = 'application/vnd.code.notebook.stdout';
 const ERROR_MIME = 'application/vnd.code.notebook.error';
 
 /**
+ * Characters per page of output, at least; more when the output would need more pages than pydevd
+ * lists children of one container (500, PYDEVD_CONTAINER_RANDOM_ACCESS_MAX_ITEMS).
+ */
+export const PAGE_CHARS = 1 << 20;
+const MAX_PAGES = 400;
+
+/**
  * Runs in a private dict holding `frame` (the frame's names, merged), `code` (the snippet) and
  * `aliases` (JSON [[name, expression], ...]: values the Variables view names by an expression such as
- * `self.outs`, evaluated in the frame and offered under that name). Sets `out` to a JSON text:
- * what the snippet printed, and the exception that stopped it, if any.
+ * `self.outs`, evaluated in the frame and offered under that name). Sets `out` to a list of
+ * one-element lists: first the exception that stopped the snippet as JSON ('' if none), then what
+ * it printed, in pages. (One-element lists: a page's value in a listing is then a short repr; only
+ * the page's own listing, asked with rawString, carries its text.)
  */
 const RUNNER = `import sys, io, json, builtins
 buf = io.StringIO()
@@ -52,7 +69,10 @@ except BaseException as e:
     error = {'name': type(e).__name__, 'message': str(e)}
 finally:
     sys.stdout = saved
-out = json.dumps({'stdout': buf.getvalue(), 'error': error})
+text = buf.getvalue()
+step = max(page, -(-len(text) // ${MAX_PAGES}))
+out = [[json.dumps(error) if error else '']] + [[text[i:i + step]] for i in range(0, len(text), step)]
+del text, buf
 `;
 
 /**
@@ -68,7 +88,7 @@ export function evaluateExpression(code: string, aliases: [string, string][] = [
   return (
     `(lambda box: (box['__builtins__'].exec(box['runner'], box), box['out'])[1])(` +
     `{'__builtins__': ${b}, 'frame': {**${b}.globals(), **${b}.locals()}, ` +
-    `'runner': ${lit(RUNNER)}, 'code': ${lit(code)}, 'aliases': ${lit(JSON.stringify(aliases))}})`
+    `'runner': ${lit(RUNNER)}, 'code': ${lit(code)}, 'aliases': ${lit(JSON.stringify(aliases))}, 'page': ${PAGE_CHARS}})`
   );
 }
 
@@ -106,52 +126,66 @@ export class DebugFrameKernel implements NotebookKernel {
   }
 
   private async *evaluate(code: string, token: KernelCancelToken): AsyncGenerator<KernelOutput> {
-    if (token.isCancellationRequested) throw new KernelError('cancelled', 'cancelled');
     const where = this.options.frameLabel ?? 'the paused frame';
-    const request = Promise.resolve(
-      this.session.customRequest('evaluate', {
-        expression: evaluateExpression(code, this.options.aliases),
-        frameId: this.frameId,
-        // 'clipboard': pydevd lifts its length limits; rawString: the text itself, not its repr.
-        context: 'clipboard',
-        format: { rawString: true },
-      }),
-    );
+    const ask = (command: string, args: unknown) => this.request(command, args, token, where);
+    const evaluation = await ask('evaluate', {
+      expression: evaluateExpression(code, this.options.aliases),
+      frameId: this.frameId,
+      // 'watch': the list's own value comes back as a short repr (no rawString here: it would
+      // print every page inside it), with a reference to list its pages.
+      context: 'watch',
+    });
+    const ref = (evaluation as { variablesReference?: unknown } | undefined)?.variablesReference;
+    if (typeof ref !== 'number' || ref <= 0) {
+      const result = String((evaluation as { result?: unknown } | undefined)?.result ?? '');
+      throw new KernelError('protocol', `the debug adapter did not return the evaluation's pages (is it built on debugpy?): ${result.slice(0, 200)}`);
+    }
+    const pages = pageRefs(await ask('variables', { variablesReference: ref }));
+    const text = async (pageRef: number) => {
+      const listing = (await ask('variables', { variablesReference: pageRef, format: { rawString: true } })) as { variables?: { name?: unknown; value?: unknown }[] };
+      const value = listing?.variables?.find((v) => v.name === '0')?.value;
+      if (typeof value !== 'string') throw new KernelError('protocol', 'the debug adapter listed a page of the evaluation without its text');
+      return value;
+    };
+    const errorJson = await text(pages[0]!);
+    const encoder = new TextEncoder();
+    for (const page of pages.slice(1)) yield { items: [{ mime: STDOUT_MIME, data: encoder.encode(await text(page)) }] };
+    if (errorJson) yield { items: [{ mime: ERROR_MIME, data: encoder.encode(errorJson) }] };
+  }
+
+  /** One DAP request; a cancel answers at once (the request itself goes on in the debuggee). */
+  private async request(command: string, args: unknown, token: KernelCancelToken, where: string): Promise<unknown> {
+    if (token.isCancellationRequested) throw new KernelError('cancelled', 'cancelled');
+    const request = Promise.resolve(this.session.customRequest(command, args));
     this.inFlight = request;
-    let body: unknown;
     let sub: { dispose(): void } | undefined;
     try {
-      body = await new Promise<unknown>((resolve, reject) => {
-        sub = token.onCancellationRequested(() => reject(new KernelError('cancelled', 'cancelled (the evaluation in the debuggee is left to finish; its result is dropped)')));
+      return await new Promise<unknown>((resolve, reject) => {
+        sub = token.onCancellationRequested(() => reject(new KernelError('cancelled', 'cancelled (an evaluation under way in the debuggee is left to finish; its result is dropped)')));
         request.then(resolve, (e: unknown) =>
-          reject(new KernelError('evaluate-refused', `the debugger refused to evaluate in ${where}: ${(e as Error)?.message ?? String(e)}. Is the session still paused there? Pause it again (or select the frame in the Call Stack) and retry.`)),
+          reject(
+            new KernelError(
+              'evaluate-refused',
+              `the debugger refused to ${command === 'evaluate' ? 'evaluate' : 'list the evaluation'} in ${where}: ${(e as Error)?.message ?? String(e)}. Is the session still paused there? Pause it again (or select the frame in the Call Stack) and retry.`,
+            ),
+          ),
         );
       });
     } finally {
       sub?.dispose();
     }
-    const result = (body as { result?: unknown } | undefined)?.result;
-    const reply = parseRunnerReply(result);
-    if (reply.stdout) yield { items: [{ mime: STDOUT_MIME, data: new TextEncoder().encode(reply.stdout) }] };
-    if (reply.error) yield { items: [{ mime: ERROR_MIME, data: new TextEncoder().encode(JSON.stringify(reply.error)) }] };
   }
 }
 
-function parseRunnerReply(result: unknown): { stdout: string; error: { name: string; message: string } | null } {
-  if (typeof result !== 'string') throw new KernelError('protocol', 'the debug adapter answered the evaluation without a result');
-  let v: unknown;
-  try {
-    v = JSON.parse(result);
-  } catch {
-    // An exception in the expression itself (pydevd then returns its repr or a traceback), or an
-    // adapter that ignores format.rawString and returns the string's repr.
-    throw new KernelError('protocol', `the debug adapter did not return the evaluation's text (does it support format.rawString, as debugpy does?): ${result.slice(0, 200)}`);
+/** The pages' references, in order: children `0`, `1`, ... (pydevd also lists `len()`; it may zero-pad indices). */
+function pageRefs(listing: unknown): number[] {
+  const vars = (listing as { variables?: { name?: unknown; variablesReference?: unknown }[] } | undefined)?.variables ?? [];
+  const pages: [number, number][] = [];
+  for (const v of vars) {
+    if (typeof v.name !== 'string' || !/^\d+$/.test(v.name) || typeof v.variablesReference !== 'number' || v.variablesReference <= 0) continue;
+    pages.push([Number(v.name), v.variablesReference]);
   }
-  const o = v as { stdout?: unknown; error?: unknown };
-  if (typeof o?.stdout !== 'string') throw new KernelError('protocol', 'the evaluation in the debuggee replied with something unexpected');
-  const e = o.error as { name?: unknown; message?: unknown } | null | undefined;
-  return {
-    stdout: o.stdout,
-    error: e && typeof e === 'object' ? { name: String(e.name ?? 'Error'), message: String(e.message ?? '') } : null,
-  };
+  pages.sort((a, b) => a[0] - b[0]);
+  if (!pages.length || pages.some(([i], k) => i !== k)) throw new KernelError('protocol', 'the debug adapter listed the evaluation\'s pages out of order or not at all');
+  return pages.map(([, ref]) => ref);
 }

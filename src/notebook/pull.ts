@@ -58,16 +58,16 @@ export async function pullInputs(kernel: NotebookKernel, plan: TransferPlan, opt
 }
 
 /**
- * The report as the user should read it: inputs are the notebook and its variables, not the
- * transfer files (which are gone by then); warnings point at the notebook; notes on converted
- * dtypes are added.
+ * The report as the user should read it: inputs are the notebook (or the debugged script) and its
+ * variables, not the transfer files (which are gone by then); warnings point at the notebook;
+ * notes on converted dtypes are added. `transferTag` replaces the transfer folder in messages.
  */
-export function relabelReport(report: LossReport, pulled: Pick<PulledInputs, 'transfer' | 'notes'>, notebookPath: string): LossReport {
+export function relabelReport(report: LossReport, pulled: Pick<PulledInputs, 'transfer' | 'notes'>, notebookPath: string, transferTag = '(kernel)'): LossReport {
   const variableOf = new Map(pulled.transfer.arrays.map((t) => [t.file, t.array.label]));
   const rename = (text: string) => {
     let out = text;
     for (const [file, label] of variableOf) out = out.split(file).join(label);
-    return out.split(pulled.transfer.dir).join('(kernel)');
+    return out.split(pulled.transfer.dir).join(transferTag);
   };
   const relabel = <T extends { file: string; variable?: string }>(u: T): T => {
     const v = variableOf.get(u.file);

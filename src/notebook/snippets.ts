@@ -9,10 +9,13 @@ import { MIME, STDOUT_MARK, type ReplyChannel } from './kernel';
 /** A value reached from a top-level variable by indexing: `['outs', 3]` is `outs[3]`. */
 export type VariablePath = [string, ...(string | number)[]];
 
-/** `outs[3]`, `d["tl_heat"]`, `lite[0][1]`: how the user would write it (and valid Python). */
+/**
+ * `outs[3]`, `d["tl_heat"]`, `lite[0][1]`: how the user would write it (and valid Python). A dotted
+ * name (`self.outs`) is an expression the debugger's Variables view named (src/notebook/dapKernel.ts).
+ */
 export function pathLabel(path: VariablePath): string {
   const [name, ...steps] = path;
-  const head = /^[A-Za-z_][A-Za-z0-9_]*$/.test(name) ? name : `globals()[${pyString(name)}]`;
+  const head = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/.test(name) ? name : `globals()[${pyString(name)}]`;
   return head + steps.map((s) => (typeof s === 'number' ? `[${s}]` : `[${pyString(s)}]`)).join('');
 }
 
@@ -142,7 +145,7 @@ ${emitCode(channel)}
     class Refused(Exception):
         pass
     def label(path):
-        head = path[0] if path[0].isidentifier() else 'globals()[%s]' % json.dumps(path[0])
+        head = path[0] if all(p.isidentifier() for p in path[0].split('.')) else 'globals()[%s]' % json.dumps(path[0])
         return head + ''.join('[%s]' % (json.dumps(s) if isinstance(s, str) else s) for s in path[1:])
     def resolve(path):
         if path[0] not in ns:

@@ -61,7 +61,9 @@ export async function transferArrays(kernel: NotebookKernel, plan: TransferPlan,
     throw new KernelError('too-large', `the chosen arrays add up to ${mb(total)} MB, more than the limit of ${mb(options.maxBytes)} MB (cornernet.notebook.maxTransferMB)`);
   }
   const dir = await fsp.mkdtemp(path.join(options.tmpRoot ?? os.tmpdir(), 'cornernet-kernel-'));
-  const dispose = () => fsp.rm(dir, { recursive: true, force: true });
+  // Retries: a kernel that could not be interrupted (a debuggee: DAP has no way to stop an
+  // evaluation) may create a file between the listing and the rmdir; its next one then fails.
+  const dispose = () => fsp.rm(dir, { recursive: true, force: true, maxRetries: 3 });
   const nonce = randomBytes(16).toString('hex');
   const probe = `probe-${randomBytes(6).toString('hex')}`;
   const byId = new Map(plan.arrays.map((a) => [a.id, a]));

@@ -67,6 +67,8 @@ export type ToPanel =
   | { type: 'tagMaps'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; tl: ArrayBuffer; br: ArrayBuffer }
   | { type: 'colormap'; colormap: Colormap }
   | { type: 'busy'; message: string | null }
+  /** An action offered above the results, with its reason (a debug session stopped again: "Compute again"); null removes it. */
+  | { type: 'offer'; message: string | null; action: string }
   | { type: 'requestFailed'; requestId: number; message: string }
   /** The batch under the other conventions of its kind, with the gaps explained. */
   | { type: 'conventions'; requestId: number; runId: number; conventions: NonNullable<LossReport['conventions']>; gaps: NonNullable<LossReport['gaps']> };
@@ -200,6 +202,8 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
       return (COLORMAPS as readonly unknown[]).includes(v.colormap) ? (v as unknown as ToPanel) : undefined;
     case 'busy':
       return v.message === null || isStr(v.message) ? (v as unknown as ToPanel) : undefined;
+    case 'offer':
+      return (v.message === null || isStr(v.message)) && isStr(v.action, 100) ? (v as unknown as ToPanel) : undefined;
     case 'requestFailed':
       return isInt(v.requestId) && isStr(v.message) ? (v as unknown as ToPanel) : undefined;
     default:
@@ -217,6 +221,8 @@ export interface RunSpec {
   heatIsProbability?: boolean;
   /** Arrays pulled from a notebook's kernel: which notebook, and what was chosen there. */
   notebook?: NotebookRunSpec;
+  /** Arrays pulled from a paused debug session: the same choices, made in a stack frame. */
+  debug?: DebugRunSpec;
 }
 
 /** A path from a kernel variable: `['outs', 3]` is `outs[3]`. */
@@ -225,6 +231,18 @@ export type KernelPath = [string, ...(string | number)[]];
 export type NotebookChoice =
   | { kind: 'pair'; outs: string; targets: string }
   | { kind: 'roles'; arrays: { path: KernelPath; role: string; stackIndex?: number }[] };
+
+/**
+ * A run from a paused debug session. Computing it again uses the frame the session is paused in
+ * then (the next breakpoint hit), with the same choice.
+ */
+export interface DebugRunSpec {
+  /** The session it came from (a restarted session has another id; the active one is used then). */
+  sessionId: string;
+  choice: NotebookChoice;
+  /** Values the Variables view named by an expression (`self.outs`), evaluated in the frame: [name, expression]. */
+  aliases?: [string, string][];
+}
 
 export interface NotebookRunSpec {
   uri: string;
@@ -265,6 +283,11 @@ export function isRunSpec(v: unknown): v is RunSpec {
     v.roles.every((r) => isObj(r) && isStr(r.name, 100) && isStr(r.path, 4096) && (r.key === undefined || isStr(r.key, 4096))) &&
     (v.convention === undefined || (CONVENTION_NAMES as readonly unknown[]).includes(v.convention)) &&
     (v.heatIsProbability === undefined || typeof v.heatIsProbability === 'boolean') &&
-    (v.notebook === undefined || (isObj(v.notebook) && isStr(v.notebook.uri, 4096) && isNotebookChoice(v.notebook.choice)))
+    (v.notebook === undefined || (isObj(v.notebook) && isStr(v.notebook.uri, 4096) && isNotebookChoice(v.notebook.choice))) &&
+    (v.debug === undefined ||
+      (isObj(v.debug) &&
+        isStr(v.debug.sessionId, 200) &&
+        isNotebookChoice(v.debug.choice) &&
+        (v.debug.aliases === undefined || (Array.isArray(v.debug.aliases) && v.debug.aliases.length <= 100 && v.debug.aliases.every((a) => Array.isArray(a) && a.length === 2 && isStr(a[0], 1000) && isStr(a[1], 1000))))))
   );
 }

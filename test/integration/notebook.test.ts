@@ -15,6 +15,7 @@ import * as vscode from 'vscode';
 import type { Jupyter, Kernel, KernelStatus } from '@vscode/jupyter-extension';
 import type { CornerNetInspectorApi } from '../../src/extension';
 import type { LossReport } from '../../src/cornernet/model/report';
+import { checkAgainstFixture as checkReport } from './fixtureCheck';
 import { JupyterKernelSource } from '../../src/jupyterKernels';
 import { KernelError, type NotebookKernel } from '../../src/notebook/kernel';
 import { JupyterClientKernel } from '../support/jupyterClientKernel';
@@ -24,19 +25,13 @@ let api: CornerNetInspectorApi;
 let kernel: JupyterClientKernel;
 let notebook: vscode.NotebookDocument;
 const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
-const expected = (name: string) => JSON.parse(fs.readFileSync(path.join(ws(), name, 'expected.json'), 'utf8'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Transfer folders made since the suite started (another process's are not ours to judge). */
 let preexisting = new Set<string>();
 const transferDirs = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('cornernet-kernel-') && !preexisting.has(n));
 
 function checkAgainstFixture(r: LossReport | undefined, name: string): void {
-  assert.ok(r, `a report (last error: ${JSON.stringify(api.lastError)})`);
-  const exp = expected(name).float32;
-  const close = (a: number | null, b: number, what: string) => assert.ok(a !== null && Math.abs(a - b) <= Math.max(1e-5 * Math.abs(b), 2e-5), `${what}: got ${a}, expected ${b}`);
-  close(r.total, exp.total, 'total');
-  for (const t of ['focal', 'pull', 'push', 'regr'] as const) close(r.unweighted[t], exp.unweighted[t], t);
-  assert.equal(r.perStack.length, exp.per_stack.length);
+  checkReport(r, name, api.lastError);
 }
 
 const OUT_ROLES = ['tl_heat', 'br_heat', 'tl_tag', 'br_tag', 'tl_regr', 'br_regr'];

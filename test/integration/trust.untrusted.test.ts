@@ -74,6 +74,21 @@ describe('untrusted workspace (Restricted Mode)', function () {
     assert.deepEqual(sent, []);
   });
 
+  it('"Compute CornerNet Loss from Debug Session" and its Variables-view viewer refuse before anything else, saying how to trust', async () => {
+    // (No session is started here: VS Code itself asks for trust before it starts one in Restricted
+    // Mode, and startDebugging waits for that answer. The refusal holds whatever session exists.)
+    await vscode.workspace.getConfiguration('cornernet.debug').update('pythonTypes', ['debugpy', 'python', 'cornernet-test-python'], vscode.ConfigurationTarget.Global);
+    try {
+      assert.equal(await vscode.commands.executeCommand('cornernet.computeLossFromDebugSession'), undefined);
+      assert.equal(api.lastError?.kind, 'untrusted', 'refused as untrusted, before "no debug session"');
+      assert.match(api.lastError!.message, /not trusted, so no code is run in a debuggee\. Trust it \(Manage Workspace Trust\)/);
+      assert.equal(await vscode.commands.executeCommand('cornernet.openDebugVariable', { variable: { name: 'outs', evaluateName: 'outs', type: 'list' } }), undefined);
+      assert.equal(api.lastError?.kind, 'untrusted');
+    } finally {
+      await vscode.workspace.getConfiguration('cornernet.debug').update('pythonTypes', undefined, vscode.ConfigurationTarget.Global);
+    }
+  });
+
   it('"Insert Export Cell" still works: it only edits the notebook, the user decides to run it', async () => {
     const n = notebook.cellCount;
     const inserted = await vscode.commands.executeCommand<{ folder: string; code: string }>('cornernet.insertExportCell', notebook.uri, ['outs', 'targets']);

@@ -12,26 +12,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeLossFromFiles } from '../../src/cornernet/run';
 import { readTensorFile } from '../../src/tensor/tensorFile';
-import { KernelError, type KernelCancelToken, type NotebookKernel } from '../../src/notebook/kernel';
+import { KernelError, type NotebookKernel } from '../../src/notebook/kernel';
 import { inspectKernel, pullInputs } from '../../src/notebook/pull';
 import { pairChoices, planOutsTargets, planPerRole, roleFromName, tensorLeaves, type TransferPlan } from '../../src/notebook/variables';
+import { Cancel, never } from '../support/cancel';
 import { JupyterClientKernel, canHide } from '../support/jupyterClientKernel';
 import { FIXTURES, assertClose, float32Floor, readExpected } from './helpers';
 
-const never: KernelCancelToken = { isCancellationRequested: false, onCancellationRequested: () => ({ dispose() {} }) };
-
-class Cancel implements KernelCancelToken {
-  isCancellationRequested = false;
-  private listeners: (() => void)[] = [];
-  onCancellationRequested(l: () => void) {
-    this.listeners.push(l);
-    return { dispose: () => undefined };
-  }
-  cancel() {
-    this.isCancellationRequested = true;
-    this.listeners.forEach((l) => l());
-  }
-}
 
 const OUT_ROLES = ['tl_heat', 'br_heat', 'tl_tag', 'br_tag', 'tl_regr', 'br_regr'];
 const LITE_ROLES = ['tl_heat', 'br_heat', 'tl_tag_map', 'br_tag_map', 'tl_regr_map', 'br_regr_map'];

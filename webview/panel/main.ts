@@ -131,6 +131,19 @@ function onMessage(msg: ToPanel): void {
       }
       break;
     }
+    case 'offer': {
+      // A debug session stopped again: the reason, and the button that computes again there.
+      const o = document.getElementById('offer');
+      if (!o) break;
+      clear(o);
+      o.hidden = msg.message === null;
+      if (msg.message !== null) {
+        const button = el('vscode-button', { id: 'offer-action' }, msg.action);
+        button.addEventListener('click', () => post({ type: 'recompute' }));
+        o.append(el('span', { class: 'offer-message' }, msg.message), button);
+      }
+      break;
+    }
     case 'conventions':
       if (msg.requestId !== conventionsRequest || msg.runId !== runId || !report) return;
       report = { ...report, conventions: msg.conventions, gaps: msg.gaps };
@@ -234,6 +247,7 @@ function renderAll(inputsLabel: string): void {
   root.append(
     renderHeader(r, inputsLabel),
     el('p', { id: 'busy', class: 'busy', hidden: true }),
+    el('p', { id: 'offer', class: 'offer', hidden: true }),
     renderSummary(r),
     renderComparisonSection(r),
     renderWarnings(r),
