@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `npm test` needs beyond `npm ci`, installed when missing and a quick no-op when present:
 #   - Debian packages: python3-ipykernel, python3-jupyter-client, python3-numpy, python3-torch (the
-#     real kernel of the notebook tests and the torch baseline), and for the VS Code suites chromium
+#     real kernel of the notebook tests and the torch baseline), python3-debugpy (the real debug
+#     adapter of the debug-session tests), and for the VS Code suites chromium
 #     (the browser the workbench runs in) and libkrb5-dev (headers code-server's kerberos module
 #     builds against);
 #   - code-server and its Node 24, from the npm registry, into tools/code-server/
@@ -16,7 +17,7 @@ unit_only=
 [ "${1:-}" = "--unit" ] && unit_only=1
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-want=(python3-ipykernel python3-jupyter-client python3-numpy python3-torch)
+want=(python3-ipykernel python3-jupyter-client python3-numpy python3-torch python3-debugpy)
 [ -n "$unit_only" ] || want+=(chromium libkrb5-dev)
 need=()
 for p in "${want[@]}"; do
@@ -40,8 +41,8 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-/usr/bin/python3 -c 'import ipykernel, jupyter_client, numpy, torch' 2>/dev/null || {
-  echo "setup: /usr/bin/python3 cannot import ipykernel, jupyter_client, numpy and torch although the packages are installed" >&2
+/usr/bin/python3 -c 'import ipykernel, jupyter_client, numpy, torch, debugpy' 2>/dev/null || {
+  echo "setup: /usr/bin/python3 cannot import ipykernel, jupyter_client, numpy, torch and debugpy although the packages are installed" >&2
   exit 1
 }
 echo "setup: python kernel packages present"
