@@ -54,7 +54,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
 
   await button.click();
   await helpers.pickItem('outs + targets', { title: 'compute the loss of which variables', timeout: 60000 });
-  const panel = await helpers.webviewWith('[data-metric="total"]');
+  let panel = await helpers.webviewWith('[data-metric="total"]');
   assert.ok(panel, 'the results panel shows a total');
   const total = () => panel.locator('[data-metric="total"]').first().getAttribute('data-value').then(Number);
   closeTo(await total(), expectedTotal('p02_two_stacks'), 'p02_two_stacks total from the paused frame');
@@ -63,8 +63,19 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await helpers.screenshot('debug-result');
   log(`toolbar -> outs + targets -> total ${await total()}`);
 
-  // The next step stops at the same breakpoint: the panel offers to compute again there.
+  // The next step stops at the same breakpoint: the panel offers to compute again there. (VS Code
+  // shows the stopped line in the editor group, in front of the panel: back to the panel's tab.)
   await helpers.runCommand('Debug: Continue');
+  await page.getByText('step 0 p02_two_stacks: focal').first().waitFor({ timeout: 60000 });
+  await page.locator('.debug-toolbar .action-label[aria-label^="Continue"]').waitFor({ timeout: 60000 });
+  // The floating debug toolbar lies over the tabs: dock it (in the Run and Debug view's title,
+  // where the command is too), then the panel's tab is reachable.
+  await helpers.setSettings({ 'debug.toolBarLocation': 'docked' });
+  await page.locator('.debug-toolbar').first().waitFor({ state: 'hidden', timeout: 20000 });
+  await page.locator('.pane-header .action-label[aria-label^="Compute CornerNet Loss from Debug Session"], .title-actions .action-label[aria-label^="Compute CornerNet Loss from Debug Session"]').first().waitFor({ timeout: 20000 });
+  await page.locator('.tabs-container .tab', { hasText: 'CornerNet Loss' }).first().click();
+  panel = await helpers.webviewWith('#offer:not([hidden])');
+  assert.ok(panel, 'the panel offers to compute again');
   const offer = panel.locator('#offer:not([hidden])');
   await offer.waitFor({ timeout: 60000 });
   assert.match(await offer.textContent(), /stopped again \(breakpoint\) at ae_loss\(\) at train\.py:\d+/);
@@ -77,8 +88,8 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
 
   // The Variables view: both commands on a tensor, the compute command on a list.
   await helpers.runCommand('Run and Debug: Focus on Variables View');
-  const variables = page.locator('.debug-pane .monaco-list-row');
-  const row = (name) => variables.filter({ has: page.locator('.monaco-highlighted-label', { hasText: new RegExp(`^${name}$`) }) }).first();
+  // A variable's row is labelled "<name>, value <value>" for screen readers.
+  const row = (name) => page.locator(`.debug-view-content .monaco-list-row[aria-label^="${name}, value"]`).first();
   await row('outs').waitFor({ timeout: 20000 });
   const listMenu = await helpers.contextMenuItems({ target: row('outs') });
   assert.ok(listMenu.includes('Compute CornerNet Loss from Debug Session'), listMenu.join(' | '));
