@@ -13,7 +13,7 @@ import type { LossRunner } from './computeCommand';
 import type { LossReport } from './cornernet/model/report';
 import { KernelRuns, type KernelPlace } from './kernelFlow';
 import { log } from './log';
-import { DebugFrameKernel } from './notebook/dapKernel';
+import { DebugFrameKernel, parseIndexPath } from './notebook/dapKernel';
 import { KernelError, isKernelError } from './notebook/kernel';
 import { inspectKernel } from './notebook/pull';
 import type { VariablePath } from './notebook/snippets';
@@ -327,27 +327,6 @@ function pointedVariable(context: VariablesViewContext): Pointed | undefined {
   const p = parseIndexPath(expr);
   if (p) return { path: p };
   return { path: [expr], alias: [expr, expr] };
-}
-
-/** `name`, `name[3]`, `name['k']`, `name["k"][0]` as a path; undefined for anything else. */
-export function parseIndexPath(expr: string): VariablePath | undefined {
-  const head = /^[A-Za-z_][A-Za-z0-9_]*/.exec(expr);
-  if (!head) return undefined;
-  const path: VariablePath = [head[0]];
-  let rest = expr.slice(head[0].length);
-  while (rest) {
-    const m = /^\[(?:(\d+)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\]/.exec(rest);
-    if (!m) return undefined;
-    if (m[1] !== undefined) path.push(Number(m[1]));
-    else {
-      const raw = m[2] ?? m[3]!;
-      // Escapes other than \\ and quotes: leave the expression to Python.
-      if (/\\[^\\'"]/.test(raw)) return undefined;
-      path.push(raw.replace(/\\(.)/g, '$1'));
-    }
-    rest = rest.slice(m[0].length);
-  }
-  return path;
 }
 
 interface DapFrame {

@@ -23,7 +23,7 @@
  * tests' DAP client talking to a real debugpy adapter).
  */
 import { KernelError, type KernelCancelToken, type KernelOutput, type NotebookKernel } from './kernel';
-import { pyString } from './snippets';
+import { pyString, type VariablePath } from './snippets';
 
 /** What this kernel needs of a debug session: vscode.DebugSession.customRequest. */
 export interface DapRequester {
@@ -188,4 +188,29 @@ function pageRefs(listing: unknown): number[] {
   pages.sort((a, b) => a[0] - b[0]);
   if (!pages.length || pages.some(([i], k) => i !== k)) throw new KernelError('protocol', 'the debug adapter listed the evaluation\'s pages out of order or not at all');
   return pages.map(([, ref]) => ref);
+}
+
+/**
+ * A debugger's expression for a value (the Variables view's evaluateName) as a path from a frame
+ * name: `name`, `name[3]`, `name['k']`, `name["k"][0]`; undefined for anything else (`self.outs`,
+ * which the kernel then evaluates as an alias).
+ */
+export function parseIndexPath(expr: string): VariablePath | undefined {
+  const head = /^[A-Za-z_][A-Za-z0-9_]*/.exec(expr);
+  if (!head) return undefined;
+  const path: VariablePath = [head[0]];
+  let rest = expr.slice(head[0].length);
+  while (rest) {
+    const m = /^\[(?:(\d+)|'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")\]/.exec(rest);
+    if (!m) return undefined;
+    if (m[1] !== undefined) path.push(Number(m[1]));
+    else {
+      const raw = m[2] ?? m[3]!;
+      // Escapes other than \\ and quotes: leave the expression to Python.
+      if (/\\[^\\'"]/.test(raw)) return undefined;
+      path.push(raw.replace(/\\(.)/g, '$1'));
+    }
+    rest = rest.slice(m[0].length);
+  }
+  return path;
 }

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeLossFromFiles } from '../../src/cornernet/run';
-import { DebugFrameKernel, PAGE_CHARS, evaluateExpression } from '../../src/notebook/dapKernel';
+import { DebugFrameKernel, PAGE_CHARS, evaluateExpression, parseIndexPath } from '../../src/notebook/dapKernel';
 import { KernelError } from '../../src/notebook/kernel';
 import { inspectKernel, pullInputs } from '../../src/notebook/pull';
 import { transferArrays } from '../../src/notebook/transfer';
@@ -76,6 +76,14 @@ describe('debug session: a real debugpy adapter, paused in a CornerNet loss', ()
     const e = evaluateExpression(`x = "@LINE@"\nprint(x)`, [['self.outs', 'self.outs']]);
     assert.ok(!e.includes('\n') && !e.includes('@'), e.slice(0, 200));
     assert.ok(!/:=/.test(e.replace(/'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"/g, '')), 'no walrus outside string literals');
+  });
+
+  it("the Variables view's expressions as paths: names and index steps; anything else is left to Python", () => {
+    assert.deepEqual(parseIndexPath('outs'), ['outs']);
+    assert.deepEqual(parseIndexPath('outs[0][12]'), ['outs', 0, 12]);
+    assert.deepEqual(parseIndexPath(`batch['hm']["it's"]`), ['batch', 'hm', "it's"]);
+    assert.deepEqual(parseIndexPath("d['a\\'b']"), ['d', "a'b"]);
+    for (const e of ['self.outs', 'outs[0].T', 'outs[-1]', 'outs[0:2]', "d['a\\nb']", '0x', 'f()']) assert.equal(parseIndexPath(e), undefined, e);
   });
 
   for (const [lib, name] of [['numpy', 'p01_basic'], ['torch', 'p02_two_stacks']] as const) {
