@@ -158,7 +158,11 @@ describe('debug session: a real debugpy adapter, paused in a CornerNet loss', ()
       const pair = pairChoices(ins)[0]!;
       const plan = planOutsTargets(pair.outs, pair.targets);
       await repl(client, frameId, "outs[3] = 'not an array'");
+      // The refusal is an exception inside the evaluation: it must not stop the program even when
+      // the user breaks on raised exceptions.
+      await client.request('setExceptionBreakpoints', { filters: ['raised', 'uncaught'] });
       await assert.rejects(pullInputs(kernel, plan, { notebook: 'train.py', maxBytes: 1 << 30, token: never, tmpRoot }), (e: unknown) => e instanceof KernelError && e.kind === 'not-array' && e.variable === 'outs[3]' && /outs\[3\] is a str, not a numpy array or a torch tensor/.test(e.message));
+      await assert.rejects(client.waitForEvent('stopped', () => true, 1500), /no stopped event/, 'no stop on the exception raised inside the evaluation');
       const stale = new DebugFrameKernel(client, frameId + 100000, { frameLabel: 'ae_loss() at train.py' });
       await assert.rejects(inspectKernel(stale, never), (e: unknown) => e instanceof KernelError && e.kind === 'evaluate-refused' && /refused to evaluate in ae_loss\(\) at train\.py: .*Pause it again/.test(e.message));
       assert.deepEqual(leftovers(), []);
