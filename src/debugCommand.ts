@@ -104,7 +104,7 @@ export class DebugLossCommand implements vscode.Disposable {
 
   private computeIn(frame: PausedFrame, opts: { choice?: NotebookChoice; transfer?: TransferMode; aliases: [string, string][]; preferred: string[] }): Promise<LossReport | undefined> {
     const kernel = new DebugFrameKernel(frame.session, frame.frameId, { aliases: opts.aliases, frameLabel: frame.label });
-    const place: KernelPlace = { name: frame.label, holder: `the frame ${frame.label}`, file: frame.file, transferTag: '(debuggee)' };
+    const place: KernelPlace = { name: frame.label, holder: `the frame ${frame.label}`, file: frame.file, runner: 'debuggee' };
     return this.runs.compute({
       kernel,
       place,

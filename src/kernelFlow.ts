@@ -25,8 +25,8 @@ export interface KernelPlace {
   holder: string;
   /** The file the report's inputs name (the notebook, the script). */
   file: string;
-  /** How messages name the transfer folder once it is gone: `(kernel)`, `(debuggee)`. */
-  transferTag: string;
+  /** What runs the snippets, in the log and in place of the (gone) transfer folder in messages: `kernel`, `debuggee`. */
+  runner: string;
 }
 
 export interface KernelComputeRequest {
@@ -69,7 +69,7 @@ export class KernelRuns implements vscode.Disposable {
         maxBytes: settings.notebookMaxTransferBytes(),
         token,
         onProgress: progress,
-        onOutput: (t) => log().info(`[${place.transferTag.replace(/[()]/g, '')}] ${t}`),
+        onOutput: (t) => log().info(`[${place.runner}] ${t}`),
       }),
     );
     this.lastTransfer = { mode: pulled.transfer.mode, bytes: pulled.transfer.bytes, ms: pulled.transfer.ms };
@@ -77,7 +77,7 @@ export class KernelRuns implements vscode.Disposable {
     return this.runner.compute({ ...spec, roles: pulled.spec.roles ?? [] }, 'roles-given', undefined, [], {
       label: `${place.name}: ${plan.title}`,
       spec,
-      relabel: (r) => relabelReport(r, pulled, place.file, place.transferTag),
+      relabel: (r) => relabelReport(r, pulled, place.file, `(${place.runner})`),
       done: () => pulled.transfer.dispose(),
     });
   }

@@ -77,7 +77,7 @@ export class NotebookLossCommand implements vscode.Disposable {
       name,
       holder: `the kernel of ${name}`,
       file: notebook.uri.scheme === 'file' ? notebook.uri.fsPath : notebook.uri.toString(),
-      transferTag: '(kernel)',
+      runner: 'kernel',
     };
     try {
       const kernel = await this.kernelFor(notebook);
