@@ -46,6 +46,9 @@ const QUIET_SETTINGS = {
   'workbench.editor.useModal': 'off',
   // no fade-ins: screenshots show finished menus and views, not half-transparent ones
   'workbench.reduceMotion': 'on',
+  // A tree's sticky folder header covers whichever row scrolled under it, and a click meant for
+  // that row hits the header instead: whether it does depended on how many rows the workspace has.
+  'workbench.tree.enableStickyScroll': false,
   // the (empty, AI-less) chat side bar would otherwise take a third of every screenshot
   'workbench.secondarySideBar.defaultVisibility': 'hidden',
   'workbench.welcomePage.walkthroughs.openOnInstall': false,
