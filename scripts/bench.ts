@@ -82,6 +82,9 @@ interface CliRun {
   readMs: number;
   computeMs: number;
   heatmapReadMs: number;
+  /** The findings' scan and the ground-truth ablation (absent: skipped). */
+  diagnoseMs: number;
+  ablationMs: number;
   wallMs: number;
   maxRssMB: number;
   total: number | null;
@@ -173,7 +176,7 @@ function runCli(dir: string, extra: string[]): CliRun {
   const wallMs = performance.now() - t0;
   if (r.status !== 0) throw new Error(`cli failed (${r.status}): ${r.stderr}`);
   const report = JSON.parse(r.stdout);
-  return { readMs: report.timings.readMs, computeMs: report.timings.computeMs, heatmapReadMs: report.timings.heatmapReadMs ?? 0, wallMs, maxRssMB: rssKB / 1024, total: report.total };
+  return { readMs: report.timings.readMs, computeMs: report.timings.computeMs, heatmapReadMs: report.timings.heatmapReadMs ?? 0, diagnoseMs: report.timings.diagnoseMs ?? NaN, ablationMs: report.timings.ablationMs ?? NaN, wallMs, maxRssMB: rssKB / 1024, total: report.total };
 }
 
 /**
@@ -455,12 +458,17 @@ async function main() {
         heatmapReadMs: stats(rs.map((r) => r.heatmapReadMs)),
         allReadMs: stats(rs.map((r) => r.readMs + r.heatmapReadMs)),
         wallMs: stats(rs.map((r) => r.wallMs)),
+        diagnoseMs: stats(rs.map((r) => r.diagnoseMs)),
+        ablationMs: stats(rs.map((r) => r.ablationMs)),
         maxRssMB: Math.max(...rs.map((r) => r.maxRssMB)),
         total: rs[0]!.total,
       };
     };
-    const cliStreamed = cli([]);
-    const cliWhole = cli(['--no-stream']);
+    // The loss alone (the ablation keeps the maps: another path), then what a user of the CLI waits
+    // for by default (the findings and the ablation too).
+    const cliStreamed = cli(['--no-ablation']);
+    const cliWhole = cli(['--no-stream', '--no-ablation']);
+    const cliDefault = cli([]);
     const each = runEachCli(dir, 20);
     const conventionsDir = mkdtempSync(path.join(os.tmpdir(), 'cornernet-bench-conv-'));
     let conventions: Awaited<ReturnType<typeof benchConventions>>;
@@ -493,7 +501,7 @@ async function main() {
       minThreadedPixels: MIN_THREADED_PIXELS,
       passPixels: 2 * REALISTIC_SPEC.S * REALISTIC_SPEC.B * REALISTIC_SPEC.C * REALISTIC_SPEC.H * REALISTIC_SPEC.W,
       reference: { computeMs: stats(referenceMs), total: referenceTotal },
-      cli: { streamed: cliStreamed, whole: cliWhole },
+      cli: { streamed: cliStreamed, whole: cliWhole, default: cliDefault },
       rss: { streamedMB: cliStreamed.maxRssMB, wholeMB: cliWhole.maxRssMB, limitMB: rssLimitMB },
       each,
       conventions,
@@ -549,6 +557,7 @@ async function main() {
       ] as const) {
         log(`cli (${name}, ${c.readMs.runs} fresh processes): read ${ms(c.readMs)}; compute ${ms(c.computeMs)}${name === 'streamed' ? ` (heatmaps read during it: ${ms(c.heatmapReadMs)})` : ''}; wall ${ms(c.wallMs)}; peak RSS ${c.maxRssMB.toFixed(0)} MB`);
       }
+      log(`cli with its defaults (findings and ablation, ${cliDefault.readMs.runs} fresh processes): compute ${ms(cliDefault.computeMs)}; diagnosis (findings, gradient norms) ${ms(cliDefault.diagnoseMs)}; ablation (5 decodes of the last stack) ${ms(cliDefault.ablationMs)}; wall ${ms(cliDefault.wallMs)}; peak RSS ${cliDefault.maxRssMB.toFixed(0)} MB`);
       log(`cli --each over ${each.steps} steps of the batch (one process): wall ${(each.wallMs / 1000).toFixed(2)} s, ${each.wallPerStepMs.toFixed(0)} ms per step (read + compute per step ${ms(each.stepMs)}); peak RSS ${each.maxRssMB.toFixed(0)} MB (one run: ${cliStreamed.maxRssMB.toFixed(0)} MB): ${result.checks.eachRssBounded ? 'bounded' : 'GROWS'}`);
       log(`the other conventions at the same size (in process: read / compute medians; CLI: a fresh process), next to CornerNet's compute ${ms(ip.streamed.computeMs)}:`);
       for (const [name, c] of Object.entries(conventions)) {

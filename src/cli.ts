@@ -33,7 +33,10 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
                        names; a folder's cornernet.json may say "convention")
 --findings             print the findings (what looks wrong with the batch: code, evidence,
                        advice) first; --json always has them under "findings"
---no-findings          skip the diagnosis (one more pass over the heatmaps)
+--no-findings          skip the diagnosis (one more pass over the heatmaps) and the gradient norms
+--no-ablation          skip the ground-truth ablation (the last stack decoded with each head's
+                       target swapped in: which head limits detection; "ablation" in --json;
+                       one batch only, not with --each or --compare)
 --heat-is-probability  the heatmap outputs hold probabilities (saved after CenterNet's in-place
                        _sigmoid): turn them back into logits before the loss
 --compare-conventions  also score the batch under the other codebase of its kind (CornerNet <->
@@ -78,6 +81,7 @@ interface CliArgs {
   compare: boolean;
   heatIsProbability: boolean;
   findings: boolean;
+  noAblation: boolean;
   noFindings: boolean;
   /** `--each`, `--compare A B`, `--settle MS`. */
   each: boolean;
@@ -92,7 +96,7 @@ interface CliArgs {
 }
 
 function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
-  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, heatIsProbability: false, findings: false, noFindings: false, each: false, abCompare: false, stream: true, roles: [], weights: {}, inputs: [] };
+  const a: CliArgs = { json: false, debug: false, exact: false, compare: false, heatIsProbability: false, findings: false, noFindings: false, noAblation: false, each: false, abCompare: false, stream: true, roles: [], weights: {}, inputs: [] };
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new UsageError(`${flag} needs a value`);
@@ -158,6 +162,9 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
         break;
       case '--no-findings':
         a.noFindings = true;
+        break;
+      case '--no-ablation':
+        a.noAblation = true;
         break;
       case '--each':
         a.each = true;
@@ -226,7 +233,8 @@ async function main(argv: string[]): Promise<number> {
   if (args.abCompare) return runAbCompare(args);
   try {
     const spec = { paths: args.inputs, roles: args.roles };
-    const report = await computeLossFromFiles(spec, runOptionsOf(args));
+    // The ablation is one batch's question (--each and --compare leave it out: it decodes the batch five times).
+    const report = await computeLossFromFiles(spec, { ...runOptionsOf(args), ...(args.noAblation ? {} : { ablation: true }) });
     if (args.compare) await compareConventions(report, spec, { weights: args.weights, ...(args.convention ? { convention: args.convention } : {}) });
     process.stdout.write(args.json ? JSON.stringify(report) + '\n' : formatReport(report, { findingsFirst: args.findings }) + '\n');
     return 0;

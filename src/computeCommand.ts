@@ -227,6 +227,8 @@ export class LossRunner implements PanelHost {
               {
                 weights,
                 settingWeights,
+                // The total first; the diagnosis follows (the panel asks for it once shown).
+                findings: 'later',
                 limits: this.limits(),
                 threads: settings.lossThreads(),
                 ...(spec.convention ? { convention: spec.convention } : {}),

@@ -70,6 +70,18 @@ export class LossSession {
     return { view: r.view, background: r.background };
   }
 
+  /** The diagnosis of the batch (findings, gradient norms), made after the report was shown. */
+  async diagnose(): Promise<{ findings: NonNullable<LossReport['findings']>; gradients: NonNullable<LossReport['gradients']>; diagnoseMs: number }> {
+    const r = await this.client.request('diagnosis', { type: 'diagnose' });
+    return { findings: r.findings, gradients: r.gradients, diagnoseMs: r.diagnoseMs };
+  }
+
+  /** Which head limits detection: the last stack decoded with each head's target swapped in. */
+  async ablation(): Promise<{ ablation: NonNullable<LossReport['ablation']>; ms: number }> {
+    const r = await this.client.request('ablation', { type: 'ablation' });
+    return { ablation: r.ablation, ms: r.ms };
+  }
+
   /** The batch under the other conventions of its kind, with the gaps explained. */
   async compare(): Promise<{ conventions: NonNullable<LossReport['conventions']>; gaps: NonNullable<LossReport['gaps']> }> {
     const r = await this.client.request('compared', { type: 'compare' });

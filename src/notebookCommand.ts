@@ -12,14 +12,17 @@ import type { LossRunner } from './computeCommand';
 import type { LossReport } from './cornernet/model/report';
 import { quickPickText } from './rolePicker';
 import { ALL_ROLES, ROLE_DESCRIPTIONS, parseRoleName, type Role } from './cornernet/model/roles';
+import { isDenseRoleName } from './cornernet/inputs/conventionRoles';
 import { JupyterKernelSource, notebookName, type KernelSource } from './jupyterKernels';
 import { KernelRuns, type KernelPlace } from './kernelFlow';
 import { KernelError, isKernelError, type NotebookKernel } from './notebook/kernel';
-import { exportCellCode, pathLabel, type VariablePath } from './notebook/snippets';
+import { EXPORT_DONE_FILE, exportCellCode, pathLabel, type VariablePath } from './notebook/snippets';
 import type { TransferMode } from './notebook/transfer';
 import {
+  centernetPairs,
   describeTensor,
   pairChoices,
+  planCenternet,
   planOutsTargets,
   planPerRole,
   roleFromName,
@@ -191,7 +194,7 @@ export class NotebookLossCommand implements vscode.Disposable {
       return undefined;
     }
     editor?.revealRange(new vscode.NotebookRange(at, at + 1), vscode.NotebookEditorRevealType.InCenterIfOutsideViewport);
-    this.computeWhenWritten(folder, pair ? 'targets.npz' : 'arrays.npz');
+    this.computeWhenWritten(folder, EXPORT_DONE_FILE);
     void vscode.window.showInformationMessage(`CornerNet Inspector: run the inserted cell; the loss of ${vscode.workspace.asRelativePath(folder)} is computed once it has been written.`);
     return { folder, code };
   }
@@ -273,6 +276,13 @@ export async function findNotebook(arg: unknown): Promise<vscode.NotebookDocumen
  * where the variables live in messages (a debug session's frame: src/debugCommand.ts).
  */
 export function planFromChoice(ins: Inspection, choice: NotebookChoice, holder = 'the kernel'): TransferPlan {
+  if (choice.kind === 'ctdet') {
+    const output = ins.variables.find((v) => v.name === choice.output);
+    const batch = ins.variables.find((v) => v.name === choice.batch);
+    if (!output) throw new KernelError('not-array', `${choice.output}: no such variable holding tensors in ${holder}`, choice.output);
+    if (!batch) throw new KernelError('not-array', `${choice.batch}: no such variable holding tensors in ${holder}`, choice.batch);
+    return planCenternet(output, batch);
+  }
   if (choice.kind === 'pair') {
     const outs = ins.variables.find((v) => v.name === choice.outs);
     const targets = ins.variables.find((v) => v.name === choice.targets);
@@ -286,8 +296,8 @@ export function planFromChoice(ins: Inspection, choice: NotebookChoice, holder =
       const leaf = leaves.get(JSON.stringify(a.path));
       const label = pathLabel(a.path as VariablePath);
       if (!leaf) throw new KernelError('not-array', `${label} is not a numpy array or a torch tensor in ${holder}`, label);
-      if (!(ALL_ROLES as readonly string[]).includes(a.role)) throw new KernelError('protocol', `unknown role ${a.role}`);
-      return { path: leaf.path, desc: leaf.desc, role: a.role as Role, ...(a.stackIndex !== undefined ? { stackIndex: a.stackIndex } : {}) };
+      if (!(ALL_ROLES as readonly string[]).includes(a.role) && !isDenseRoleName(a.role)) throw new KernelError('protocol', `unknown role ${a.role}`);
+      return { path: leaf.path, desc: leaf.desc, role: a.role, ...(a.stackIndex !== undefined ? { stackIndex: a.stackIndex } : {}) };
     }),
   );
 }
@@ -326,8 +336,18 @@ export async function pickChoice(ins: Inspection, name: string, wording: PickWor
       choice: { kind: 'pair', outs: p.outs.name, targets: p.targets.name },
     };
   });
+  for (const p of centernetPairs(ins)) {
+    const plan = planCenternet(p.output, p.batch);
+    const stacks = plan.arrays.filter((a) => a.role === 'hm').length;
+    items.push({
+      label: `$(symbol-array) ${text(p.output.name)} + ${text(p.batch.name)}`,
+      description: text(`CenterNet CtdetLoss(${p.output.name}, ${p.batch.name}): ${stacks} stack${stacks > 1 ? 's' : ''}, ${plan.arrays.length} arrays`),
+      detail: text(`${plan.arrays[0]!.label} ${describeTensor(plan.arrays[0]!.desc)}`),
+      choice: { kind: 'ctdet', output: p.output.name, batch: p.batch.name },
+    });
+  }
   // A variable the user pointed at (the debugger's Variables view): its choices first.
-  const names = (c: NotebookChoice | undefined) => (c?.kind === 'pair' ? [c.outs, c.targets] : []);
+  const names = (c: NotebookChoice | undefined) => (c?.kind === 'pair' ? [c.outs, c.targets] : c?.kind === 'ctdet' ? [c.output, c.batch] : []);
   if (preferred.length) items.sort((a, b) => Number(names(b.choice).some((n) => preferred.includes(n))) - Number(names(a.choice).some((n) => preferred.includes(n))));
   if (items.length) items.push({ label: '', kind: vscode.QuickPickItemKind.Separator });
   items.push({ label: '$(list-selection) A variable per role...', description: text(`${leaves.length} arrays and tensors in ${wording.holder ?? 'the kernel'}`), perRole: true });
@@ -337,7 +357,7 @@ export async function pickChoice(ins: Inspection, name: string, wording: PickWor
   return pickPerRole(ins, preferred);
 }
 
-type LeafItem = vscode.QuickPickItem & { path: VariablePath; role?: Role; stackIndex?: number };
+type LeafItem = vscode.QuickPickItem & { path: VariablePath; role?: string; stackIndex?: number };
 
 async function pickPerRole(ins: Inspection, preferred: string[] = []): Promise<NotebookChoice | undefined> {
   const all = tensorLeaves(ins);

@@ -155,13 +155,58 @@ export class ResultsPanel {
     this.lastRender = undefined;
     this.offered = undefined;
     this.postLoad();
+    void this.diagnose(this.runId);
   }
+
+  /** The diagnosis after the total is on screen: the worker scans the heatmaps once more. */
+  private async diagnose(runId: number): Promise<void> {
+    const session = this.session;
+    if (this.report?.findings) {
+      this.post({ type: 'diagnosis', runId, findings: this.report.findings, gradients: this.report.gradients ?? [] });
+    } else if (session) {
+      try {
+        const d = await session.diagnose();
+        if (runId !== this.runId || !this.report) return;
+        this.report = { ...this.report, findings: d.findings, gradients: d.gradients, timings: { ...this.report.timings, diagnoseMs: d.diagnoseMs } };
+        this.post({ type: 'diagnosis', runId, findings: d.findings, gradients: d.gradients });
+        this.diagnosisListeners.forEach((l) => l(this.report!));
+      } catch (e) {
+        if (e instanceof LossRunError && e.kind === 'cancelled') return;
+        log().warn(`diagnosis: ${(e as Error).message}`);
+      }
+    }
+    if (runId !== this.runId || !this.report) return;
+    if (this.report.ablation) this.post({ type: 'ablation', runId, ablation: this.report.ablation });
+    else await this.ablate(runId);
+  }
+
+  /** The ground-truth ablation, last: it decodes the last stack five times. */
+  private async ablate(runId: number): Promise<void> {
+    const session = this.session;
+    if (!session || runId !== this.runId) return;
+    try {
+      const a = await session.ablation();
+      if (runId !== this.runId || !this.report) return;
+      this.report = { ...this.report, ablation: a.ablation, timings: { ...this.report.timings, ablationMs: a.ms } };
+      this.post({ type: 'ablation', runId, ablation: a.ablation });
+      this.diagnosisListeners.forEach((l) => l(this.report!));
+    } catch (e) {
+      if (e instanceof LossRunError && e.kind === 'cancelled') return;
+      log().warn(`ablation: ${(e as Error).message}`);
+    }
+  }
+
+  /** Called with the report once its diagnosis arrived (the API's waitForDiagnosis). */
+  readonly diagnosisListeners = new Set<(r: LossReport) => void>();
 
   private postLoad(): void {
     if (!this.report || !this.spec) return;
     const sel = this.restoredSelection ?? { stack: this.report.nstack - 1, ...worstPlane(this.report) };
     this.restoredSelection = undefined;
     this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap() });
+    // A diagnosis that arrived before the webview was ready (or before a reload of it) goes again.
+    if (this.report.findings) this.post({ type: 'diagnosis', runId: this.runId, findings: this.report.findings, gradients: this.report.gradients ?? [] });
+    if (this.report.ablation) this.post({ type: 'ablation', runId: this.runId, ablation: this.report.ablation });
     if (this.offered) this.post({ type: 'offer', ...this.offered });
   }
 

@@ -3,7 +3,7 @@
  * contribution, for ndarray and Tensor): pulls the variable from the notebook's kernel into a
  * private .npy and opens it in the tensor viewer. The file lives until its editor is closed.
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LossRunner } from './computeCommand';
@@ -111,6 +111,8 @@ export class KernelVariableViewer implements vscode.Disposable {
 
   dispose(): void {
     for (const d of this.disposables.splice(0)) d.dispose();
-    for (const f of [...this.open.keys()]) void this.release(f);
+    // At shutdown, with viewers still open: synchronously, the extension host may end right after.
+    for (const r of this.open.values()) rmSync(r.dir, { recursive: true, force: true });
+    this.open.clear();
   }
 }

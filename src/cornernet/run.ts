@@ -20,6 +20,11 @@ import { computeDense } from './loss/denseReport';
 import { viewInputsOf } from './denseViews';
 import { fileHeatSource, memoryHeatSource, scanHeat, type HeatSource } from './diagnose/heatScan';
 import { computeFindings } from './diagnose/findings';
+import { gradientNorms } from './diagnose/gradients';
+import { ablation } from './views/ablation';
+import { ImageHeatReader } from './views/imageView';
+import type { Ablation } from './model/ablation';
+import { boundsFor, plainBounds } from './model/pixel';
 import { focalSums } from './focal/focal';
 import { parseRoleName } from './model/roles';
 import { resolveRoles } from './inputs/resolve';
@@ -43,8 +48,13 @@ export interface RunOptions {
   compareConventions?: boolean;
   /** The logit heatmap holds probabilities (saved after an in-place sigmoid): undo the sigmoid first. */
   heatIsProbability?: boolean;
-  /** Diagnose the batch (report.findings): one more pass over the heatmaps. Default true. */
-  findings?: boolean;
+  /** Also the ground-truth ablation (report.ablation): the last stack decoded with each head's target. */
+  ablation?: boolean;
+  /**
+   * Diagnose the batch (report.findings, report.gradients): one more pass over the heatmaps.
+   * Default true; 'later': not now, the result's `diagnose()` does it (the editor shows the total first).
+   */
+  findings?: boolean | 'later';
   arithmetic?: Arithmetic;
   topPixels?: number;
   limits?: Partial<ReadLimits>;
@@ -87,7 +97,20 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
   const discovery = await discoverInputs(spec, options.limits);
   const choice = chooseConvention(discovery, options);
   let report: LossReport;
-  if (choice.name !== 'cornernet') report = await computeDenseFromDiscovery(discovery, choice, options, t0);
+  if (options.ablation) {
+    // The ablation decodes the last stack with the maps: the views' path keeps them.
+    const computed = choice.name !== 'cornernet' ? await denseForViews(discovery, choice, options, t0) : options.stream === false ? await computeLossWithInputs(spec, options, { discovery, t0 }) : await computeStreamed(spec, options, true, { discovery, t0 });
+    report = computed.report;
+    const a0 = performance.now();
+    const c = computed as ComputedForViews;
+    const reader = c.heat ? new ImageHeatReader(c.inputs, c.heat) : undefined;
+    try {
+      report.ablation = ablationOf(c.inputs, reader);
+    } finally {
+      reader?.close();
+    }
+    report.timings.ablationMs = performance.now() - a0;
+  } else if (choice.name !== 'cornernet') report = await computeDenseFromDiscovery(discovery, choice, options, t0);
   else if (options.stream === false) report = (await computeLossWithInputs(spec, options, { discovery, t0 })).report;
   else report = (await computeStreamed(spec, options, false, { discovery, t0 })).report;
   report.conventionChoice = choice;
@@ -141,6 +164,12 @@ export function weightsFor(convention: ConventionName, discovery: Discovery, opt
   return out;
 }
 
+/** A dense convention's report with its arrays in the views' shape. */
+async function denseForViews(discovery: Discovery, choice: ConventionChoice, options: RunOptions, t0: number): Promise<ComputedForViews> {
+  const { report, loaded, diagnose: later } = await computeDenseWithInputs(discovery, choice, options, t0);
+  return { report, inputs: viewInputsOf(loaded), ...(later ? { diagnose: later } : {}) };
+}
+
 /** A dense convention (mmdet CornerHead, CenterNet, mmdet CenterNetHead) on discovered files. */
 async function computeDenseFromDiscovery(discovery: Discovery, choice: ConventionChoice, options: RunOptions, t0: number): Promise<LossReport> {
   const computed = await computeDenseWithInputs(discovery, choice, options, t0);
@@ -152,7 +181,7 @@ export async function computeDenseWithInputs(
   choice: ConventionChoice,
   options: RunOptions,
   t0: number,
-): Promise<{ report: LossReport; resolution: DenseResolution; loaded: DenseInputs }> {
+): Promise<{ report: LossReport; resolution: DenseResolution; loaded: DenseInputs; diagnose?: () => Diagnosis }> {
   const progress = options.onProgress ?? (() => undefined);
   const convention = choice.name as Exclude<ConventionName, 'cornernet'>;
   const resolution = resolveDenseRoles(convention, discovery.arrays, discovery.assignments);
@@ -178,9 +207,9 @@ export async function computeDenseWithInputs(
     return files.length ? { ...w, files } : w;
   });
   report.timings.readMs = headerMs + loaded.readMs;
-  if (options.findings !== false) diagnose(report, denseHeatSource(loaded.loaded));
+  const later = deferDiagnosis(report, options, () => denseHeatSource(loaded.loaded));
   progress(1, 'done');
-  return { report, resolution, loaded: loaded.loaded };
+  return { report, resolution, loaded: loaded.loaded, ...(later ? { diagnose: later } : {}) };
 }
 
 function describeDenseInputs(resolution: DenseResolution, nonFinite: Map<string, number>): LossReport['inputs'] {
@@ -211,9 +240,16 @@ function describeDenseInputs(resolution: DenseResolution, nonFinite: Map<string,
  * streamed when they can be, then `heat` says where they are and `positives` holds the focal
  * normalisers; the maps read whole, since the panel draws them), or whole inputs when they cannot.
  */
-export type ComputedForViews =
+export type ComputedForViews = (
   | { report: LossReport; inputs: LossInputs; heat?: undefined }
-  | { report: LossReport; inputs: LossInputs; heat: StreamPlan; positives: Record<Corner, number> };
+  | { report: LossReport; inputs: LossInputs; heat: StreamPlan; positives: Record<Corner, number> }
+) & {
+  /** With `findings: 'later'`: diagnoses the batch (adds findings and gradients to the report) and returns them. */
+  diagnose?: () => Diagnosis;
+};
+
+/** What the diagnosis adds to a report. */
+export type Diagnosis = Required<Pick<LossReport, 'findings' | 'gradients'>> & { diagnoseMs: number };
 
 export async function computeLossForViews(spec: InputSpec, options: RunOptions = {}): Promise<ComputedForViews> {
   checkRunOptions(options);
@@ -222,10 +258,7 @@ export async function computeLossForViews(spec: InputSpec, options: RunOptions =
   const discovery = await discoverInputs(spec, options.limits);
   const choice = chooseConvention(discovery, options);
   let computed: ComputedForViews;
-  if (choice.name !== 'cornernet') {
-    const { report, loaded } = await computeDenseWithInputs(discovery, choice, options, t0);
-    computed = { report, inputs: viewInputsOf(loaded) };
-  } else if (options.stream === false) computed = await computeLossWithInputs(spec, options, { discovery, t0 });
+  if (choice.name !== 'cornernet') computed = await denseForViews(discovery, choice, options, t0); else if (options.stream === false) computed = await computeLossWithInputs(spec, options, { discovery, t0 });
   else computed = await computeStreamed(spec, options, true, { discovery, t0 });
   computed.report.conventionChoice = choice;
   return computed;
@@ -308,12 +341,10 @@ async function computeStreamed(spec: InputSpec, options: RunOptions, keep: boole
     report.timings.heatmapReadMs = streamed.readMs / (workers.size + 1);
     finish(report, discovery, resolution, loaded);
     report.conventionChoice = chooseConvention(discovery, options);
-    if (options.findings !== false) {
-      diagnose(report, fileHeatSource(dimsOf(d), plan.jobs.map((j, i) => ({ head: CORNERS[i]!, gt: j.gt, preds: j.logits }))));
-    }
+    const later = deferDiagnosis(report, options, () => fileHeatSource(dimsOf(d), plan.jobs.map((j, i) => ({ head: CORNERS[i]!, gt: j.gt, preds: j.logits }))));
     progress(1, 'done');
     if (!keep) return { report };
-    return { report, inputs: loaded.inputs, heat: plan, positives: { tl: streamed.scans.tl.positives, br: streamed.scans.br.positives } };
+    return { report, inputs: loaded.inputs, heat: plan, positives: { tl: streamed.scans.tl.positives, br: streamed.scans.br.positives }, ...(later ? { diagnose: later } : {}) };
   } finally {
     void workers.close();
   }
@@ -324,7 +355,7 @@ export async function computeLossWithInputs(
   spec: InputSpec,
   options: RunOptions = {},
   resolved?: Discovered,
-): Promise<{ report: LossReport; inputs: LossInputs }> {
+): Promise<{ report: LossReport; inputs: LossInputs; diagnose?: () => Diagnosis }> {
   checkRunOptions(options);
   const progress = options.onProgress ?? (() => undefined);
   const t0 = resolved?.t0 ?? performance.now();
@@ -361,17 +392,53 @@ export async function computeLossWithInputs(
   report.timings.computeMs += loaded.assembleMs;
   report.conventionChoice = chooseConvention(discovery, options);
   finish(report, discovery, resolution, loaded);
-  if (options.findings !== false) {
-    const i = loaded.inputs;
-    diagnose(report, memoryHeatSource(dimsOf(i.dims), CORNERS, 'logits', i.gtHeat, { tl: i.heat.tl.map((h) => h.logits), br: i.heat.br.map((h) => h.logits) }));
-  }
-  return { report, inputs: loaded.inputs };
+  const i = loaded.inputs;
+  const later = deferDiagnosis(report, options, () => memoryHeatSource(dimsOf(i.dims), CORNERS, 'logits', i.gtHeat, { tl: i.heat.tl.map((h) => h.logits), br: i.heat.br.map((h) => h.logits) }));
+  return { report, inputs: loaded.inputs, ...(later ? { diagnose: later } : {}) };
 }
 
-/** Findings from one scan of the heatmaps; its time is `timings.diagnoseMs` (not in computeMs). */
+/**
+ * The ground-truth ablation of a computed batch, image by image: from memory, or from the files
+ * through `reader` when the heatmaps stayed there (the extension's worker holds one).
+ */
+export function ablationOf(inputs: LossInputs, reader?: ImageHeatReader, options: { K?: number } = {}): Ablation {
+  const centers = inputs.sizes !== undefined;
+  const maps = centers ? inputs.sizes?.map && inputs.regrMap?.tl : inputs.tagMap?.tl && inputs.tagMap.br && inputs.regrMap?.tl && inputs.regrMap.br;
+  if (!maps) {
+    const needs = centers ? 'the size (wh) and offset (reg) maps' : 'the embedding and offset maps (tl_tag/br_tag [B,1,H,W], tl_regr/br_regr [B,2,H,W])';
+    return { stack: inputs.dims.S - 1, options: { K: options.K ?? 100 }, rows: [], unavailable: `decoding needs ${needs}; only gathered values were given` };
+  }
+  try {
+    return ablation(inputs.dims, centers, (b) => (reader ? { inputs: reader.imageInputs(b), image: 0 } : { inputs, image: b }), options);
+  } catch (e) {
+    // The loss stands without it: the ablation says why it is missing.
+    if (!(e instanceof InputError)) throw e;
+    return { stack: inputs.dims.S - 1, options: { K: options.K ?? 100 }, rows: [], unavailable: e.message };
+  }
+}
+
+/** Diagnoses now (the default), or returns the diagnosis for later (`findings: 'later'`), or nothing (false). */
+function deferDiagnosis(report: LossReport, options: Pick<RunOptions, 'findings'>, source: () => HeatSource): (() => Diagnosis) | undefined {
+  if (options.findings === false) return undefined;
+  const run = () => {
+    diagnose(report, source());
+    return { findings: report.findings!, gradients: report.gradients!, diagnoseMs: report.timings.diagnoseMs! };
+  };
+  if (options.findings === 'later') return run;
+  run();
+  return undefined;
+}
+
 function diagnose(report: LossReport, source: HeatSource): void {
   const t0 = performance.now();
-  report.findings = computeFindings(report, scanHeat(source));
+  // Each stack's per-pixel rule, for the heat gradient: CornerNet's and CenterNet's clamp by the
+  // input dtype, mmdetection's plain sigmoid.
+  const f64 = report.precision === 'float64';
+  const plain = report.convention.startsWith('mmdet');
+  const bounds = Array.from({ length: report.nstack }, () => (plain ? plainBounds(f64 ? 'float64' : 'float32') : boundsFor(f64 ? 'float64' : 'float32')));
+  const scan = scanHeat(source, { bounds });
+  report.findings = computeFindings(report, scan);
+  report.gradients = gradientNorms(report, scan);
   report.timings.diagnoseMs = performance.now() - t0;
 }
 

@@ -52,7 +52,7 @@ export const INSPECT_LIMITS = { items: 64, variables: 400, nameLength: 1000 } as
 
 /**
  * Lists numpy arrays, torch tensors and lists/tuples/dicts of them (two levels: CornerNet-Lite's
- * lists of stacks) with shape, dtype, bytes, device and grad. Imports neither numpy nor torch: a
+ * lists of stacks, CenterNet's list of stack dicts) with shape, dtype, bytes, device and grad. Imports neither numpy nor torch: a
  * kernel that has not imported them has none of their values.
  */
 export function inspectCode(channel: ReplyChannel = 'display'): string {
@@ -76,7 +76,7 @@ ${emitCode(channel)}
         if depth < 2 and isinstance(v, (list, tuple)):
             return {'kind': type(v).__name__ if type(v) in (list, tuple) else 'tuple', 'length': len(v),
                     'items': [describe(x, depth + 1) for x in v[:${INSPECT_LIMITS.items}]]}
-        if depth < 1 and isinstance(v, dict):
+        if depth < 2 and isinstance(v, dict):
             keys = [k for k in list(v.keys())[:${INSPECT_LIMITS.items}] if isinstance(k, str) and len(k) <= ${INSPECT_LIMITS.nameLength}]
             return {'kind': 'dict', 'length': len(v), 'keys': keys, 'items': [describe(v[k], depth + 1) for k in keys]}
         return {'kind': 'other', 'type': type(v).__name__}
@@ -233,14 +233,26 @@ finally:
  * flow reads them by position; CornerNet-Lite's lists of stacks are stacked), or variables named
  * for their roles under their names (a list: one array per stack, `<name>_<k>`).
  */
+/** The file an export cell writes after all its arrays (what the extension waits for). */
+export const EXPORT_DONE_FILE = '.cornernet-export-done';
+
 export function exportCellCode(folder: string, what: { outs: string; targets: string } | { arrays: string[] }): string {
+  // Dicts (CenterNet's `output` and `batch`, or a list of stack dicts) are saved as they are, one
+  // archive per variable named after it (`np.savez('output.npz', **output)`): the archive's name
+  // then says whether its `hm` is an output or a target.
   const save =
     'outs' in what
-      ? `np.savez(os.path.join(_cn_dir, 'outs.npz'), *[_cn_np(x) for x in ${what.outs}])
-np.savez(os.path.join(_cn_dir, 'targets.npz'), *[_cn_np(x) for x in ${what.targets}])`
+      ? `if _cn_dicts(${what.outs}) is not None and _cn_dicts(${what.targets}) is not None:
+    np.savez(os.path.join(_cn_dir, ${pyString(`${what.outs}.npz`)}), **_cn_dicts(${what.outs}))
+    np.savez(os.path.join(_cn_dir, ${pyString(`${what.targets}.npz`)}), **_cn_dicts(${what.targets}))
+else:
+    np.savez(os.path.join(_cn_dir, 'outs.npz'), *[_cn_np(x) for x in ${what.outs}])
+    np.savez(os.path.join(_cn_dir, 'targets.npz'), *[_cn_np(x) for x in ${what.targets}])`
       : `_cn_arrays = {}
 for _cn_name, _cn_value in [${what.arrays.map((n) => `(${pyString(n)}, ${n})`).join(', ')}]:
-    if isinstance(_cn_value, (list, tuple)):
+    if _cn_dicts(_cn_value) is not None:
+        np.savez(os.path.join(_cn_dir, _cn_name + '.npz'), **_cn_dicts(_cn_value))
+    elif isinstance(_cn_value, (list, tuple)):
         _cn_arrays.update({'%s_%d' % (_cn_name, i): _cn_np(x) for i, x in enumerate(_cn_value)})
     else:
         _cn_arrays[_cn_name] = _cn_np(_cn_value)
@@ -261,9 +273,19 @@ def _cn_np(v):
         v = v.cpu().numpy()
     return np.asarray(v)
 
+def _cn_dicts(v):
+    """The arrays of a dict (or of a list of dicts, one per stack: key_0, key_1, ...), else None."""
+    if isinstance(v, dict):
+        return {str(k): _cn_np(x) for k, x in v.items() if hasattr(x, 'shape')}
+    if isinstance(v, (list, tuple)) and v and all(isinstance(d, dict) for d in v):
+        return {'%s_%d' % (k, i): _cn_np(x) for i, d in enumerate(v) for k, x in d.items() if hasattr(x, 'shape')}
+    return None
+
 _cn_dir = ${pyString(folder)}
 os.makedirs(_cn_dir, exist_ok=True)
 ${save}
-del _cn_np, _cn_dir
+# Written last: the extension computes the folder's loss once this file appears.
+open(os.path.join(_cn_dir, ${pyString(EXPORT_DONE_FILE)}), 'w').close()
+del _cn_np, _cn_dicts, _cn_dir
 `;
 }

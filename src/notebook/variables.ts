@@ -8,7 +8,8 @@ import type { DType } from '../tensor/dtype';
 import type { TensorHeader } from '../tensor/tensor';
 import { formatShape } from '../tensor/tensor';
 import { resolveRoles } from '../cornernet/inputs/resolve';
-import { type ArrayRef, type Candidate, type Resolution } from '../cornernet/model/arrays';
+import { type ArrayRef, type Candidate, type RoleProblem } from '../cornernet/model/arrays';
+import { conventionOfRoleNames, denseRoleOf, resolveDenseRoles, sideOfName } from '../cornernet/inputs/conventionRoles';
 import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, type Role } from '../cornernet/model/roles';
 import { KernelError } from './kernel';
 import { INSPECT_LIMITS, pathLabel, type ExportItem, type VariablePath } from './snippets';
@@ -155,7 +156,8 @@ export function tensorLeaves(ins: Inspection): { path: VariablePath; desc: Tenso
 
 /** One array to send, the role (with stack) it fills and how the user knows it. */
 export interface PlannedArray extends ExportItem {
-  role: Role;
+  /** A CornerNet role, or a role of mmdetection's or CenterNet's layouts (`hm`, `topleft_heatmap`). */
+  role: string;
   stackIndex?: number;
   label: string;
   desc: TensorDesc;
@@ -242,23 +244,59 @@ export function pairChoices(ins: Inspection): PairChoice[] {
  * The role a value would take from its name, as the core names files: `tl_heat`, `gt_mask`,
  * `tl_heat_1`; a list named for a role (`tl_heats`) holds one stack per element.
  */
-export function roleFromName(path: VariablePath): { role: Role; stackIndex?: number } | undefined {
+export function roleFromName(path: VariablePath): { role: string; stackIndex?: number } | undefined {
   const last = path[path.length - 1]!;
   if (typeof last === 'string') {
     const parsed = parseRoleName(last);
     if (parsed) return { role: parsed.role, ...(parsed.stack !== undefined ? { stackIndex: parsed.stack } : {}) };
+    // mmdetection's and CenterNet's names: a key of `output`/`batch` (CenterNet's dicts), of a list
+    // of stack dicts (`outputs[1]['hm']`), or a variable named like a role (`center_heatmap_target`).
+    const container = path.slice(0, -1).filter((p): p is string => typeof p === 'string').pop();
+    const stack = path.length >= 3 && typeof path[path.length - 2] === 'number' ? (path[path.length - 2] as number) : undefined;
+    const dense = denseRoleOf(last, container !== undefined ? sideOfName(container) : undefined);
+    if (dense) return { role: dense.role, ...(stack !== undefined ? { stackIndex: stack } : dense.stack !== undefined ? { stackIndex: dense.stack } : {}) };
     return undefined;
   }
   // An element of a list named for a role: stack `last`.
   if (path.length >= 2 && typeof path[path.length - 2] === 'string') {
     const parsed = parseRoleName(path[path.length - 2] as string);
     if (parsed && parsed.stack === undefined) return { role: parsed.role, stackIndex: last };
+    const dense = denseRoleOf(path[path.length - 2] as string);
+    if (dense && dense.stack === undefined) return { role: dense.role, stackIndex: last };
   }
   return undefined;
 }
 
+/**
+ * CenterNet's `CtdetLoss(outputs, batch)`: `output` a dict of hm/wh/reg (or a list of them, one per
+ * stack) and `batch` a dict holding hm, reg_mask, ind, wh, reg.
+ */
+export function centernetPairs(ins: Inspection): { output: KernelVariable; batch: KernelVariable }[] {
+  const dictWith = (d: ValueDesc, keys: string[]) => d.kind === 'dict' && keys.every((k) => d.keys.includes(k) && isTensor(d.items[d.keys.indexOf(k)]));
+  const isOutput = (d: ValueDesc) => dictWith(d, ['hm', 'wh', 'reg']) || ((d.kind === 'list' || d.kind === 'tuple') && d.items.length > 0 && d.items.every((x) => dictWith(x, ['hm', 'wh', 'reg'])));
+  const outputs = ins.variables.filter((v) => isOutput(v.value));
+  const batches = ins.variables.filter((v) => dictWith(v.value, ['hm', 'reg_mask', 'ind', 'wh', 'reg']));
+  const pairs = outputs.flatMap((output) => batches.filter((b) => b !== output).map((batch) => ({ output, batch })));
+  const score = (p: { output: KernelVariable; batch: KernelVariable }) => (/^outputs?$/.test(p.output.name) ? 1 : 0) + (p.batch.name === 'batch' ? 1 : 0);
+  return pairs.sort((a, b) => score(b) - score(a));
+}
+
+/** The arrays of CtdetLoss(outputs, batch): outputs per stack, the batch's targets. */
+export function planCenternet(output: KernelVariable, batch: KernelVariable): TransferPlan {
+  const arrays: PlannedArray[] = [];
+  const add = (path: VariablePath, desc: TensorDesc, role: string, stackIndex?: number) =>
+    arrays.push({ id: arrays.length, path, role, ...(stackIndex !== undefined ? { stackIndex } : {}), label: pathLabel(path), desc });
+  const keyed = (d: DictDesc, k: string) => d.items[d.keys.indexOf(k)] as TensorDesc;
+  const outs = output.value;
+  if (outs.kind === 'dict') for (const k of ['hm', 'wh', 'reg']) add([output.name, k], keyed(outs, k), k);
+  else if (outs.kind === 'list' || outs.kind === 'tuple') outs.items.forEach((d, s) => { for (const k of ['hm', 'wh', 'reg']) add([output.name, s, k], keyed(d as DictDesc, k), k, s); });
+  const b = batch.value as DictDesc;
+  for (const [k, role] of [['hm', 'gt_hm'], ['reg_mask', 'reg_mask'], ['ind', 'ind'], ['wh', 'gt_wh'], ['reg', 'gt_reg']] as const) add([batch.name, k], keyed(b, k), role);
+  return { title: `${output.name} + ${batch.name} (CtdetLoss)`, arrays };
+}
+
 /** Arrays chosen one per role (the QuickPick's answer) as a plan. */
-export function planPerRole(chosen: { path: VariablePath; desc: TensorDesc; role: Role; stackIndex?: number }[]): TransferPlan {
+export function planPerRole(chosen: { path: VariablePath; desc: TensorDesc; role: string; stackIndex?: number }[]): TransferPlan {
   return {
     title: 'variables per role',
     arrays: chosen.map((c, id) => ({ id, path: c.path, role: c.role, ...(c.stackIndex !== undefined ? { stackIndex: c.stackIndex } : {}), label: pathLabel(c.path), desc: c.desc })),
@@ -281,11 +319,16 @@ export function plannedHeader(d: TensorDesc): TensorHeader {
  * The core's role resolution on the shapes the kernel reported, so that a missing role or a
  * shape that does not fit is said before anything is sent (the messages name the variables).
  */
-export function checkPlan(plan: TransferPlan): Resolution {
+export function checkPlan(plan: TransferPlan): { problems: RoleProblem[] } {
   const notSendable = plan.arrays.find((a) => !isSendable(a.desc));
   if (notSendable) throw new KernelError('not-array', `${notSendable.label} has dtype ${notSendable.desc.dtype}: only bool, integer and float arrays can be sent`, notSendable.label);
   const refs: ArrayRef[] = plan.arrays.map((a) => ({ file: a.label, format: 'npy', header: plannedHeader(a.desc) }));
-  const candidates: Candidate[] = plan.arrays.map((a, i) => ({ ref: refs[i]!, role: a.role, ...(a.stackIndex !== undefined ? { stack: a.stackIndex } : {}), origin: 'override' }));
+  // The plan's role names say whose loss it is (CornerNet's, or mmdetection's / CenterNet's names).
+  const convention = conventionOfRoleNames(plan.arrays.map((a) => roleName(a)));
+  if (convention && convention !== 'cornernet') {
+    return resolveDenseRoles(convention, refs, plan.arrays.map((a, i) => ({ name: a.role, ref: refs[i]!, ...(a.stackIndex !== undefined ? { stack: a.stackIndex } : {}), origin: 'override' as const })));
+  }
+  const candidates: Candidate[] = plan.arrays.map((a, i) => ({ ref: refs[i]!, role: a.role as Role, ...(a.stackIndex !== undefined ? { stack: a.stackIndex } : {}), origin: 'override' }));
   return resolveRoles(candidates, refs);
 }
 

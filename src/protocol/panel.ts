@@ -70,6 +70,10 @@ export type ToPanel =
   /** An action offered above the results, with its reason (a debug session stopped again: "Compute again"); null removes it. */
   | { type: 'offer'; message: string | null; action: string }
   | { type: 'requestFailed'; requestId: number; message: string }
+  /** The diagnosis, which follows the report: findings (most important first) and gradient norms. */
+  | { type: 'diagnosis'; runId: number; findings: NonNullable<LossReport['findings']>; gradients: NonNullable<LossReport['gradients']> }
+  /** Which head limits detection (after the diagnosis): the last stack decoded with each head's target. */
+  | { type: 'ablation'; runId: number; ablation: NonNullable<LossReport['ablation']> }
   /** The batch under the other conventions of its kind, with the gaps explained. */
   | { type: 'conventions'; requestId: number; runId: number; conventions: NonNullable<LossReport['conventions']>; gaps: NonNullable<LossReport['gaps']> };
 
@@ -190,6 +194,14 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
         : undefined;
     case 'conventions':
       return isInt(v.requestId) && isInt(v.runId) && isObj(v.conventions) && Array.isArray(v.gaps) ? (v as unknown as ToPanel) : undefined;
+    case 'ablation':
+      return isInt(v.runId) && isObj(v.ablation) && isInt(v.ablation.stack) && Array.isArray(v.ablation.rows) && v.ablation.rows.every((r) => isObj(r) && isStr(r.variant, 100) && typeof r.ap50 === 'number' && isInt(r.matched) && isInt(r.objects) && Array.isArray(r.missed))
+        ? (v as unknown as ToPanel)
+        : undefined;
+    case 'diagnosis':
+      return isInt(v.runId) && Array.isArray(v.findings) && v.findings.every((f) => isObj(f) && isStr(f.code, 100) && isStr(f.title) && isObj(f.evidence) && Array.isArray(f.evidence.where)) && Array.isArray(v.gradients)
+        ? (v as unknown as ToPanel)
+        : undefined;
     case 'decode':
       return isInt(v.requestId) && isInt(v.runId) && isObj(v.view) && isInt(v.width, 1, 1e5) && isInt(v.height, 1, 1e5) && v.background instanceof ArrayBuffer && v.background.byteLength === v.width * v.height * 4
         ? (v as unknown as ToPanel)
@@ -230,6 +242,8 @@ export type KernelPath = [string, ...(string | number)[]];
 
 export type NotebookChoice =
   | { kind: 'pair'; outs: string; targets: string }
+  /** CenterNet's CtdetLoss(outputs, batch). */
+  | { kind: 'ctdet'; output: string; batch: string }
   | { kind: 'roles'; arrays: { path: KernelPath; role: string; stackIndex?: number }[] };
 
 /**
@@ -256,6 +270,7 @@ function isKernelPath(v: unknown): v is KernelPath {
 export function isNotebookChoice(v: unknown): v is NotebookChoice {
   if (!isObj(v)) return false;
   if (v.kind === 'pair') return isStr(v.outs, 1000) && isStr(v.targets, 1000);
+  if (v.kind === 'ctdet') return isStr(v.output, 1000) && isStr(v.batch, 1000);
   if (v.kind === 'roles') {
     return (
       Array.isArray(v.arrays) &&

@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { RoleResolutionError, isInputError } from '../cornernet/model/errors';
 import type { LossInputs } from '../cornernet/model/batch';
-import { computeLossForViews } from '../cornernet/run';
+import { ablationOf, computeLossForViews, type Diagnosis } from '../cornernet/run';
 import { ImageHeatReader } from '../cornernet/views/imageView';
 import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '../cornernet/views/slices';
 import { decodeAndMatch } from '../cornernet/views/matching';
@@ -31,6 +31,9 @@ let tensor: Tensor | undefined;
 let positives: { tl: number; br: number } | undefined;
 /** The last computation, for a comparison of conventions on demand. */
 let last: { spec: InputSpec; options: ComputeOptions; report: LossReport } | undefined;
+/** The diagnosis of the last computation, when it was left for later. */
+let diagnoseLast: (() => Diagnosis) | undefined;
+let diagnosed: Diagnosis | undefined;
 
 const send = (msg: WorkerResponse, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
@@ -63,7 +66,22 @@ async function handle(msg: WorkerRequest): Promise<void> {
         positives = { tl: countPositives(inputs.gtHeat.tl), br: countPositives(inputs.gtHeat.br) };
       }
       last = { spec: msg.spec, options: msg.options, report: r.report };
+      diagnoseLast = r.diagnose;
+      diagnosed = undefined;
       send({ type: 'report', id: msg.id, report: r.report });
+      return;
+    }
+    case 'diagnose': {
+      diagnosed ??= diagnoseLast?.();
+      if (!diagnosed) throw new Error('no diagnosis to make: the last computation was diagnosed already or not at all');
+      send({ type: 'diagnosis', id: msg.id, findings: diagnosed.findings, gradients: diagnosed.gradients, diagnoseMs: diagnosed.diagnoseMs });
+      return;
+    }
+    case 'ablation': {
+      if (!inputs) throw new Error('no computation in this worker yet');
+      const t0 = performance.now();
+      const ablation = ablationOf(inputs, reader);
+      send({ type: 'ablation', id: msg.id, ablation, ms: performance.now() - t0 });
       return;
     }
     case 'compare': {

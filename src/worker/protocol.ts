@@ -5,6 +5,7 @@
  */
 import type { InputSpec } from '../cornernet/inputs/discover';
 import type { LossReport } from '../cornernet/model/report';
+import type { Ablation } from '../cornernet/model/ablation';
 import type { ConventionName } from '../cornernet/model/conventions';
 import type { RoleProblem } from '../cornernet/model/arrays';
 import type { Corner } from '../cornernet/model/roles';
@@ -24,6 +25,8 @@ export interface ComputeOptions {
   convention?: ConventionName;
   /** The logit heatmap holds probabilities: undo the sigmoid before the loss. */
   heatIsProbability?: boolean;
+  /** The diagnosis now (true), never (false) or on a later `diagnose` request ('later'). */
+  findings?: boolean | 'later';
   /** The cornernet.convention setting when it is not `auto`. */
   settingConvention?: ConventionName;
   /** Threads for the focal loss (1 = this worker alone). */
@@ -47,6 +50,10 @@ export type WorkerRequest =
   | { type: 'tagMaps'; id: number; stack: number; image: number }
   /** The last computed batch under the other conventions of its kind (`--compare-conventions`). */
   | { type: 'compare'; id: number }
+  /** The diagnosis of the last computation (computed with findings: 'later'). */
+  | { type: 'diagnose'; id: number }
+  /** The ground-truth ablation of the last computation (which head limits detection). */
+  | { type: 'ablation'; id: number }
   /** Headers and statistics of every array of a file (hovers, badges, diagnostics). */
   | { type: 'fileStats'; id: number; path: string; limits?: Partial<ReadLimits> }
   /** Loads one array of a file and keeps it for `plane` requests (tensor viewer). */
@@ -78,6 +85,8 @@ export type WorkerResponse =
   | { type: 'decode'; id: number; view: DecodeView; background: Float32Array }
   | { type: 'tagMaps'; id: number; width: number; height: number; tl: Float32Array; br: Float32Array }
   | { type: 'compared'; id: number; conventions: NonNullable<LossReport['conventions']>; gaps: NonNullable<LossReport['gaps']> }
+  | { type: 'ablation'; id: number; ablation: Ablation; ms: number }
+  | { type: 'diagnosis'; id: number; findings: NonNullable<LossReport['findings']>; gradients: NonNullable<LossReport['gradients']>; diagnoseMs: number }
   | { type: 'fileStats'; id: number; arrays: ArrayStats[] }
   | { type: 'tensor'; id: number; array: ArrayStats }
   | { type: 'plane'; id: number; rows: number; cols: number; data: Float32Array; histogram: Uint32Array; lo: number; hi: number }

@@ -85,7 +85,7 @@ describe('Compute CornerNet Loss', () => {
     const best = Array.from({ length: r.sizes.batch * C }, (_, i) => i).reduce((a, b) => (planeLoss(b) > planeLoss(a) ? b : a), 0);
     assert.deepEqual([render.selection.image, render.selection.class], [Math.floor(best / C), best % C]);
     const heatmaps = render.canvases.filter((c) => c.id.startsWith('canvas-'));
-    assert.equal(heatmaps.length, 6, 'tl and br: probability, target, loss');
+    assert.equal(heatmaps.length, 8, 'tl and br: probability, target, loss, gradient');
     for (const c of heatmaps) {
       assert.ok(c.width >= r.sizes.width && c.height >= r.sizes.height, `${c.id} size`);
       assert.ok(c.nonBlank, `${c.id} is not blank`);

@@ -47,7 +47,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
     }),
   );
   log(`canvases: ${stats.map((s) => `${s.id} ${s.w}x${s.h} ${s.colours} colours`).join(', ')}`);
-  assert.equal(stats.length, 6);
+  assert.equal(stats.length, 8); // tl and br: probability, target, loss, gradient
   for (const s of stats) assert.ok(s.colours > 1, `${s.id} is blank`);
 
   // 4) hovering a pixel shows its coordinates and values; p is the clamped sigmoid of the logit

@@ -29,7 +29,7 @@ exports.run = async ({ page, helpers, workspaceDir, log }) => {
   // The heatmaps are drawn, and the per-pixel loss follows mmdet's rule (no clamp).
   await frame.locator('canvas.thumb').first().waitFor({ timeout: 30000 });
   const canvases = await frame.locator('canvas.heatmap[id^="canvas-"]').evaluateAll((cs) => cs.map((c) => c.id));
-  assert.equal(canvases.length, 6);
+  assert.equal(canvases.length, 8);
   assert.match(await frame.locator('.row-head').nth(2).textContent(), /mmdet: no clamp/);
   const canvas = frame.locator('#canvas-tl-prob');
   const box = await canvas.boundingBox();
@@ -78,7 +78,7 @@ exports.run = async (ctx) => {
   }
   await frame.locator('canvas.thumb').first().waitFor({ timeout: 30000 });
   const canvases = await frame.locator('canvas.heatmap[id^="canvas-"]').evaluateAll((cs) => cs.map((c) => c.id));
-  assert.deepEqual(canvases.sort(), ['canvas-tl-loss', 'canvas-tl-prob', 'canvas-tl-target'], 'one column: the center heatmap');
+  assert.deepEqual(canvases.sort(), ['canvas-tl-grad', 'canvas-tl-loss', 'canvas-tl-prob', 'canvas-tl-target'], 'one column: the center heatmap');
   assert.match(await frame.locator('.col-head').first().textContent(), /center/);
   await frame.locator('#size-table').waitFor({ timeout: 10000 });
   const sizeRows = await frame.locator('#size-table tbody tr').count();

@@ -9,9 +9,11 @@
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 exports.run = async ({ page, workspaceDir, helpers, log }) => {
+  const startedAt = Date.now();
   const expectedTotal = (c) => JSON.parse(fs.readFileSync(path.join(workspaceDir, c, 'expected.json'), 'utf8')).float32.total;
   const closeTo = (got, want, what) => assert.ok(Math.abs(got - want) <= 1e-5 * Math.abs(want), `${what}: ${got} vs ${want}`);
   const script = path.join(workspaceDir, 'debug', 'train.py');
@@ -100,10 +102,18 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   assert.ok(tensorMenu.includes('Open in Tensor Viewer') && tensorMenu.includes('Compute CornerNet Loss from Debug Session'), tensorMenu.join(' | '));
   await helpers.screenshot('debug-variables-menu');
   await page.locator('.context-view .monaco-menu .action-label', { hasText: /^Open in Tensor Viewer$/ }).first().click();
-  await page.locator('.tabs-container .tab', { hasText: 'outs_0_.npy' }).waitFor({ timeout: 60000 });
+  const tab = page.locator('.tabs-container .tab', { hasText: 'outs_0_.npy' });
+  await tab.waitFor({ timeout: 60000 });
   const viewer = await helpers.webviewWith('[data-metric="stats.count"]');
   assert.ok(viewer, 'the tensor viewer shows statistics');
-  log('Variables view: both commands on outs[0]; Open in Tensor Viewer shows it');
+  // Its file (in a private folder of the temp directory, next to the UI test's) goes with the tab.
+  const file = () => fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('cornernet-kernel-')).map((d) => path.join(os.tmpdir(), d, 'outs_0_.npy')).find((f) => fs.existsSync(f) && fs.statSync(f).mtimeMs >= startedAt);
+  assert.ok(file(), 'the viewer reads a file of the transfer');
+  await helpers.runCommand('View: Close Editor');
+  await tab.waitFor({ state: 'hidden', timeout: 10000 });
+  for (let i = 0; i < 50 && file(); i++) await page.waitForTimeout(200);
+  assert.equal(file(), undefined, 'the file went with the tab');
+  log('Variables view: both commands on outs[0]; Open in Tensor Viewer shows it, its file goes with the tab');
 
   await helpers.runCommand('Debug: Stop');
 };

@@ -14,7 +14,7 @@ import { computeLossFromFiles } from '../../src/cornernet/run';
 import { readTensorFile } from '../../src/tensor/tensorFile';
 import { KernelError, type NotebookKernel } from '../../src/notebook/kernel';
 import { inspectKernel, pullInputs } from '../../src/notebook/pull';
-import { pairChoices, planOutsTargets, planPerRole, roleFromName, tensorLeaves, type TransferPlan } from '../../src/notebook/variables';
+import { centernetPairs, pairChoices, planCenternet, planOutsTargets, planPerRole, roleFromName, tensorLeaves, type TransferPlan } from '../../src/notebook/variables';
 import { Cancel, never } from '../support/cancel';
 import { JupyterClientKernel, canHide } from '../support/jupyterClientKernel';
 import { FIXTURES, assertClose, float32Floor, readExpected } from './helpers';
@@ -157,6 +157,40 @@ del f
     const { report } = await lossOf(kernel, planPerRole(chosen));
     checkFixture(report, 'p02_two_stacks', 'per role');
     await kernel.run('del tl_heats, br_heat_0, br_heat_1, tl_tag, br_tag, tl_regr, br_regr, batch');
+  });
+
+  it("CenterNet: CtdetLoss's outputs (a list of stack dicts of torch tensors with grad, or one dict) and batch dict give the fixture's loss", async () => {
+    const CONV = path.join(process.cwd(), 'test', 'fixtures', 'conventions', 'centernet');
+    for (const [name, asList] of [['c02_two_stacks_border', true], ['c01_basic', false]] as const) {
+      const dir = path.join(CONV, name);
+      await kernel.run(`import numpy as np, torch
+_o = np.load(${JSON.stringify(path.join(dir, 'output.npz'))})
+_b = np.load(${JSON.stringify(path.join(dir, 'batch.npz'))})
+outputs = [{k: torch.from_numpy(_o[k][s].copy()).requires_grad_() for k in ('hm', 'wh', 'reg')} for s in range(_o['hm'].shape[0])]
+${asList ? '' : 'outputs = outputs[0]'}
+batch = {k: torch.from_numpy(_b[k]) for k in _b.files}
+batch['meta'] = {'c': np.zeros(2)}
+del _o, _b
+`);
+      const ins = await inspectKernel(kernel, never);
+      const pairs = centernetPairs(ins);
+      assert.equal(pairs.length, 1, JSON.stringify(pairs.map((p) => [p.output.name, p.batch.name])));
+      const plan = planCenternet(pairs[0]!.output, pairs[0]!.batch);
+      assert.deepEqual([...new Set(plan.arrays.map((a) => a.role))].sort(), ['gt_hm', 'gt_reg', 'gt_wh', 'hm', 'ind', 'reg', 'reg_mask', 'wh']);
+      const { report } = await lossOf(kernel, plan);
+      const exp = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')).float32;
+      assert.equal(report.convention, 'centernet', name);
+      assertClose(report.total, exp.loss, 1e-5, 2e-5, `${name} total`);
+      for (const k of ['hm_loss', 'wh_loss', 'off_loss']) assertClose(report.terms[k], exp[k], 1e-5, 1e-6, `${name} ${k}`);
+      // The same arrays chosen one per role by their names (output['hm'] -> hm, batch['hm'] -> gt_hm).
+      const chosen = tensorLeaves(ins).flatMap((l) => {
+        const r = roleFromName(l.path);
+        return r ? [{ ...l, ...r }] : [];
+      });
+      const { report: perRole } = await lossOf(kernel, planPerRole(chosen));
+      assertClose(perRole.total, exp.loss, 1e-5, 2e-5, `${name} per role`);
+      await kernel.run('del outputs, batch');
+    }
   });
 
   it('base64 transfer (forced, small chunks) gives the same arrays bit for bit, float16 and bfloat16 included', async () => {

@@ -22,7 +22,8 @@ import {
   type ToPanel,
 } from '../../src/protocol/panel';
 import { canvasDigest, drawColorbar, drawHeatmap, type Marker } from '../shared/heatmap';
-import { clampedSigmoid, pixelFocalLoss } from '../../src/cornernet/model/pixel';
+import { clampedSigmoid, pixelFocalGrad, pixelFocalLoss } from '../../src/cornernet/model/pixel';
+import { divergingTable, drawDivergingBar } from '../shared/diverging';
 import { clear, el, fmt, metric } from '../shared/dom';
 import { drawDecode, drawTagMaps, renderDecodeControls, renderEmbeddings, renderOffsets, type DecodeSettings, type SectionContext } from './diagnostics';
 
@@ -36,11 +37,11 @@ const vscode = acquireVsCodeApi();
 const post = (m: FromPanel) => vscode.postMessage(m);
 
 /** A plane as received, with the probabilities and losses derived from it. */
-type DecodedSlice = Omit<SliceData, 'logit' | 'target'> & { logit: Float32Array; prob: Float32Array; target: Float32Array; loss: Float32Array };
+type DecodedSlice = Omit<SliceData, 'logit' | 'target'> & { logit: Float32Array; prob: Float32Array; target: Float32Array; loss: Float32Array; grad: Float32Array };
 
-const KINDS = ['prob', 'target', 'loss'] as const;
+const KINDS = ['prob', 'target', 'loss', 'grad'] as const;
 type Kind = (typeof KINDS)[number];
-const KIND_TITLES: Record<Kind, string> = { prob: 'predicted probability', target: 'target', loss: 'per-pixel focal loss' };
+const KIND_TITLES: Record<Kind, string> = { prob: 'predicted probability', target: 'target', loss: 'per-pixel focal loss', grad: 'gradient d loss / d logit' };
 const CORNER_TITLES: Record<CornerName, string> = { tl: 'top-left', br: 'bottom-right' };
 /** Center conventions (CenterNet, mmdet CenterNetHead) draw one heatmap column, the center. */
 const cornerTitle = (corner: CornerName) => (report?.heads === 'centers' ? 'center' : CORNER_TITLES[corner]);
@@ -144,6 +145,17 @@ function onMessage(msg: ToPanel): void {
       }
       break;
     }
+    case 'diagnosis':
+      if (msg.runId !== runId || !report) return;
+      report = { ...report, findings: msg.findings, gradients: msg.gradients };
+      renderFindings(document.getElementById('findings')!, report);
+      renderGradients(document.getElementById('gradients')!, report);
+      break;
+    case 'ablation':
+      if (msg.runId !== runId || !report) return;
+      report = { ...report, ablation: msg.ablation };
+      renderAblation(document.getElementById('ablation')!, report);
+      break;
     case 'conventions':
       if (msg.requestId !== conventionsRequest || msg.runId !== runId || !report) return;
       report = { ...report, conventions: msg.conventions, gaps: msg.gaps };
@@ -167,12 +179,15 @@ function decode(s: SliceData): DecodedSlice {
   const target = new Float32Array(s.target);
   const prob = new Float32Array(logit.length);
   const loss = new Float32Array(logit.length);
+  const grad = new Float32Array(logit.length);
   for (let i = 0; i < logit.length; i++) {
     const p = clampedSigmoid(logit[i]!, s.bounds);
     prob[i] = p;
     loss[i] = pixelFocalLoss(p, target[i]!, s.bounds.plain) / s.norm;
+    // The learning signal: 0 where the clamp holds p at a bound.
+    grad[i] = pixelFocalGrad(logit[i]!, target[i]!, s.bounds) / s.norm;
   }
-  return { ...s, logit, target, prob, loss };
+  return { ...s, logit, target, prob, loss, grad };
 }
 
 function clampSelection(s: Selection, r: LossReport): Selection {
@@ -248,7 +263,10 @@ function renderAll(inputsLabel: string): void {
     renderHeader(r, inputsLabel),
     el('p', { id: 'busy', class: 'busy', hidden: true }),
     el('p', { id: 'offer', class: 'offer', hidden: true }),
+    el('section', { id: 'findings', 'aria-label': 'findings' }, el('p', { class: 'hint' }, 'Diagnosing…')),
     renderSummary(r),
+    el('section', { id: 'gradients', 'aria-label': 'gradient norms' }),
+    el('section', { id: 'ablation', 'aria-label': 'ground-truth ablation' }),
     renderComparisonSection(r),
     renderWarnings(r),
     renderHeatmapSection(r),
@@ -508,6 +526,145 @@ function renderWarnings(r: LossReport): HTMLElement {
   );
 }
 
+/** A pixel a finding pointed at: marked on the heatmaps until the selection changes. */
+let focus: { x: number; y: number; head?: string } | undefined;
+
+/** The findings, most important first, each with its evidence and the places to jump to. */
+function renderFindings(box: HTMLElement, r: LossReport): void {
+  clear(box);
+  const fs = r.findings ?? [];
+  if (!fs.length) {
+    box.append(el('p', { class: 'none', id: 'findings-none' }, 'Findings: nothing looks wrong with this batch.'));
+    return;
+  }
+  box.append(el('h2', {}, `Findings (${fs.length})`));
+  const list = el('ol', { class: 'findings', id: 'findings-list' });
+  for (const f of fs) {
+    const places = f.evidence.where.slice(0, 12).map((p, i) => {
+      const label = [p.stack !== undefined ? `${stackWord(r)} ${p.stack}` : '', p.image !== undefined ? `image ${p.image}` : '', p.class !== undefined ? `class ${p.class}` : '', p.head ?? '', p.x !== undefined ? `(${p.x}, ${p.y})` : '', p.object !== undefined ? `object ${p.object}` : '']
+        .filter(Boolean)
+        .join(' ');
+      const b = el('button', { class: 'jump', 'data-finding': f.code, 'data-place': String(i), title: 'Show it in the heatmaps' }, label || 'show');
+      b.addEventListener('click', () => jumpTo(p));
+      return b;
+    });
+    const numbers = Object.entries(f.evidence)
+      .filter(([k, v]) => k !== 'where' && (typeof v === 'number' || typeof v === 'string' || (Array.isArray(v) && v.length <= 12 && v.every((x) => typeof x === 'number' || typeof x === 'string'))))
+      .map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v, 4) : Array.isArray(v) ? v.join(', ') : v}`);
+    list.append(
+      el(
+        'li',
+        { class: `finding ${f.severity}`, 'data-code': f.code },
+        el('div', { class: 'finding-head' }, el('code', { class: 'code' }, f.code), el('span', { class: 'title' }, f.title)),
+        numbers.length ? el('p', { class: 'evidence' }, numbers.join(' · ')) : '',
+        places.length ? el('div', { class: 'places' }, ...places) : '',
+        el('details', {}, el('summary', {}, 'What to check'), el('p', {}, f.advice)),
+      ),
+    );
+  }
+  box.append(list);
+}
+
+/** Jump to a finding's place: its plane in the heatmaps (and the pixel marked). */
+function jumpTo(p: NonNullable<LossReport['findings']>[number]['evidence']['where'][number]): void {
+  if (!report) return;
+  focus = p.x !== undefined && p.y !== undefined ? { x: p.x, y: p.y, ...(p.head ? { head: p.head } : {}) } : undefined;
+  const change: Partial<Selection> = {};
+  if (p.stack !== undefined && p.stack < report.nstack) change.stack = p.stack;
+  if (p.image !== undefined && p.image < report.sizes.batch) change.image = p.image;
+  if (p.class !== undefined && p.class < report.sizes.classes) change.class = p.class;
+  choose(change, true);
+  document.getElementById('heatmaps')?.scrollIntoView({ block: 'start' });
+}
+
+/** Which term drives learning: each term's gradient norm per stack. */
+function renderGradients(box: HTMLElement, r: LossReport): void {
+  clear(box);
+  const gs = r.gradients ?? [];
+  if (!gs.length) return;
+  const max = Math.max(...gs.map((g) => g.norm).filter(Number.isFinite), 1e-30);
+  box.append(
+    el('h2', {}, 'Gradient norms: which term drives learning'),
+    el('p', { class: 'hint' }, 'The norm of each term\'s gradient (its share of the total, weighted and normalised as the loss composes it) with respect to the outputs it reads.'),
+    el(
+      'table',
+      { class: 'grid', id: 'gradient-table' },
+      el('thead', {}, el('tr', {}, ...[stackWord(r), 'term', 'with respect to', 'norm', ''].map((h) => el('th', { scope: 'col' }, h)))),
+      el(
+        'tbody',
+        {},
+        ...gs.map((g) =>
+          el('tr', {}, el('td', {}, String(g.stack)), el('th', { scope: 'row' }, g.term), el('td', {}, g.wrt), el('td', {}, metric(`grad.${g.stack}.${g.term}.${g.wrt.split(' ')[0]}`, g.norm, 4)), el('td', { class: 'share' }, bar(g.norm, max))),
+        ),
+      ),
+    ),
+  );
+}
+
+const ABLATION_LABELS: Record<string, string> = {
+  'as-is': 'as it is',
+  'target-heatmaps': 'target heatmaps',
+  'target-offsets': 'target offsets',
+  'perfect-grouping': 'perfect grouping',
+  'target-sizes': 'target sizes',
+  'all-targets': 'all targets',
+};
+
+/** Which head limits detection: the last stack decoded as it is and with each head's target swapped in. */
+function renderAblation(box: HTMLElement, r: LossReport): void {
+  clear(box);
+  const a = r.ablation;
+  if (!a) return;
+  box.append(el('h2', {}, 'Which head limits detection'));
+  if (a.unavailable) {
+    box.append(el('p', { class: 'hint', id: 'ablation-unavailable' }, `Not available: ${a.unavailable}`));
+    return;
+  }
+  box.append(
+    el('p', { class: 'hint' }, `${stackWord(r)} ${a.stack} decoded (top ${a.options.K}) as it is, then with one head's output replaced by its target; objects matched at IoU 0.5 (same class) and AP@0.5 over the batch's detections ranked by score.`),
+    el(
+      'table',
+      { class: 'grid', id: 'ablation-table' },
+      el('thead', {}, el('tr', {}, ...['decoded with', 'matched', 'detections', 'AP@0.5', ''].map((h) => el('th', { scope: 'col' }, h)))),
+      el(
+        'tbody',
+        {},
+        ...a.rows.map((row) =>
+          el(
+            'tr',
+            { 'data-variant': row.variant, class: row.variant === a.limitingHead ? 'limiting' : '' },
+            el('th', { scope: 'row', title: row.description }, ABLATION_LABELS[row.variant] ?? row.variant),
+            el('td', {}, `${row.matched} / ${row.objects}`),
+            el('td', {}, String(row.detections)),
+            el('td', {}, metric(`ablation.${row.variant}`, row.ap50, 3)),
+            el('td', { class: 'share' }, bar(row.ap50, 1)),
+          ),
+        ),
+      ),
+    ),
+    el(
+      'p',
+      { id: 'ablation-verdict' },
+      a.limitingHead
+        ? `Limiting head: ${ABLATION_LABELS[a.limitingHead] ?? a.limitingHead} (AP@0.5 ${a.rows[0]!.ap50.toFixed(3)} → ${a.rows.find((x) => x.variant === a.limitingHead)!.ap50.toFixed(3)}).`
+        : 'No single head\'s target improves on the network as it is.',
+    ),
+  );
+  const missed = a.rows.filter((row) => row.missed.length);
+  if (missed.length) {
+    box.append(
+      el(
+        'details',
+        {},
+        el('summary', {}, 'Objects each variant misses, and why'),
+        ...missed.map((row) =>
+          el('div', {}, el('h3', {}, ABLATION_LABELS[row.variant] ?? row.variant), el('ul', {}, ...row.missed.map((m) => el('li', {}, `image ${m.image}, object ${m.slot} (class ${m.class}): ${m.reason}`)))),
+        ),
+      ),
+    );
+  }
+}
+
 /** The way out of `heat-is-probability`: compute again reading the heatmap as probabilities (or back). */
 function probabilityButton(asProbabilities: boolean): HTMLElement {
   const b = el('vscode-button', { id: 'heat-as-probability', secondary: '' }, asProbabilities ? 'Treat as probabilities' : 'Read as logits again');
@@ -589,7 +746,8 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
   );
 }
 
-function choose(change: Partial<Selection>): void {
+function choose(change: Partial<Selection>, keepFocus = false): void {
+  if (!keepFocus) focus = undefined;
   selection = { ...selection, ...change };
   slices = undefined;
   syncSelects();
@@ -660,7 +818,14 @@ function drawSlices(): void {
   if (!slices || !report) return;
   const colors = themeColors();
   let lossMax = 0;
-  for (const s of Object.values(slices)) for (let i = 0; i < s.loss.length; i++) if (s.loss[i]! > lossMax) lossMax = s.loss[i]!;
+  let gradMax = 0;
+  for (const s of Object.values(slices)) {
+    for (let i = 0; i < s.loss.length; i++) {
+      if (s.loss[i]! > lossMax) lossMax = s.loss[i]!;
+      const g = Math.abs(s.grad[i]!);
+      if (g > gradMax) gradMax = g;
+    }
+  }
   for (const corner of heads()) {
     const s = slices[corner];
     const scale = scaleFor(s.width, s.height);
@@ -668,17 +833,21 @@ function drawSlices(): void {
       ...s.positives.map((p) => ({ ...p, kind: 'positive' as const })),
       ...s.peaks.filter((p) => p.rank < peaksShown).map((p) => ({ x: p.x, y: p.y, kind: 'peak' as const })),
       ...objectBoxes(),
+      ...(focus && (!focus.head || focus.head === corner || focus.head === 'center') ? [{ x: focus.x, y: focus.y, kind: 'focus' as const }] : []),
     ];
     for (const kind of KINDS) {
       const canvas = document.getElementById(`canvas-${corner}-${kind}`) as HTMLCanvasElement | null;
       if (!canvas) continue;
-      const max = kind === 'loss' ? lossMax || 1 : 1;
-      drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: 0, max, colormap, scale, markers, colors });
+      const max = kind === 'loss' ? lossMax || 1 : kind === 'grad' ? gradMax || 1 : 1;
+      // The gradient has a sign (negative: the step raises the logit): a diverging scale around 0.
+      const diverging = kind === 'grad';
+      drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: diverging ? -max : 0, max, colormap, scale, markers, colors, ...(diverging ? { lut: divergingTable() } : {}) });
       const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${s.peaks[0]!.score.toFixed(3)}` : '';
       canvas.setAttribute('aria-label', `${cornerTitle(corner)} ${kindTitle(kind)}, image ${selection.image}, class ${selection.class}: ${s.positives.length} positive(s)${peakNote}`);
       canvas.onmousemove = (e) => readout(corner, Math.floor((e.offsetX / canvas.clientWidth) * s.width), Math.floor((e.offsetY / canvas.clientHeight) * s.height), e.timeStamp);
-      drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
-      document.getElementById(`min-${corner}-${kind}`)!.textContent = '0';
+      if (diverging) drawDivergingBar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, 96, 8);
+      else drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
+      document.getElementById(`min-${corner}-${kind}`)!.textContent = diverging ? fmt(-max, 3) : '0';
       document.getElementById(`max-${corner}-${kind}`)!.textContent = fmt(max, 3);
     }
     const pl = document.querySelector(`[data-metric="plane.${corner}"]`);
@@ -728,6 +897,7 @@ function readout(corner: CornerName, x: number, y: number, eventTime = performan
     el('span', {}, ' · p ', metric('hover.prob', s.prob[i]!)),
     el('span', {}, ' · target ', metric('hover.target', s.target[i]!)),
     el('span', {}, ' · loss ', metric('hover.loss', s.loss[i]!)),
+    el('span', {}, ' · gradient ', metric('hover.grad', s.grad[i]!)),
   );
   timeToPaint('perf.hoverMs', eventTime);
 }

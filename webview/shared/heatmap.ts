@@ -9,7 +9,8 @@ export interface Marker {
   x: number;
   y: number;
   /** Boxes ('target-box', 'pred-box') run from (x, y) to (x2, y2), in map units (a pixel i spans [i, i + 1)). */
-  kind: 'positive' | 'peak' | 'target-box' | 'pred-box';
+  /** 'focus': the pixel a finding points at (a square around it). */
+  kind: 'positive' | 'peak' | 'target-box' | 'pred-box' | 'focus';
   x2?: number;
   y2?: number;
   label?: string;
@@ -27,13 +28,15 @@ export interface HeatmapSpec {
   scale: number;
   markers?: Marker[];
   colors: { positive: string; peak: string };
+  /** A 256-entry RGBA table instead of the colormap's (the gradient's diverging scale). */
+  lut?: Uint8ClampedArray;
 }
 
 const scratch = document.createElement('canvas');
 
 export function drawHeatmap(canvas: HTMLCanvasElement, spec: HeatmapSpec): void {
   const { data, width, height, min, max, scale } = spec;
-  const lut = colormapTable(spec.colormap);
+  const lut = spec.lut ?? colormapTable(spec.colormap);
   scratch.width = width;
   scratch.height = height;
   const sctx = scratch.getContext('2d')!;
@@ -42,7 +45,14 @@ export function drawHeatmap(canvas: HTMLCanvasElement, spec: HeatmapSpec): void 
   const span = max > min ? 255 / (max - min) : 0;
   for (let i = 0; i < width * height; i++) {
     const v = data[i]!;
-    if (v !== v) continue; // NaN stays transparent
+    if (v - v !== 0) {
+      // NaN and Inf in a colour no colormap has (magenta), so that they show and can be found.
+      px[i * 4] = 255;
+      px[i * 4 + 1] = v !== v ? 0 : 140;
+      px[i * 4 + 2] = 255;
+      px[i * 4 + 3] = 255;
+      continue;
+    }
     let k = Math.round((v - min) * span);
     k = k < 0 ? 0 : k > 255 ? 255 : k;
     px[i * 4] = lut[k * 4]!;
@@ -65,6 +75,13 @@ function drawMarker(ctx: CanvasRenderingContext2D, m: Marker, scale: number, col
   const cy = (m.y + 0.5) * scale;
   const r = Math.max(3, scale * 0.9);
   ctx.lineWidth = Math.max(1, scale / 6);
+  if (m.kind === 'focus') {
+    ctx.strokeStyle = '#ff2bd6';
+    ctx.lineWidth = Math.max(2, scale / 4);
+    const half = Math.max(4, scale * 1.6);
+    ctx.strokeRect(cx - half, cy - half, 2 * half, 2 * half);
+    return;
+  }
   if (m.kind === 'target-box' || m.kind === 'pred-box') {
     ctx.strokeStyle = m.kind === 'target-box' ? colors.positive : colors.peak;
     ctx.setLineDash(m.kind === 'pred-box' ? [Math.max(3, scale), Math.max(2, scale / 2)] : []);

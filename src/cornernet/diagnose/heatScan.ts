@@ -10,6 +10,144 @@ import * as fs from 'node:fs';
 import type { FloatArray } from '../model/batch';
 import type { HeatLocation } from '../focal/stream';
 import { readFullySync } from '../../tensor/source';
+import { pixelFocalGrad, type ClampBounds } from '../model/pixel';
+
+type StatsAcc = { min: number; max: number; sum: number; sumsq: number; finite: number; nan: number; inf: number; atFloor: number; first?: { index: number; value: number } };
+
+// The loops are small functions of their own: V8 optimises them (and keeps them monomorphic per
+// array type) where one large closure would stay slow.
+
+/**
+ * The statistics of a chunk of logits and the sum of their squared gradients, in one pass (one
+ * load per pixel): the background pixel's gradient from the table, the rest exactly. The sum
+ * runs on from `acc` (pixel after pixel, whatever the chunks): files and memory give the same bits.
+ */
+function statsAndGrad(a: StatsAcc, pr: FloatArray, gt: FloatArray, n: number, base: number, t: Float64Array, b: ClampBounds, acc: number): number {
+  let { min, max, sum, sumsq, finite, atFloor } = a;
+  for (let i = 0; i < n; i++) {
+    const x = pr[i]!;
+    const g = gt[i]!;
+    if (x - x !== 0) {
+      if (x !== x) a.nan++;
+      else a.inf++;
+      a.first ??= { index: base + i, value: x };
+      continue;
+    }
+    finite++;
+    sum += x;
+    sumsq += x * x;
+    if (x < min) min = x;
+    if (x > max) max = x;
+    if (x <= FLOOR_LOGIT) atFloor++;
+    let v: number;
+    if (g === 0 && x > GRAD_LO && x < GRAD_HI) {
+      const f = (x - GRAD_LO) * GRAD_STEPS;
+      const k = f | 0;
+      v = t[k]! + (t[k + 1]! - t[k]!) * (f - k);
+    } else {
+      v = pixelFocalGrad(x, g, b);
+      if (v !== v) continue;
+    }
+    acc += v * v;
+  }
+  a.min = min;
+  a.max = max;
+  a.sum = sum;
+  a.sumsq = sumsq;
+  a.finite = finite;
+  a.atFloor = atFloor;
+  return acc;
+}
+
+function probabilityGradSquares(pr: FloatArray, gt: FloatArray, n: number, acc: number): number {
+  for (let i = 0; i < n; i++) {
+    const v = probabilityGrad(pr[i]!, gt[i]!);
+    if (v === v) acc += v * v;
+  }
+  return acc;
+}
+
+function accumulateStats(a: StatsAcc, pr: FloatArray, n: number, base: number, logits: boolean): void {
+  let { min, max, sum, sumsq, finite, atFloor } = a;
+  const floor = logits ? FLOOR_LOGIT : FLOOR_P;
+  for (let i = 0; i < n; i++) {
+    const v = pr[i]!;
+    if (v - v !== 0) {
+      if (v !== v) a.nan++;
+      else a.inf++;
+      a.first ??= { index: base + i, value: v };
+      continue;
+    }
+    finite++;
+    sum += v;
+    sumsq += v * v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (v <= floor) atFloor++;
+  }
+  a.min = min;
+  a.max = max;
+  a.sum = sum;
+  a.sumsq = sumsq;
+  a.finite = finite;
+  a.atFloor = atFloor;
+}
+
+/** Positive pixels of the plane being scanned (offsets in the plane), reused from plane to plane. */
+let positiveScratch = new Int32Array(1024);
+
+/** One (image, class) plane: floor pixels of the last stack, near-peaks, target NaN/Inf, positives (into positiveScratch). */
+function scanPlane(gt: FloatArray, last: FloatArray, base: number, HW: number, floor: number) {
+  let atFloor = 0;
+  let nearPeaks = 0;
+  let nonFinite = 0;
+  let firstNonFinite = -1;
+  let positives = 0;
+  for (let i = 0; i < HW; i++) {
+    const g = gt[base + i]!;
+    if (last[base + i]! <= floor) atFloor++;
+    if (g === 0) continue;
+    if (g - g !== 0) {
+      if (firstNonFinite < 0) firstNonFinite = i;
+      nonFinite++;
+      continue;
+    }
+    if (g === 1) {
+      if (positives >= positiveScratch.length) {
+        const grown = new Int32Array(positiveScratch.length * 2);
+        grown.set(positiveScratch);
+        positiveScratch = grown;
+      }
+      positiveScratch[positives++] = i;
+    } else if (g > 0.9 && g < 1) nearPeaks++;
+  }
+  return { atFloor, nearPeaks, nonFinite, firstNonFinite, positives };
+}
+
+/** The table of the background pixel's gradient (target 0): logits in (GRAD_LO, GRAD_HI), GRAD_STEPS per unit. */
+const GRAD_LO = -40;
+const GRAD_HI = 40;
+const GRAD_STEPS = 256;
+const gradTables = new Map<string, Float64Array>();
+
+function backgroundGradTable(b: ClampBounds): Float64Array {
+  const key = `${b.lo}/${b.hi}/${b.round32}/${b.plain ?? false}`;
+  let t = gradTables.get(key);
+  if (!t) {
+    t = new Float64Array((GRAD_HI - GRAD_LO) * GRAD_STEPS + 2);
+    for (let k = 0; k < t.length; k++) t[k] = pixelFocalGrad(GRAD_LO + k / GRAD_STEPS, 0, b);
+    gradTables.set(key, t);
+  }
+  return t;
+}
+
+/** mmdetection's gaussian focal loss on a given probability: d(loss)/dp (no sigmoid). */
+function probabilityGrad(p: number, g: number): number {
+  const eps = 1e-12;
+  if (g === 1) return -((1 - p) * (1 - p)) / (p + eps) + 2 * (1 - p) * Math.log(p + eps);
+  const w = (1 - g) * (1 - g);
+  return w * w * ((p * p) / (1 - p + eps) - 2 * p * Math.log(1 - p + eps));
+}
 
 export type Head = 'tl' | 'br';
 
@@ -111,6 +249,8 @@ export interface ClassScan {
 
 export interface HeatScan {
   kind: HeatKind;
+  /** Per head and stack: the sum of the squared per-pixel gradients d(loss)/d(prediction), unnormalised (when asked). */
+  gradSq?: Record<Head, number[]>;
   dims: HeatSource['dims'];
   heads: readonly Head[];
   /** Per head, per stack. */
@@ -128,11 +268,15 @@ export const FLOOR_P = 1.0001e-4;
 const FLOOR_LOGIT = Math.log(FLOOR_P / (1 - FLOOR_P));
 const MAX_POSITIVES = 100_000;
 
-export function scanHeat(source: HeatSource): HeatScan {
+/**
+ * `grad`: each stack's per-pixel rule (CornerNet's clamp, or mmdetection's plain sigmoid, or
+ * probabilities given directly): the scan then sums the squared gradients too.
+ */
+export function scanHeat(source: HeatSource, grad?: { bounds: ClampBounds[] }): HeatScan {
   const { S, C, H, W } = source.dims;
   const HW = H * W;
   const logits = source.kind === 'logits';
-  const acc = {} as Record<Head, { min: number; max: number; sum: number; sumsq: number; finite: number; nan: number; inf: number; atFloor: number; first?: { index: number; value: number } }[]>;
+  const acc = {} as Record<Head, StatsAcc[]>;
   const gtNonFinite = {} as HeatScan['gtNonFinite'];
   for (const h of source.heads) {
     acc[h] = Array.from({ length: S }, () => ({ min: Infinity, max: -Infinity, sum: 0, sumsq: 0, finite: 0, nan: 0, inf: 0, atFloor: 0 }));
@@ -141,28 +285,17 @@ export function scanHeat(source: HeatSource): HeatScan {
   const classes: ClassScan[] = Array.from({ length: C }, () => ({ positives: { tl: 0, br: 0 }, nearPeaks: 0, pixels: 0, atFloorLast: { tl: 0, br: 0 } }));
   const positives: PositiveAt[] = [];
   let truncated = false;
+  const gradSq = grad ? ({} as Record<Head, number[]>) : undefined;
+  if (gradSq) for (const h of source.heads) gradSq[h] = new Array<number>(S).fill(0);
   source.visit((head, p0, p1, gt, preds) => {
     const n = (p1 - p0) * HW;
     for (let s = 0; s < preds.length; s++) {
       const a = acc[head][s]!;
-      const pr = preds[s]!;
-      let { min, max, sum, sumsq, finite, atFloor } = a;
-      for (let i = 0; i < n; i++) {
-        const v = pr[i]!;
-        if (v - v !== 0) {
-          if (v !== v) a.nan++;
-          else a.inf++;
-          a.first ??= { index: p0 * HW + i, value: v };
-          continue;
-        }
-        finite++;
-        sum += v;
-        sumsq += v * v;
-        if (v < min) min = v;
-        if (v > max) max = v;
-        if (logits ? v <= FLOOR_LOGIT : v <= FLOOR_P) atFloor++;
+      if (gradSq && grad && logits) gradSq[head][s] = statsAndGrad(a, preds[s]!, gt, n, p0 * HW, backgroundGradTable(grad.bounds[s]!), grad.bounds[s]!, gradSq[head][s]!);
+      else {
+        if (gradSq) gradSq[head][s] = probabilityGradSquares(preds[s]!, gt, n, gradSq[head][s]!);
+        accumulateStats(a, preds[s]!, n, p0 * HW, logits);
       }
-      Object.assign(a, { min, max, sum, sumsq, finite, atFloor });
     }
     const last = preds[preds.length - 1]!;
     for (let p = p0; p < p1; p++) {
@@ -170,18 +303,16 @@ export function scanHeat(source: HeatSource): HeatScan {
       const cls = classes[c]!;
       cls.pixels += head === source.heads[0] ? HW : 0;
       const base = (p - p0) * HW;
-      for (let i = 0; i < HW; i++) {
-        const g = gt[base + i]!;
-        const v = last[base + i]!;
-        if (logits ? v <= FLOOR_LOGIT : v <= FLOOR_P) cls.atFloorLast[head]++;
-        if (g - g !== 0) {
-          const nf = gtNonFinite[head];
-          nf.count++;
-          nf.first ??= { index: p * HW + i, value: g };
-          continue;
-        }
-        if (g > 0.9 && g < 1) cls.nearPeaks++;
-        if (g !== 1) continue;
+      const plane = scanPlane(gt, last, base, HW, logits ? FLOOR_LOGIT : FLOOR_P);
+      cls.atFloorLast[head] += plane.atFloor;
+      cls.nearPeaks += plane.nearPeaks;
+      if (plane.nonFinite) {
+        const nf = gtNonFinite[head];
+        nf.count += plane.nonFinite;
+        nf.first ??= { index: p * HW + plane.firstNonFinite, value: gt[base + plane.firstNonFinite]! };
+      }
+      for (let j = 0; j < plane.positives; j++) {
+        const i = positiveScratch[j]!;
         cls.positives[head]++;
         if (positives.length >= MAX_POSITIVES) {
           truncated = true;
@@ -218,7 +349,7 @@ export function scanHeat(source: HeatSource): HeatScan {
       };
     });
   }
-  return { kind: source.kind, dims: source.dims, heads: source.heads, preds, gtNonFinite, positives, positivesTruncated: truncated, classes };
+  return { kind: source.kind, dims: source.dims, heads: source.heads, preds, gtNonFinite, positives, positivesTruncated: truncated, classes, ...(gradSq ? { gradSq } : {}) };
 }
 
 /** The gaussian radius whose 4-neighbour value is `g` (draw_gaussian: sigma = (2r + 1) / 6). */

@@ -40,6 +40,30 @@ export function clampedSigmoid(x: number, b: ClampBounds): number {
 }
 
 /**
+ * d(pixel loss)/d(logit), the learning signal the heatmap gets at this pixel (before the
+ * normaliser): 0 where `_sigmoid`'s clamp holds p at a bound (the gradient stops there) and for
+ * targets the original ignores (above 1, NaN); with `plain` (mmdetection) no clamp and the logs'
+ * 1e-12. Negative: the step raises the logit (a positive under-predicted).
+ */
+export function pixelFocalGrad(x: number, g: number, b: ClampBounds): number {
+  const s = 1 / (1 + Math.exp(-x));
+  const eps = b.plain ? 1e-12 : 0;
+  if (!b.plain) {
+    const p = clampedSigmoid(x, b);
+    if (p <= b.lo || p >= b.hi || x !== x) return x !== x ? NaN : 0;
+    if (!(g <= 1)) return 0;
+  }
+  const p = s;
+  let dLdp: number;
+  if (g === 1) dLdp = -((1 - p) * (1 - p)) / (p + eps) + 2 * (1 - p) * Math.log(p + eps);
+  else {
+    const w = (1 - g) * (1 - g);
+    dLdp = w * w * ((p * p) / (1 - p + eps) - 2 * p * Math.log(1 - p + eps));
+  }
+  return dLdp * p * (1 - p);
+}
+
+/**
  * A pixel's focal loss from its (clamped) probability and target: 0 for targets above 1 or NaN in
  * the original; with `plain` (mmdetection) logs of p + 1e-12 and every target weighted by (1-g)^4.
  */

@@ -6,6 +6,7 @@ import type { LossWarning } from './warnings';
 import type { Corner } from './roles';
 import type { ConventionChoice, ConventionName } from './conventions';
 import type { Finding } from './findings';
+import type { Ablation } from './ablation';
 
 export type Num = number | null;
 
@@ -226,6 +227,10 @@ export interface LossReport {
   gaps?: ConventionGap[];
   /** What is wrong with this batch, most important first (diagnose/findings.ts). */
   findings?: Finding[];
+  /** Which term drives learning: each term's gradient norm per stack (diagnose/gradients.ts). */
+  gradients?: TermGradient[];
+  /** Which head limits detection: the last stack decoded with each head's target swapped in (views/ablation.ts). */
+  ablation?: Ablation;
   timings: {
     /** Headers and array data read before computing, with their NaN/Inf check. */
     readMs: number;
@@ -238,7 +243,19 @@ export interface LossReport {
     heatmapReadMs?: number;
     /** The diagnosis: one scan of the heatmaps and the findings (not in computeMs). */
     diagnoseMs?: number;
+    /** The ground-truth ablation (report.ablation): decoding the last stack once per variant. */
+    ablationMs?: number;
   };
+}
+
+/** The norm of one term's gradient (its share of the total) with respect to the outputs it reads. */
+export interface TermGradient {
+  stack: number;
+  /** The upstream name of the term. */
+  term: string;
+  /** What it is the gradient with respect to: `tl heatmap logits`, `embeddings at the corners`... */
+  wrt: string;
+  norm: number;
 }
 
 /** NaN and +-Inf become null. */

@@ -7,7 +7,7 @@
  */
 import type { LossInputs } from '../model/batch';
 import { InputError } from '../model/errors';
-import { DECODE_DEFAULTS, topCorners, type CornerCandidate, type DecodeOptions } from './decode';
+import { DECODE_DEFAULTS, cachedTopCorners, type CornerCandidate, type DecodeOptions, type TopCornersCache } from './decode';
 import { iou, type DecodeView, type DetectionMatch, type TargetMatch } from './matching';
 
 const fmt = (v: number) => Number(v.toPrecision(3)).toString();
@@ -36,7 +36,7 @@ export function centerTargetBoxes(inputs: LossInputs, image: number): TargetMatc
   return out;
 }
 
-export function ctdetDecodeAndMatch(inputs: LossInputs, stack: number, image: number, options: DecodeOptions = {}, minScore = 0.3, iouThreshold = 0.5): DecodeView {
+export function ctdetDecodeAndMatch(inputs: LossInputs, stack: number, image: number, options: DecodeOptions = {}, minScore = 0.3, iouThreshold = 0.5, cache?: TopCornersCache): DecodeView {
   const o = { ...DECODE_DEFAULTS, ...options };
   const { C, H, W, S, B } = inputs.dims;
   if (!(stack >= 0 && stack < S) || !(image >= 0 && image < B)) throw new InputError('decode', `no stack ${stack} / image ${image}`);
@@ -47,7 +47,7 @@ export function ctdetDecodeAndMatch(inputs: LossInputs, stack: number, image: nu
   const HW = H * W;
   const f32 = inputs.heat.tl[stack]!.dtype !== 'float64';
   const r = f32 ? Math.fround : (x: number) => x;
-  const centers: (CornerCandidate & { w: number; h: number })[] = topCorners(inputs.heat.tl[stack]!.logits, image, C, H, W, o.K, o.kernel, f32).map((c, rank) => {
+  const centers: (CornerCandidate & { w: number; h: number })[] = cachedTopCorners(cache, inputs.heat.tl[stack]!.logits, image, C, H, W, o.K, o.kernel, f32).map((c, rank) => {
     const pix = c.py * W + c.px;
     return {
       ...c,

@@ -60,7 +60,10 @@ export interface ImageDecode {
   detections: Detection[];
 }
 
-export function decodeImage(inputs: LossInputs, stack: number, image: number, options: DecodeOptions = {}): ImageDecode {
+/** Top corners already found, per logits array and image (decodes of one heatmap with other maps share them). */
+export type TopCornersCache = WeakMap<FloatArray, Map<string, ReturnType<typeof topCorners>>>;
+
+export function decodeImage(inputs: LossInputs, stack: number, image: number, options: DecodeOptions = {}, cache?: TopCornersCache): ImageDecode {
   const o = { ...DECODE_DEFAULTS, ...options };
   const { C, H, W, S, B } = inputs.dims;
   if (!(stack >= 0 && stack < S) || !(image >= 0 && image < B)) throw new InputError('decode', `no stack ${stack} / image ${image}`);
@@ -78,7 +81,7 @@ export function decodeImage(inputs: LossInputs, stack: number, image: number, op
     const logits = inputs.heat[corner][stack]!.logits;
     const tags = tagMap[corner]![stack]!;
     const regr = regrMap[corner]![stack]!;
-    return topCorners(logits, image, C, H, W, o.K, o.kernel, f32).map((c, rank) => {
+    return cachedTopCorners(cache, logits, image, C, H, W, o.K, o.kernel, f32).map((c, rank) => {
       const pix = c.py * W + c.px;
       return {
         ...c,
@@ -121,6 +124,17 @@ export function rejectReason(a: CornerCandidate, b: CornerCandidate, aeThreshold
   return undefined;
 }
 
+/** topCorners, remembered in `cache` when there is one. */
+export function cachedTopCorners(cache: TopCornersCache | undefined, logits: FloatArray, image: number, C: number, H: number, W: number, K: number, kernel: number, f32: boolean): ReturnType<typeof topCorners> {
+  if (!cache) return topCorners(logits, image, C, H, W, K, kernel, f32);
+  const key = `${image} ${K} ${kernel} ${f32}`;
+  let byKey = cache.get(logits);
+  if (!byKey) cache.set(logits, (byKey = new Map()));
+  let top = byKey.get(key);
+  if (!top) byKey.set(key, (top = topCorners(logits, image, C, H, W, K, kernel, f32)));
+  return top;
+}
+
 /**
  * The top K of the NMS'd probabilities of one image over all classes: [score, class, px, py]. A
  * pixel survives NMS when it equals the maximum of its window (plateaus keep every equal pixel),
@@ -130,20 +144,37 @@ export function topCorners(logits: FloatArray, image: number, C: number, H: numb
   const HW = H * W;
   const n = C * HW;
   const prob = f32 ? new Float32Array(n) : new Float64Array(n);
+  const known = new Uint8Array(n);
   const base = image * n;
-  for (let i = 0; i < n; i++) prob[i] = 1 / (1 + Math.exp(-logits[base + i]!));
+  // Probabilities as the original rounds them, computed when a pixel or its window is looked at.
+  const p = (i: number) => {
+    if (known[i]) return prob[i]!;
+    known[i] = 1;
+    prob[i] = 1 / (1 + Math.exp(-logits[base + i]!));
+    return prob[i]!; // as stored: rounded to float32 when the heatmap is float32
+  };
   const pad = (kernel - 1) >> 1;
-  const kept: number[] = [];
+  let kept: number[] = [];
   const survives = new Uint8Array(n);
+  // Only the top K survivors matter: once 4K are kept, the K best so far set a floor, and a pixel at
+  // or below it (ties go to the lower index, which came first) is neither tested nor kept; the
+  // sigmoid being monotonic, a logit at or below the floor's logit is below it too. The fill-in
+  // below needs every survivor only when fewer than K survive, and then nothing was pruned.
+  // NaN until set: no comparison with it holds.
+  let floor = NaN;
+  let floorLogit = NaN;
+  const byScore = (a: number, b: number) => p(b) - p(a) || a - b;
   for (let c = 0; c < C; c++) {
     for (let y = 0; y < H; y++) {
       for (let x = 0; x < W; x++) {
         const i = c * HW + y * W + x;
-        const v = prob[i]!;
+        if (logits[base + i]! <= floorLogit) continue;
+        const v = p(i);
+        if (v <= floor) continue;
         let isMax = true;
         for (let yy = Math.max(0, y - pad); yy <= Math.min(H - 1, y + pad) && isMax; yy++) {
           for (let xx = Math.max(0, x - pad); xx <= Math.min(W - 1, x + pad); xx++) {
-            if (prob[c * HW + yy * W + xx]! > v) {
+            if (p(c * HW + yy * W + xx) > v) {
               isMax = false;
               break;
             }
@@ -152,16 +183,22 @@ export function topCorners(logits: FloatArray, image: number, C: number, H: numb
         if (isMax) {
           kept.push(i);
           survives[i] = 1;
+          if (kept.length >= 4 * K) {
+            kept.sort(byScore);
+            kept = kept.slice(0, K);
+            floor = p(kept[K - 1]!);
+            floorLogit = logits[base + kept[K - 1]!]!;
+          }
         }
       }
     }
   }
-  kept.sort((a, b) => prob[b]! - prob[a]! || a - b);
+  kept.sort(byScore);
   const top = kept.slice(0, K);
   // Fewer survivors than K: the original's topk then returns suppressed pixels (score 0).
   for (let i = 0; top.length < K && i < n; i++) if (!survives[i]) top.push(i);
   return top.map((i) => ({
-    score: survives[i] ? prob[i]! : 0,
+    score: survives[i] ? p(i) : 0,
     class: Math.floor(i / HW),
     px: i % W,
     py: Math.floor((i % HW) / W),

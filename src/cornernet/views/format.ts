@@ -173,6 +173,21 @@ function tail(r: LossReport): string[] {
     }
     for (const g of r.gaps ?? []) out.push(`    ${g.term}: ${g.summary}`);
   }
+  if (r.gradients?.length) {
+    out.push('');
+    out.push('  gradient norms (which term drives learning), per stack:');
+    out.push(...table(['stack', 'term', 'with respect to', '|grad|'], r.gradients.map((g) => [String(g.stack), g.term, g.wrt, g.norm.toExponential(3)]), 3).map((l) => '  ' + l));
+  }
+  if (r.ablation) {
+    out.push('');
+    const a = r.ablation;
+    if (a.unavailable) out.push(`  ablation: not available: ${a.unavailable}`);
+    else {
+      out.push(`  ablation (stack ${a.stack} decoded with each head's target swapped in, K ${a.options.K}, IoU 0.5):`);
+      out.push(...table(['variant', 'matched', 'detections', 'AP@0.5'], a.rows.map((row) => [row.variant, `${row.matched}/${row.objects}`, String(row.detections), row.ap50.toFixed(3)])).map((l) => '  ' + l));
+      out.push(a.limitingHead ? `    limiting head: ${a.limitingHead} (the largest gain over as-is)` : '    no single head\'s target improves on as-is');
+    }
+  }
   if (r.findings?.length) {
     out.push('');
     out.push(`  findings: ${r.findings.map((f) => f.code).join(', ')} (--findings shows them with their evidence first)`);

@@ -6,7 +6,7 @@
  * misplaced.
  */
 import type { LossInputs } from '../model/batch';
-import { decodeImage, rejectReason, DECODE_DEFAULTS, type CornerCandidate, type DecodeOptions, type Detection, type ImageDecode } from './decode';
+import { decodeImage, rejectReason, DECODE_DEFAULTS, type CornerCandidate, type DecodeOptions, type Detection, type ImageDecode, type TopCornersCache } from './decode';
 
 export interface TargetBox {
   slot: number;
@@ -95,9 +95,10 @@ export function decodeAndMatch(
   options: DecodeOptions = {},
   minScore = 0.3,
   iouThreshold = 0.5,
+  cache?: TopCornersCache,
 ): DecodeView {
   const o = { ...DECODE_DEFAULTS, ...options };
-  const dec = decodeImage(inputs, stack, image, o);
+  const dec = decodeImage(inputs, stack, image, o, cache);
   const targets: TargetMatch[] = targetBoxes(inputs, image).map((t) => ({ ...t }));
   const dets: DetectionMatch[] = dec.detections.map((d) => ({ ...d }));
 
