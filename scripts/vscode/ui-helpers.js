@@ -172,8 +172,17 @@ function createHelpers({ page, workspaceDir, shotsDir }) {
   async function expandParents(relPath) {
     const parts = relPath.split(/[\\/]/).filter(Boolean);
     for (let i = 1; i < parts.length; i++) {
-      const row = await revealRow(parts.slice(0, i).join('/'));
-      if ((await row.getAttribute('aria-expanded')) === 'false') {
+      const rel = parts.slice(0, i).join('/');
+      // The tree is virtual: a row found a moment ago may have scrolled out (an editor opened and
+      // the explorer revealed its file). Find it again rather than wait on a row that is gone.
+      let row;
+      let expanded;
+      for (let attempt = 0; attempt < 3 && expanded === undefined; attempt++) {
+        row = await revealRow(rel);
+        expanded = await row.getAttribute('aria-expanded', { timeout: 3000 }).catch(() => undefined);
+      }
+      if (expanded === undefined) throw new Error(`explorer folder not found: ${rel}`);
+      if (expanded === 'false') {
         await row.locator('.monaco-tl-twistie').click();
         await row.and(page.locator('[aria-expanded="true"]')).waitFor({ timeout: 20000 });
       }
