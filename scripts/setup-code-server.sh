@@ -38,6 +38,14 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -f "$ENTRY" ] && [ -x
 fi
 rm -f "$STAMP"
 cd "$TOOLS"
+# Run from `npm test`, this script inherits the outer npm's npm_* variables, and npm reads
+# npm_config_* from the environment as its own configuration: npm_config_user_agent would then say
+# "node/v20" to code-server's postinstall, which takes its Node version from it and aborts. The
+# npm runs below start from a clean npm environment.
+while IFS='=' read -r name _; do
+  case "$name" in npm_*) unset "$name" ;; esac
+done < <(env)
+unset NODE
 # Fetch both packages without running scripts: the system Node 20 npm can do this part, while
 # code-server's postinstall would abort with "code-server currently requires node v24".
 npm ci --ignore-scripts --no-audit --no-fund
