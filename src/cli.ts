@@ -5,16 +5,17 @@
  * Exit 0 on success (warnings included), 2 on bad input (`error: <file or role>: <problem>`),
  * 1 on an internal fault.
  */
-import { isInputError, RoleResolutionError } from './cornernet/model/errors';
+import { InputError, isInputError, RoleResolutionError } from './cornernet/model/errors';
+import { COCO80, parseClassList, type ClassNames } from './cornernet/model/classNames';
 import { formatReport } from './cornernet/views/format';
-import { parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs/discover';
+import { MAX_MANIFEST_BYTES, parseRoleArg, type RoleAssignmentSpec } from './cornernet/inputs/discover';
 import { CONVENTION_NAMES, parseConventionName, type ConventionName } from './cornernet/model/conventions';
 import { compareConventions } from './cornernet/compare';
 import { computeLossFromFiles } from './cornernet/run';
 import { describeFailure, eachReport, formatTimelineTable, listBatches, type BatchEntry, type RunFailure, type TimelineRow } from './cornernet/timeline';
 import { compareBatches, formatAbResult } from './cornernet/abCompare';
 import { isTensorReadError } from './tensor/errors';
-import { useBlockingReads } from './tensor/source';
+import { inputFs, useBlockingReads } from './tensor/source';
 import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/model/limits';
 
 const USAGE = `usage: cornernet-loss [--json] [--convention NAME] [--compare-conventions] [--role NAME=PATH[:KEY]]... [--<term>-weight W]... INPUT...
@@ -37,6 +38,8 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
 --no-ablation          skip the ground-truth ablation (the last stack decoded with each head's
                        target swapped in: which head limits detection; "ablation" in --json;
                        one batch only, not with --each or --compare)
+--classes FILE|coco80  class names by index for the report (a file, one name per line, or COCO's
+                       80); by default a cornernet.json's "classes" or a classes.txt in the folder
 --heat-is-probability  the heatmap outputs hold probabilities (saved after CenterNet's in-place
                        _sigmoid): turn them back into logits before the loss
 --compare-conventions  also score the batch under the other codebase of its kind (CornerNet <->
@@ -78,6 +81,9 @@ interface CliArgs {
   debug: boolean;
   exact: boolean;
   convention?: ConventionName;
+  /** `--classes`: a file of names (one per line) or `coco80`; read into classNames before the run. */
+  classes?: string;
+  classNames?: ClassNames;
   compare: boolean;
   heatIsProbability: boolean;
   findings: boolean;
@@ -143,6 +149,9 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
         break;
       case '--role':
         a.roles.push(parseRoleArg(take()));
+        break;
+      case '--classes':
+        a.classes = take();
         break;
       case '--convention': {
         const v = take();
@@ -229,6 +238,15 @@ async function main(argv: string[]): Promise<number> {
   }
   // Nothing else runs in this process while it reads: blocking reads are the fast ones.
   useBlockingReads(true);
+  if (args.classes !== undefined) {
+    try {
+      args.classNames = await readClassNames(args.classes);
+    } catch (e) {
+      if (!isInputError(e)) throw e;
+      printError(e.message);
+      return 2;
+    }
+  }
   if (args.each) return runEach(args);
   if (args.abCompare) return runAbCompare(args);
   try {
@@ -281,10 +299,25 @@ function printError(message: string): void {
 }
 
 /** The engine's options from the flags (one batch, each of --each, both sides of --compare). */
+/** `--classes coco80` or a file of names, one per line (bounded: a names file, not a tensor). */
+async function readClassNames(v: string): Promise<ClassNames> {
+  if (v.toLowerCase() === 'coco80') return { names: [...COCO80], from: '--classes coco80' };
+  let text: string;
+  try {
+    text = await inputFs.readText(v, MAX_MANIFEST_BYTES);
+  } catch (e) {
+    throw new InputError(v, `--classes: ${(e as Error).message}`);
+  }
+  const names = parseClassList(text);
+  if (!names.length) throw new InputError(v, '--classes: no class names in the file (one name per line)');
+  return { names, from: v };
+}
+
 function runOptionsOf(args: CliArgs) {
   return {
     ...(args.convention ? { convention: args.convention } : {}),
     ...(args.heatIsProbability ? { heatIsProbability: true } : {}),
+    ...(args.classNames ? { classNames: args.classNames } : {}),
     ...(args.noFindings ? { findings: false } : {}),
     weights: args.weights,
     arithmetic: args.exact ? ('exact' as const) : ('original' as const),

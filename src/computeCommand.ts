@@ -234,6 +234,7 @@ export class LossRunner implements PanelHost {
                 ...(spec.convention ? { convention: spec.convention } : {}),
                 ...(spec.heatIsProbability ? { heatIsProbability: true } : {}),
                 ...settingConvention(),
+                ...(settings.classNames() ? { settingClassNames: settings.classNames() } : {}),
                 ...(origin ? { stream: false } : {}),
               },
               cts.token,

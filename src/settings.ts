@@ -4,6 +4,7 @@ import { parseConventionName, type ConventionName } from './cornernet/model/conv
 import type { Colormap } from './protocol/panel';
 import type { ReadLimits } from './tensor/limits';
 import { pythonDebugTypesFrom } from './ids';
+import { COCO80, MAX_CLASS_NAMES, MAX_CLASS_NAME_LENGTH, type ClassNames } from './cornernet/model/classNames';
 
 /**
  * Loss weights the user set (in any scope). Unset ones are left out, so that a folder's
@@ -29,6 +30,19 @@ export function lossWeights(): Record<string, number> {
 export function convention(): ConventionName | undefined {
   const v = vscode.workspace.getConfiguration('cornernet').get<string>('convention', 'auto');
   return v === 'auto' ? undefined : parseConventionName(v);
+}
+
+/**
+ * `cornernet.classNames`: `coco80`, or a list of names by class index; `none` (the default):
+ * only the data's own names (a cornernet.json's "classes", a classes.txt).
+ */
+export function classNames(): ClassNames | undefined {
+  const v = vscode.workspace.getConfiguration('cornernet').get<unknown>('classNames', 'none');
+  if (typeof v === 'string' && v.toLowerCase() === 'coco80') return { names: [...COCO80], from: 'setting cornernet.classNames (coco80)' };
+  if (Array.isArray(v) && v.length && v.every((x) => typeof x === 'string')) {
+    return { names: v.slice(0, MAX_CLASS_NAMES).map((x: string) => x.slice(0, MAX_CLASS_NAME_LENGTH)), from: 'setting cornernet.classNames' };
+  }
+  return undefined;
 }
 
 export function maxFileBytes(): number {

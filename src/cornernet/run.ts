@@ -24,6 +24,7 @@ import { gradientNorms } from './diagnose/gradients';
 import { ablation } from './views/ablation';
 import { ImageHeatReader } from './views/imageView';
 import type { Ablation } from './model/ablation';
+import type { ClassNames } from './model/classNames';
 import { boundsFor, plainBounds } from './model/pixel';
 import { focalSums } from './focal/focal';
 import { parseRoleName } from './model/roles';
@@ -48,6 +49,10 @@ export interface RunOptions {
   compareConventions?: boolean;
   /** The logit heatmap holds probabilities (saved after an in-place sigmoid): undo the sigmoid first. */
   heatIsProbability?: boolean;
+  /** Class names given explicitly (`--classes`): over a manifest's and a classes.txt's. */
+  classNames?: ClassNames;
+  /** The editor's `cornernet.classNames` setting: below the data's own names. */
+  settingClassNames?: ClassNames;
   /** Also the ground-truth ablation (report.ablation): the last stack decoded with each head's target. */
   ablation?: boolean;
   /**
@@ -114,7 +119,27 @@ export async function computeLossFromFiles(spec: InputSpec, options: RunOptions 
   else if (options.stream === false) report = (await computeLossWithInputs(spec, options, { discovery, t0 })).report;
   else report = (await computeStreamed(spec, options, false, { discovery, t0 })).report;
   report.conventionChoice = choice;
+  nameClasses(report, discovery, options);
   return report;
+}
+
+/**
+ * Class names for the views: `--classes` over the data's own (a manifest's `"classes"`, a
+ * classes.txt) over the setting. A count that differs from the heatmaps' classes is a warning.
+ */
+export function nameClasses(report: LossReport, discovery: Pick<Discovery, 'classes' | 'classesFrom'>, options: Pick<RunOptions, 'classNames' | 'settingClassNames'>): void {
+  const given: ClassNames | undefined =
+    options.classNames ?? (discovery.classes?.length ? { names: discovery.classes, from: discovery.classesFrom ?? 'cornernet.json' } : undefined) ?? options.settingClassNames;
+  // Once per report (the views' path may come through computeLossWithInputs).
+  if (!given?.names.length || report.classNamesFrom !== undefined) return;
+  report.classNames = given.names.slice(0, report.sizes.classes);
+  report.classNamesFrom = given.from;
+  if (given.names.length !== report.sizes.classes) {
+    report.warnings.push({
+      code: 'class-names',
+      message: `${given.names.length} class names (${given.from}) for ${report.sizes.classes} classes: ${given.names.length < report.sizes.classes ? `classes ${given.names.length} and up have none` : `the last ${given.names.length - report.sizes.classes} are not used`}.`,
+    });
+  }
 }
 
 /**
@@ -261,6 +286,7 @@ export async function computeLossForViews(spec: InputSpec, options: RunOptions =
   if (choice.name !== 'cornernet') computed = await denseForViews(discovery, choice, options, t0); else if (options.stream === false) computed = await computeLossWithInputs(spec, options, { discovery, t0 });
   else computed = await computeStreamed(spec, options, true, { discovery, t0 });
   computed.report.conventionChoice = choice;
+  nameClasses(computed.report, discovery, options);
   return computed;
 }
 
@@ -392,6 +418,7 @@ export async function computeLossWithInputs(
   report.timings.computeMs += loaded.assembleMs;
   report.conventionChoice = chooseConvention(discovery, options);
   finish(report, discovery, resolution, loaded);
+  nameClasses(report, discovery, options);
   const i = loaded.inputs;
   const later = deferDiagnosis(report, options, () => memoryHeatSource(dimsOf(i.dims), CORNERS, 'logits', i.gtHeat, { tl: i.heat.tl.map((h) => h.logits), br: i.heat.br.map((h) => h.logits) }));
   return { report, inputs: loaded.inputs, ...(later ? { diagnose: later } : {}) };

@@ -6,6 +6,7 @@
 import type { InputSpec } from '../cornernet/inputs/discover';
 import type { LossReport } from '../cornernet/model/report';
 import type { Ablation } from '../cornernet/model/ablation';
+import type { ClassNames } from '../cornernet/model/classNames';
 import type { ConventionName } from '../cornernet/model/conventions';
 import type { RoleProblem } from '../cornernet/model/arrays';
 import type { Corner } from '../cornernet/model/roles';
@@ -27,6 +28,8 @@ export interface ComputeOptions {
   heatIsProbability?: boolean;
   /** The diagnosis now (true), never (false) or on a later `diagnose` request ('later'). */
   findings?: boolean | 'later';
+  /** The cornernet.classNames setting (below the data's own names). */
+  settingClassNames?: ClassNames;
   /** The cornernet.convention setting when it is not `auto`. */
   settingConvention?: ConventionName;
   /** Threads for the focal loss (1 = this worker alone). */

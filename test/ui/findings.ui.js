@@ -46,6 +46,8 @@ function plantClampFloor(workspaceDir, name) {
     }
     fs.writeFileSync(file, bytes);
   }
+  // Class names beside the tensors: the panel writes `0 cat` where it wrote `0`.
+  fs.writeFileSync(path.join(dir, 'classes.txt'), 'cat\ndog\nbird\nfish\n');
   return { planted, size };
 }
 
@@ -102,7 +104,7 @@ exports.run = async ({ page, helpers, workspaceDir, log }) => {
   // Its first place: the selects follow, and the pixel is marked on the heatmaps.
   const jump = finding.locator('button.jump').first();
   const label = await jump.textContent();
-  const m = /stack (\d+).*image (\d+).*class (\d+).*\((\d+), (\d+)\)/.exec(label);
+  const m = /stack (\d+).*image (\d+).*class (\d+) (cat|dog|bird|fish).*\((\d+), (\d+)\)/.exec(label);
   assert.ok(m, `a place with stack, image, class and pixel: ${label}`);
   await jump.click();
   await page.waitForTimeout(300);
@@ -110,7 +112,11 @@ exports.run = async ({ page, helpers, workspaceDir, log }) => {
   assert.equal(await selectValue('sel-image'), m[2], 'the image select follows the jump');
   assert.equal(await selectValue('sel-class'), m[3], 'the class select follows the jump');
   // Hover the pixel: p at the floor, the gradient 0 (the clamp holds p at 1e-4).
-  const [x, y] = [Number(m[4]), Number(m[5])];
+  const [x, y] = [Number(m[5]), Number(m[6])];
+  assert.equal(['cat', 'dog', 'bird', 'fish'][Number(m[3])], m[4], 'the place names its class');
+  assert.match(await frame.locator('.sizes').first().textContent(), /4 classes \(names from classes\.txt\)/);
+  const strip = await frame.locator('.thumb-item .class-name').allTextContents();
+  assert.ok(strip.length === 4 && strip.every((t) => /^class \d (cat|dog|bird|fish)$/.test(t)), `the class strip names the classes: ${strip.join(', ')}`);
   const head = /\b(tl|br)\b/.exec(label)?.[1] ?? 'tl';
   const target = frame.locator(`#canvas-${head}-prob`);
   const tbox = await target.boundingBox();

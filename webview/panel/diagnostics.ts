@@ -5,6 +5,7 @@
  * from the host on request.
  */
 import type { LossReport, ObjectReport } from '../../src/cornernet/model/report';
+import { classLabel } from '../../src/cornernet/model/classNames';
 import type { DecodeView } from '../../src/cornernet/views/matching';
 import type { Colormap, FromPanel, Selection } from '../../src/protocol/panel';
 import { colormapTable } from '../shared/colormap';
@@ -23,8 +24,8 @@ export interface SectionContext {
   drawn(): void;
 }
 
-const objectName = (o: ObjectReport) =>
-  `object ${o.slot}${o.class !== undefined ? `, class ${o.class}` : ''}${o.box ? `, box (${o.box.map((v) => fmt(v, 4)).join(', ')})` : ''}`;
+const objectName = (o: ObjectReport, names?: readonly string[]) =>
+  `object ${o.slot}${o.class !== undefined ? `, class ${classLabel(names, o.class)}` : ''}${o.box ? `, box (${o.box.map((v) => fmt(v, 4)).join(', ')})` : ''}`;
 
 // ------------------------------------------------------------------------------------ embeddings
 
@@ -74,7 +75,7 @@ export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
             'tr',
             { 'data-object': String(o.slot) },
             el('th', { scope: 'row' }, String(o.slot)),
-            el('td', {}, o.class === undefined ? '–' : String(o.class)),
+            el('td', {}, o.class === undefined ? '–' : classLabel(ctx.report.classNames, o.class)),
             el('td', { class: 'path' }, o.box ? o.box.map((v) => fmt(v, 4)).join(', ') : '–'),
             el('td', {}, metric(`embed.${o.slot}.tl`, o.tlTag)),
             el('td', {}, metric(`embed.${o.slot}.br`, o.brTag)),
@@ -138,7 +139,7 @@ export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
   canvas.onmousemove = (ev) => {
     const i = Math.floor((ev.offsetY * (canvas.height / canvas.clientHeight) - top) / rowH);
     const o = sorted[i];
-    tip.textContent = o ? `${objectName(o)}: tl ${fmt(o.tlTag)}, br ${fmt(o.brTag)}, mean ${fmt(o.mean)}, pull ${fmt(o.pull)}` : '';
+    tip.textContent = o ? `${objectName(o, ctx.report.classNames)}: tl ${fmt(o.tlTag)}, br ${fmt(o.brTag)}, mean ${fmt(o.mean)}, pull ${fmt(o.pull)}` : '';
   };
   host.append(canvas, tip);
   host.append(
@@ -164,7 +165,7 @@ export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
     const j = Math.floor((ev.offsetY / matrix.clientHeight) * n);
     const a = objs[j];
     const b = objs[k];
-    mtip.textContent = a && b ? `${objectName(a)} × ${objectName(b)}: relu(1 − |Δ|) = ${fmt(m[j * n + k]!)}` : '';
+    mtip.textContent = a && b ? `${objectName(a, ctx.report.classNames)} × ${objectName(b, ctx.report.classNames)}: relu(1 − |Δ|) = ${fmt(m[j * n + k]!)}` : '';
   };
   host.append(el('h3', {}, 'Push matrix relu(1 − |e_j − e_k|)'), matrix, mtip);
 
@@ -204,7 +205,7 @@ export function drawTagMaps(ctx: SectionContext, width: number, height: number, 
         const c = corner === 'tl' ? q.tlCorner : q.brCorner;
         return c && c.x === x && c.y === y;
       });
-      tip.textContent = `x ${x}, y ${y}: ${fmt(data[y * width + x] ?? NaN)}${o ? ` (${corner} corner of ${objectName(o)})` : ''}`;
+      tip.textContent = `x ${x}, y ${y}: ${fmt(data[y * width + x] ?? NaN)}${o ? ` (${corner} corner of ${objectName(o, ctx.report.classNames)})` : ''}`;
     };
     row.append(el('figure', {}, el('figcaption', {}, `${corner} embedding map (${fmt(lo, 3)} … ${fmt(hi, 3)})`), canvas, tip));
   }
@@ -240,7 +241,7 @@ function renderSizes(host: HTMLElement, ctx: SectionContext): void {
             'tr',
             {},
             el('th', { scope: 'row' }, `${o.slot}${o.shared ? ' (shared center)' : ''}`),
-            el('td', {}, o.class === undefined ? '–' : String(o.class)),
+            el('td', {}, o.class === undefined ? '–' : classLabel(ctx.report.classNames, o.class)),
             el('td', {}, o.center ? `(${o.center.x}, ${o.center.y})` : '–'),
             el('td', {}, pair(o.size!.pred)),
             el('td', {}, pair(o.size!.target)),
@@ -413,7 +414,7 @@ export function drawDecode(ctx: SectionContext, view: DecodeView, width: number,
           'table',
           { class: 'grid', id: 'decode-missed' },
           el('thead', {}, el('tr', {}, ...['object', 'class', 'box', 'why'].map((h) => el('th', { scope: 'col' }, h)))),
-          el('tbody', {}, ...missed.map((t) => el('tr', { 'data-object': String(t.slot) }, el('th', { scope: 'row' }, String(t.slot)), el('td', {}, String(t.class)), el('td', { class: 'path' }, t.box.map((v) => fmt(v, 4)).join(', ')), el('td', { class: 'path' }, t.reason ?? '')))),
+          el('tbody', {}, ...missed.map((t) => el('tr', { 'data-object': String(t.slot) }, el('th', { scope: 'row' }, String(t.slot)), el('td', {}, classLabel(ctx.report.classNames, t.class)), el('td', { class: 'path' }, t.box.map((v) => fmt(v, 4)).join(', ')), el('td', { class: 'path' }, t.reason ?? '')))),
         )
       : el('p', { class: 'none' }, 'Every object has a detection.'),
     el('h3', {}, `Detections without an object (${extra.length})`),
@@ -422,7 +423,7 @@ export function drawDecode(ctx: SectionContext, view: DecodeView, width: number,
           'table',
           { class: 'grid', id: 'decode-extra' },
           el('thead', {}, el('tr', {}, ...['score', 'class', 'box', 'best IoU with an object of its class'].map((h) => el('th', { scope: 'col' }, h)))),
-          el('tbody', {}, ...extra.slice(0, 50).map((d) => el('tr', {}, el('td', {}, fmt(d.score, 4)), el('td', {}, String(d.class)), el('td', { class: 'path' }, [d.x1, d.y1, d.x2, d.y2].map((v) => fmt(v, 4)).join(', ')), el('td', {}, d.bestIoU === undefined ? 'no object of this class' : `${fmt(d.bestIoU, 3)} (object ${d.bestTarget})`)))),
+          el('tbody', {}, ...extra.slice(0, 50).map((d) => el('tr', {}, el('td', {}, fmt(d.score, 4)), el('td', {}, classLabel(ctx.report.classNames, d.class)), el('td', { class: 'path' }, [d.x1, d.y1, d.x2, d.y2].map((v) => fmt(v, 4)).join(', ')), el('td', {}, d.bestIoU === undefined ? 'no object of this class' : `${fmt(d.bestIoU, 3)} (object ${d.bestTarget})`)))),
         )
       : el('p', { class: 'none' }, 'None above the score shown.'),
   );

@@ -23,6 +23,7 @@ import {
 } from '../../src/protocol/panel';
 import { canvasDigest, drawColorbar, drawHeatmap, type Marker } from '../shared/heatmap';
 import { clampedSigmoid, pixelFocalGrad, pixelFocalLoss } from '../../src/cornernet/model/pixel';
+import { classLabel } from '../../src/cornernet/model/classNames';
 import { divergingTable, drawDivergingBar } from '../shared/diverging';
 import { clear, el, fmt, metric } from '../shared/dom';
 import { drawDecode, drawTagMaps, renderDecodeControls, renderEmbeddings, renderOffsets, type DecodeSettings, type SectionContext } from './diagnostics';
@@ -309,7 +310,7 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
     el('div', { class: 'title-row' }, el('h1', {}, r.convention === 'cornernet' ? 'CornerNet loss' : `${CONVENTIONS[r.convention].label} loss`), el('div', { class: 'actions' }, change, again, exportJson)),
     el('p', { class: 'inputs', title: inputsLabel }, inputsLabel),
     renderConventionLine(r),
-    el('p', { class: 'sizes' }, `${r.nstack} ${stackWord(r)}${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes · ${height}×${width}${maxObjects ? ` · K ${maxObjects}` : ''} · ${r.precision} · weights ${Object.entries(r.weights).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+    el('p', { class: 'sizes' }, `${r.nstack} ${stackWord(r)}${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes${r.classNamesFrom ? ` (names from ${r.classNamesFrom.split(/[\\/]/).pop()})` : ''} · ${height}×${width}${maxObjects ? ` · K ${maxObjects}` : ''} · ${r.precision} · weights ${Object.entries(r.weights).map(([k, v]) => `${k} ${v}`).join(', ')}`),
     el(
       'details',
       { id: 'roles' },
@@ -541,7 +542,7 @@ function renderFindings(box: HTMLElement, r: LossReport): void {
   const list = el('ol', { class: 'findings', id: 'findings-list' });
   for (const f of fs) {
     const places = f.evidence.where.slice(0, 12).map((p, i) => {
-      const label = [p.stack !== undefined ? `${stackWord(r)} ${p.stack}` : '', p.image !== undefined ? `image ${p.image}` : '', p.class !== undefined ? `class ${p.class}` : '', p.head ?? '', p.x !== undefined ? `(${p.x}, ${p.y})` : '', p.object !== undefined ? `object ${p.object}` : '']
+      const label = [p.stack !== undefined ? `${stackWord(r)} ${p.stack}` : '', p.image !== undefined ? `image ${p.image}` : '', p.class !== undefined ? `class ${classLabel(r.classNames, p.class)}` : '', p.head ?? '', p.x !== undefined ? `(${p.x}, ${p.y})` : '', p.object !== undefined ? `object ${p.object}` : '']
         .filter(Boolean)
         .join(' ');
       const b = el('button', { class: 'jump', 'data-finding': f.code, 'data-place': String(i), title: 'Show it in the heatmaps' }, label || 'show');
@@ -658,7 +659,7 @@ function renderAblation(box: HTMLElement, r: LossReport): void {
         {},
         el('summary', {}, 'Objects each variant misses, and why'),
         ...missed.map((row) =>
-          el('div', {}, el('h3', {}, ABLATION_LABELS[row.variant] ?? row.variant), el('ul', {}, ...row.missed.map((m) => el('li', {}, `image ${m.image}, object ${m.slot} (class ${m.class}): ${m.reason}`)))),
+          el('div', {}, el('h3', {}, ABLATION_LABELS[row.variant] ?? row.variant), el('ul', {}, ...row.missed.map((m) => el('li', {}, `image ${m.image}, object ${m.slot} (class ${classLabel(r.classNames, m.class)}): ${m.reason}`)))),
         ),
       ),
     );
@@ -685,7 +686,7 @@ function select(id: string, label: string, options: { value: string; label: stri
 
 function renderHeatmapSection(r: LossReport): HTMLElement {
   const range = (n: number) => Array.from({ length: n }, (_, i) => ({ value: String(i), label: String(i) }));
-  const classOptions = r.perClass.map((c) => ({ value: String(c.class), label: `${c.class}` }));
+  const classOptions = r.perClass.map((c) => ({ value: String(c.class), label: classLabel(r.classNames, c.class) }));
   const controls = el(
     'div',
     { class: 'controls' },
@@ -843,7 +844,7 @@ function drawSlices(): void {
       const diverging = kind === 'grad';
       drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: diverging ? -max : 0, max, colormap, scale, markers, colors, ...(diverging ? { lut: divergingTable() } : {}) });
       const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${s.peaks[0]!.score.toFixed(3)}` : '';
-      canvas.setAttribute('aria-label', `${cornerTitle(corner)} ${kindTitle(kind)}, image ${selection.image}, class ${selection.class}: ${s.positives.length} positive(s)${peakNote}`);
+      canvas.setAttribute('aria-label', `${cornerTitle(corner)} ${kindTitle(kind)}, image ${selection.image}, class ${classLabel(report.classNames, selection.class)}: ${s.positives.length} positive(s)${peakNote}`);
       canvas.onmousemove = (e) => readout(corner, Math.floor((e.offsetX / canvas.clientWidth) * s.width), Math.floor((e.offsetY / canvas.clientHeight) * s.height), e.timeStamp);
       if (diverging) drawDivergingBar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, 96, 8);
       else drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
@@ -891,7 +892,7 @@ function readout(corner: CornerName, x: number, y: number, eventTime = performan
   const i = y * s.width + x;
   clear(box);
   box.append(
-    el('span', {}, `${cornerTitle(corner)} · ${stackWord(report!)} ${selection.stack} · image ${selection.image} · class ${selection.class} · `),
+    el('span', {}, `${cornerTitle(corner)} · ${stackWord(report!)} ${selection.stack} · image ${selection.image} · class ${classLabel(report!.classNames, selection.class)} · `),
     el('span', {}, 'x ', metric('hover.x', x, 0), ' y ', metric('hover.y', y, 0)),
     el('span', {}, ' · logit ', metric('hover.logit', s.logit[i]!)),
     el('span', {}, ' · p ', metric('hover.prob', s.prob[i]!)),
@@ -911,9 +912,9 @@ function drawThumbnails(): void {
   for (let i = 0; i < thumbs.data.length; i++) if (thumbs.data[i]! > max) max = thumbs.data[i]!;
   const scale = Math.max(1, Math.floor(64 / Math.max(width, height)));
   thumbs.classes.forEach((c, i) => {
-    const canvas = el('canvas', { class: 'thumb', id: `thumb-${c.class}`, role: 'img', 'aria-label': `class ${c.class}, loss ${fmt(c.loss)}` }) as HTMLCanvasElement;
+    const canvas = el('canvas', { class: 'thumb', id: `thumb-${c.class}`, role: 'img', 'aria-label': `class ${classLabel(report?.classNames, c.class)}, loss ${fmt(c.loss)}` }) as HTMLCanvasElement;
     drawHeatmap(canvas, { data: thumbs!.data.subarray(i * width * height, (i + 1) * width * height), width, height, min: 0, max: max || 1, colormap, scale, colors: themeColors() });
-    const item = el('button', { class: `thumb-item${c.class === selection.class ? ' selected' : ''}`, role: 'listitem', title: `class ${c.class}: focal loss ${c.loss}` }, canvas, el('span', {}, `class ${c.class}`), el('span', { class: 'num' }, fmt(c.loss, 4)));
+    const item = el('button', { class: `thumb-item${c.class === selection.class ? ' selected' : ''}`, role: 'listitem', title: `class ${classLabel(report?.classNames, c.class)}: focal loss ${c.loss}` }, canvas, el('span', { class: 'class-name' }, `class ${classLabel(report?.classNames, c.class)}`), el('span', { class: 'num' }, fmt(c.loss, 4)));
     item.addEventListener('click', () => choose({ class: c.class }));
     box.append(item);
   });

@@ -3,6 +3,7 @@
  * overrides) to headers and role candidates. Reads headers only.
  */
 import * as path from 'node:path';
+import { CLASSES_FILE, parseClassList } from '../model/classNames';
 import { isTensorReadError, TensorReadError } from '../../tensor/errors';
 import type { ReadLimits } from '../../tensor/limits';
 import { describeIoError, fileKind, inputFs, openFileSource } from '../../tensor/source';
@@ -46,8 +47,10 @@ export interface Discovery {
   assignments: RoleAssignment[];
   /** `"convention"` of a manifest. */
   convention?: { name: ConventionName; file: string };
-  /** `"classes"` of a manifest: class names by index. */
+  /** Class names by index: a manifest's `"classes"`, else a `classes.txt` beside the data. */
   classes?: string[];
+  /** The file that named them. */
+  classesFrom?: string;
   /** `"step"` of a manifest: the training step this batch was dumped at. */
   step?: number;
   /** `"heatIsProbability"` of a manifest: the logit heatmap was saved as probabilities. */
@@ -118,6 +121,8 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
   let weights: Record<string, number> | undefined;
   let convention: Discovery['convention'];
   let classes: string[] | undefined;
+  let classesFrom: string | undefined;
+  let classesTxt: { names: string[]; file: string } | undefined;
   let step: number | undefined;
   let heatIsProbability: boolean | undefined;
 
@@ -185,7 +190,10 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
           manifests.push(full);
           if (m.weights) weights = { ...weights, ...m.weights };
           if (m.convention) convention = { name: m.convention, file: full };
-          if (m.classes) classes = m.classes;
+          if (m.classes) {
+            classes = m.classes;
+            classesFrom = full;
+          }
           if (m.step !== undefined) step = m.step;
           if (m.heatIsProbability !== undefined) heatIsProbability = m.heatIsProbability;
           for (const a of m.roles) {
@@ -196,6 +204,15 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
             assignments.push({ name: a.name, ref, ...(a.stack !== undefined ? { stack: a.stack } : {}), origin: 'manifest', where });
             const cn = cornernetRoleOf(a.name);
             if (cn) overrides.push({ role: cn.role, stack: a.stack ?? cn.stack, ref, origin: 'manifest' });
+          }
+          continue;
+        }
+        if (name.toLowerCase() === CLASSES_FILE) {
+          // Names for the views only: a file that cannot be read is skipped, and said so.
+          try {
+            classesTxt = { names: parseClassList(await inputFs.readText(full, MAX_MANIFEST_BYTES)), file: full };
+          } catch (e) {
+            skipped.push({ file: full, reason: `class names not read: ${e instanceof InputError ? e.problem : (e as Error).message}` });
           }
           continue;
         }
@@ -243,7 +260,7 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
     assignments,
     ...(weights ? { weights } : {}),
     ...(convention ? { convention } : {}),
-    ...(classes ? { classes } : {}),
+    ...(classes ? { classes, ...(classesFrom ? { classesFrom } : {}) } : classesTxt?.names.length ? { classes: classesTxt.names, classesFrom: classesTxt.file } : {}),
     ...(step !== undefined ? { step } : {}),
     ...(heatIsProbability !== undefined ? { heatIsProbability } : {}),
   };

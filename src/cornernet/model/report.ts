@@ -200,6 +200,9 @@ export interface LossReport {
   weights: Record<string, number>;
   nstack: number;
   sizes: { batch: number; classes: number; height: number; width: number; maxObjects: number };
+  /** Class names by index, when known (views write `3 car`), and where they come from. */
+  classNames?: string[];
+  classNamesFrom?: string;
   /** float32 unless the logits are float64: which clamp bounds and sigmoid rounding were used. */
   precision: 'float32' | 'float64';
   /** 'original': the original's float32 count constants; 'exact': pure float64. */

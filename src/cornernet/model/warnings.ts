@@ -34,7 +34,8 @@ export type WarningCode =
   | 'non-finite-targets'
   | 'peaks-weights-mismatch'
   | 'probabilities-out-of-range'
-  | 'heat-is-probability';
+  | 'heat-is-probability'
+  | 'class-names';
 
 export interface LossWarning {
   code: WarningCode;
@@ -96,6 +97,7 @@ export const WARNING_EXPLANATIONS: Readonly<Record<WarningCode, string>> = {
   'probabilities-out-of-range': 'Heatmap "probabilities" outside [0, 1]: logits were given where the head outputs probabilities (mmdetection CenterNetHead applies sigmoid in forward); the logs become NaN.',
   'heat-is-probability':
     "The heatmap holds probabilities where logits are expected (all values in [0, 1], clamp bounds present): it was saved after CenterNet's in-place _sigmoid. The loss applies a second sigmoid.",
+  'class-names': 'The class names given do not match the number of classes of the heatmaps: names are shown for the classes that have one (check the order and the file).',
   'integer-logits':
     "The heatmap logits are integers. The original's in-place sigmoid_ raises on integer tensors; the value reported reads them as float32 logits. Integer heatmaps usually mean the wrong array was saved (probabilities rounded, class ids).",
 };

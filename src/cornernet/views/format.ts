@@ -3,9 +3,10 @@ import type { LossReport, Num } from '../model/report';
 import { refLabel } from '../model/arrays';
 import { CONVENTIONS } from '../model/conventions';
 import type { FindingPlace } from '../model/findings';
+import { classLabel } from '../model/classNames';
 
-function fmtPlace(p: FindingPlace): string {
-  return [p.input, p.stack !== undefined ? `stack ${p.stack}` : '', p.image !== undefined ? `image ${p.image}` : '', p.class !== undefined ? `class ${p.class}` : '', p.head ?? '', p.y !== undefined ? `y ${p.y}` : '', p.x !== undefined ? `x ${p.x}` : '', p.object !== undefined ? `object ${p.object}` : '']
+function fmtPlace(p: FindingPlace, names?: readonly string[]): string {
+  return [p.input, p.stack !== undefined ? `stack ${p.stack}` : '', p.image !== undefined ? `image ${p.image}` : '', p.class !== undefined ? `class ${classLabel(names, p.class)}` : '', p.head ?? '', p.y !== undefined ? `y ${p.y}` : '', p.x !== undefined ? `x ${p.x}` : '', p.object !== undefined ? `object ${p.object}` : '']
     .filter(Boolean)
     .join(', ');
 }
@@ -27,7 +28,7 @@ export function formatFindings(r: LossReport): string {
   const out = [`  findings (${fs.length}), most important first:`];
   for (const f of fs) {
     out.push(`    [${f.code}] ${f.severity}: ${f.title}`);
-    const where = f.evidence.where.slice(0, 5).map(fmtPlace).filter(Boolean);
+    const where = f.evidence.where.slice(0, 5).map((p) => fmtPlace(p, r.classNames)).filter(Boolean);
     if (where.length) out.push(`      where: ${where.join('; ')}${f.evidence.where.length > 5 ? `; ... (${f.evidence.where.length} places)` : ''}`);
     out.push(`      advice: ${f.advice}`);
   }
@@ -90,7 +91,7 @@ export function formatReport(r: LossReport, options: { findingsFirst?: boolean }
   out.push(
     ...table(
       ['class', 'positives tl/br', 'focal tl', 'focal br', 'share'],
-      classes_.map((c) => [String(c.class), `${c.positives.tl}/${c.positives.br}`, fmt(c.focalTl), fmt(c.focalBr), pct(c.focalShare)]),
+      classes_.map((c) => [classLabel(r.classNames, c.class), `${c.positives.tl}/${c.positives.br}`, fmt(c.focalTl), fmt(c.focalBr), pct(c.focalShare)]),
     ),
   );
   if (r.topPixels.length) {
@@ -155,7 +156,7 @@ function formatDenseReport(r: LossReport): string {
   const top = [...r.perClass].sort((a, b) => (b.focal ?? Infinity) - (a.focal ?? Infinity)).slice(0, 5);
   out.push('');
   out.push(`  classes with the largest heat loss (of ${r.perClass.length}):`);
-  out.push(...table(['class', 'heat', 'share'], top.map((c) => [String(c.class), fmt(c.focal), pct(c.focalShare)])));
+  out.push(...table(['class', 'heat', 'share'], top.map((c) => [classLabel(r.classNames, c.class), fmt(c.focal), pct(c.focalShare)])));
   out.push(...tail(r));
   return out.join('\n');
 }
