@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { LossInputs } from '../../src/cornernet/model/batch';
-import { decodeAndMatch, iou, targetBoxes } from '../../src/cornernet/views/matching';
+import { decodeAndMatch, iou, matchDetections, targetBoxes, type DetectionMatch, type TargetMatch } from '../../src/cornernet/views/matching';
 import { computeLossWithInputs } from '../../src/cornernet/run';
 import { FIXTURES } from './helpers';
 
@@ -74,5 +74,32 @@ describe('decode matched with targets', () => {
     const v = decodeAndMatch(inputs, 0, 0, { K: 20, numDets: 100 }, 0);
     assert.equal(v.validCount, v.detections.length);
     for (const t of v.targets) assert.ok(t.detection !== undefined || t.reason, `object ${t.slot} matched or explained`);
+  });
+
+  it('a second detection on an already matched object is its duplicate, not a detection of nothing', () => {
+    const det = (x1: number, y1: number, x2: number, y2: number, score: number, cls = 0): DetectionMatch => ({ x1, y1, x2, y2, score, tlScore: score, brScore: score, class: cls, tl: 0, br: 0 });
+    const targets: TargetMatch[] = [
+      { slot: 4, class: 0, tl: { x: 0, y: 0 }, br: { x: 10, y: 10 }, box: [0, 0, 10, 10] },
+      { slot: 7, class: 0, tl: { x: 20, y: 0 }, br: { x: 30, y: 10 }, box: [20, 0, 30, 10] },
+    ];
+    const dets = [
+      det(0, 0, 10, 10, 0.9), // matches 4
+      det(0, 0, 10, 9.7, 0.8), // IoU 0.97 with 4, taken: duplicate of 4
+      det(20, 0, 30, 10, 0.7, 1), // other class: nothing
+      det(5, 0, 15, 10, 0.6), // IoU 1/3 with 4: a poor box, not a duplicate
+      det(20, 0, 30, 10, 0.5), // matches 7 (free)
+    ];
+    matchDetections(dets, targets, 0.5);
+    assert.equal(dets[0]!.target, 4);
+    assert.equal(dets[1]!.target, undefined);
+    assert.equal(dets[1]!.duplicateOf, 4);
+    assert.ok(Math.abs(dets[1]!.bestIoU! - 0.97) < 1e-9);
+    assert.equal(dets[2]!.duplicateOf, undefined);
+    assert.equal(dets[2]!.bestTarget, undefined);
+    assert.equal(dets[3]!.duplicateOf, undefined);
+    assert.equal(dets[3]!.bestTarget, 4);
+    assert.equal(dets[4]!.target, 7);
+    assert.equal(targets[0]!.detection, 0);
+    assert.equal(targets[1]!.detection, 4);
   });
 });

@@ -8,7 +8,7 @@
 import type { LossInputs } from '../model/batch';
 import { InputError } from '../model/errors';
 import { DECODE_DEFAULTS, cachedTopCorners, type CornerCandidate, type DecodeOptions, type TopCornersCache } from './decode';
-import { iou, type DecodeView, type DetectionMatch, type TargetMatch } from './matching';
+import { iou, matchDetections, type DecodeView, type DetectionMatch, type TargetMatch } from './matching';
 
 const fmt = (v: number) => Number(v.toPrecision(3)).toString();
 
@@ -72,32 +72,7 @@ export function ctdetDecodeAndMatch(inputs: LossInputs, stack: number, image: nu
     br: i,
   }));
   const targets = centerTargetBoxes(inputs, image);
-  for (const [di, d] of all.entries()) {
-    let best = -1;
-    let bestIoU = 0;
-    let anyIoU = 0;
-    let anyTarget = -1;
-    for (const [ti, t] of targets.entries()) {
-      if (t.class !== d.class) continue;
-      const v = iou([d.x1, d.y1, d.x2, d.y2], t.box);
-      if (v > anyIoU) {
-        anyIoU = v;
-        anyTarget = t.slot;
-      }
-      if (t.detection !== undefined || v < iouThreshold || v <= bestIoU) continue;
-      best = ti;
-      bestIoU = v;
-    }
-    if (best >= 0) {
-      targets[best]!.detection = di;
-      targets[best]!.iou = bestIoU;
-      d.target = targets[best]!.slot;
-      d.iou = bestIoU;
-    } else if (anyTarget >= 0) {
-      d.bestIoU = anyIoU;
-      d.bestTarget = anyTarget;
-    }
-  }
+  matchDetections(all, targets, iouThreshold);
   for (const t of targets) {
     if (t.detection !== undefined) continue;
     const here = centers.filter((c) => c.px === t.tl.x && c.py === t.tl.y);

@@ -35,6 +35,57 @@ export interface DetectionMatch extends Detection {
   /** For a detection without target: its best overlap with a target of its class. */
   bestIoU?: number;
   bestTarget?: number;
+  /**
+   * A detection without target that overlaps (IoU >= the threshold, same class) an object another,
+   * better-scored detection already matched: a duplicate of that object, not a false detection of
+   * nothing.
+   */
+  duplicateOf?: number;
+}
+
+/**
+ * Greedy matching by descending score (the detections come best first), each target at most once,
+ * same class and IoU >= iouThreshold, as COCO-style evaluation does. Marks duplicates.
+ */
+export function matchDetections(dets: DetectionMatch[], targets: TargetMatch[], iouThreshold: number): void {
+  for (const [di, d] of dets.entries()) {
+    let best = -1;
+    let bestIoU = 0;
+    let anyIoU = 0;
+    let anyTarget = -1;
+    let takenIoU = 0;
+    let takenTarget = -1;
+    for (const [ti, t] of targets.entries()) {
+      if (t.class !== d.class) continue;
+      const v = iou([d.x1, d.y1, d.x2, d.y2], t.box);
+      if (v > anyIoU) {
+        anyIoU = v;
+        anyTarget = t.slot;
+      }
+      if (t.detection !== undefined) {
+        if (v >= iouThreshold && v > takenIoU) {
+          takenIoU = v;
+          takenTarget = t.slot;
+        }
+        continue;
+      }
+      if (v < iouThreshold || v <= bestIoU) continue;
+      best = ti;
+      bestIoU = v;
+    }
+    if (best >= 0) {
+      targets[best]!.detection = di;
+      targets[best]!.iou = bestIoU;
+      d.target = targets[best]!.slot;
+      d.iou = bestIoU;
+    } else {
+      if (anyTarget >= 0) {
+        d.bestIoU = anyIoU;
+        d.bestTarget = anyTarget;
+      }
+      if (takenTarget >= 0) d.duplicateOf = takenTarget;
+    }
+  }
 }
 
 export interface DecodeView {
@@ -102,33 +153,7 @@ export function decodeAndMatch(
   const targets: TargetMatch[] = targetBoxes(inputs, image).map((t) => ({ ...t }));
   const dets: DetectionMatch[] = dec.detections.map((d) => ({ ...d }));
 
-  // Greedy matching by descending score, each target at most once.
-  for (const [di, d] of dets.entries()) {
-    let best = -1;
-    let bestIoU = 0;
-    let anyIoU = 0;
-    let anyTarget = -1;
-    for (const [ti, t] of targets.entries()) {
-      if (t.class !== d.class) continue;
-      const v = iou(boxOf(d), t.box);
-      if (v > anyIoU) {
-        anyIoU = v;
-        anyTarget = t.slot;
-      }
-      if (t.detection !== undefined || v < iouThreshold || v <= bestIoU) continue;
-      best = ti;
-      bestIoU = v;
-    }
-    if (best >= 0) {
-      targets[best]!.detection = di;
-      targets[best]!.iou = bestIoU;
-      d.target = targets[best]!.slot;
-      d.iou = bestIoU;
-    } else if (anyTarget >= 0) {
-      d.bestIoU = anyIoU;
-      d.bestTarget = anyTarget;
-    }
-  }
+  matchDetections(dets, targets, iouThreshold);
 
   for (const t of targets) {
     if (t.detection !== undefined) continue;
