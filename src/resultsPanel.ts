@@ -3,6 +3,7 @@
  * for from the computation's worker, and survives a window reload (the webview keeps the report and
  * the inputs in its state; planes are recomputed on demand).
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { LossReport } from './cornernet/model/report';
 import { worstPlane, type HeatSlice } from './cornernet/views/slices';
@@ -201,9 +202,10 @@ export class ResultsPanel {
 
   private postLoad(): void {
     if (!this.report || !this.spec) return;
+    const selectionIsDefault = !this.restoredSelection;
     const sel = this.restoredSelection ?? { stack: this.report.nstack - 1, ...worstPlane(this.report) };
     this.restoredSelection = undefined;
-    this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap() });
+    this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap(), selectionIsDefault });
     // A diagnosis that arrived before the webview was ready (or before a reload of it) goes again.
     if (this.report.findings) this.post({ type: 'diagnosis', runId: this.runId, findings: this.report.findings, gradients: this.report.gradients ?? [] });
     if (this.report.ablation) this.post({ type: 'ablation', runId: this.runId, ablation: this.report.ablation });
@@ -282,11 +284,21 @@ export class ResultsPanel {
         return;
       }
       case 'exportReport':
-        if (this.report) await exportReport(this.report);
+        if (this.report) await exportReport(this.report, undefined, true);
         return;
       case 'savePng':
-        await savePng(msg.name, msg.dataUrl);
+        await savePng(msg.name, msg.dataUrl, this.report);
         return;
+      case 'copyText': {
+        const shown = msg.text.length > 120 ? `${msg.text.slice(0, 117)}...` : msg.text;
+        try {
+          await vscode.env.clipboard.writeText(msg.text);
+          vscode.window.setStatusBarMessage(`$(clippy) Copied ${msg.what}: ${shown}`, 8000);
+        } catch (e) {
+          void vscode.window.showWarningMessage(`CornerNet: could not copy to the clipboard (${(e as Error).message}): ${shown}`);
+        }
+        return;
+      }
       case 'changeRoles':
         if (this.spec) await this.host.recompute(this.spec, 'changeRoles');
         return;
@@ -365,31 +377,61 @@ function exactBuffer(a: Float32Array): ArrayBuffer {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? (a.buffer as ArrayBuffer) : (a.slice().buffer as ArrayBuffer);
 }
 
-function defaultDir(): vscode.Uri | undefined {
+/**
+ * Where exports go by default: the folder of the data (the first input's folder, or the notebook's),
+ * else the workspace root.
+ */
+function defaultDir(report?: LossReport): vscode.Uri | undefined {
+  const file = report?.inputs.roles.find((u) => path.isAbsolute(u.file))?.file;
+  if (file) return vscode.Uri.file(path.dirname(file));
   return vscode.workspace.workspaceFolders?.[0]?.uri;
 }
 
-/** Writes the report as JSON: to `target`, or where the user says. Returns the file written. */
-export async function exportReport(report: LossReport, target?: vscode.Uri): Promise<vscode.Uri | undefined> {
-  const dir = defaultDir();
+/** The data folder's name, to name exports after the case they show. */
+function caseName(report: LossReport): string {
+  const file = report.inputs.roles.find((u) => path.isAbsolute(u.file))?.file;
+  const name = file ? path.basename(path.dirname(file)) : '';
+  return /^[\w.-]+$/.test(name) ? name : '';
+}
+
+/** Says where a file went, with a way to it (exports never happen silently). */
+async function confirmWritten(what: string, uri: vscode.Uri, open: boolean): Promise<void> {
+  log().info(`${what} written to ${uri.fsPath}`);
+  const actions = open ? ['Open', 'Reveal in Explorer'] : ['Reveal in Explorer'];
+  const choice = await vscode.window.showInformationMessage(`CornerNet: ${what} written to ${vscode.workspace.asRelativePath(uri)}`, ...actions);
+  if (choice === 'Open') await vscode.window.showTextDocument(uri);
+  else if (choice === 'Reveal in Explorer') await vscode.commands.executeCommand('revealInExplorer', uri);
+}
+
+/**
+ * Writes the report as JSON: to `target`, or where the user says (the data folder by default).
+ * `confirm`: say where it went (the panel's button; the command with a target stays quiet).
+ */
+export async function exportReport(report: LossReport, target?: vscode.Uri, confirm = false): Promise<vscode.Uri | undefined> {
+  const dir = defaultDir(report);
+  const base = caseName(report);
   const uri =
     target ??
     (await vscode.window.showSaveDialog({
-      title: 'Export the CornerNet loss report',
-      defaultUri: dir ? vscode.Uri.joinPath(dir, 'cornernet-loss-report.json') : undefined,
+      title: 'Export the CornerNet loss report as JSON',
+      saveLabel: 'Export',
+      defaultUri: dir ? vscode.Uri.joinPath(dir, `${base ? `${base}-` : ''}cornernet-loss-report.json`) : undefined,
       filters: { JSON: ['json'] },
     }));
   if (!uri) return undefined;
   await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(JSON.stringify(report, null, 2) + '\n'));
-  log().info(`report written to ${uri.fsPath}`);
+  if (confirm) void confirmWritten('loss report', uri, true);
+  else log().info(`report written to ${uri.fsPath}`);
   return uri;
 }
 
-async function savePng(name: string, dataUrl: string): Promise<void> {
-  const dir = defaultDir();
+async function savePng(name: string, dataUrl: string, report?: LossReport): Promise<void> {
+  const dir = defaultDir(report);
+  const base = report ? caseName(report) : '';
   const uri = await vscode.window.showSaveDialog({
-    title: 'Save the image as PNG',
-    defaultUri: dir ? vscode.Uri.joinPath(dir, `${name}.png`) : undefined,
+    title: 'Save the figure as PNG',
+    saveLabel: 'Save',
+    defaultUri: dir ? vscode.Uri.joinPath(dir, `${base ? `${base}-` : ''}${name}.png`) : undefined,
     filters: { PNG: ['png'] },
   });
   if (!uri) return;
@@ -397,5 +439,5 @@ async function savePng(name: string, dataUrl: string): Promise<void> {
   // A PNG starts with its 8-byte signature; anything else is not what the webview should send.
   if (bytes.length < 8 || bytes.readUInt32BE(0) !== 0x89504e47) throw new Error('not a PNG image');
   await vscode.workspace.fs.writeFile(uri, bytes);
-  log().info(`image written to ${uri.fsPath}`);
+  void confirmWritten('figure', uri, false);
 }

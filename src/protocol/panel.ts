@@ -35,15 +35,17 @@ export interface SliceData {
   /** Per-pixel losses are divided by this (the batch's positives of this corner type, or 1 if none). */
   norm: number;
   positives: { x: number; y: number }[];
-  peaks: { x: number; y: number; score: number; rank: number }[];
-  planeLoss: number;
+  /** Scores and losses are null where not finite: VS Code carries webview messages as JSON, where NaN and Inf become null. */
+  peaks: { x: number; y: number; score: number | null; rank: number }[];
+  planeLoss: number | null;
 }
 
+/** Losses null where not finite (JSON on the wire). */
 export interface ThumbnailClass {
   class: number;
-  loss: number;
-  lossTl: number;
-  lossBr: number;
+  loss: number | null;
+  lossTl: number | null;
+  lossBr: number | null;
 }
 
 /** What the webview drew, for tests: every number shown and a checksum of every canvas. */
@@ -57,10 +59,11 @@ export interface RenderReport {
 // ---- host -> webview
 export type ToPanel =
   /** A new result (or the restored one) to show; `runId` tags every later request. */
-  | { type: 'load'; runId: number; report: LossReport; inputsLabel: string; spec: RunSpec; selection: Selection; colormap: Colormap }
+  /** `selectionIsDefault`: the host chose the plane (not restored): the panel may align its class with the strip. */
+  | { type: 'load'; runId: number; report: LossReport; inputsLabel: string; spec: RunSpec; selection: Selection; colormap: Colormap; selectionIsDefault?: boolean }
   | { type: 'slices'; requestId: number; runId: number; selection: Selection; tl: SliceData; br: SliceData }
   /** Per-class loss thumbnails, quantised to bytes (0..255 of `max`): they are only looked at. */
-  | { type: 'thumbnails'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; classes: ThumbnailClass[]; max: number; data: ArrayBuffer }
+  | { type: 'thumbnails'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; classes: ThumbnailClass[]; max: number | null; data: ArrayBuffer }
   /** Decode of the last stack for one image, with a background [height * width] of corner probabilities. */
   | { type: 'decode'; requestId: number; runId: number; view: DecodeView; width: number; height: number; background: ArrayBuffer }
   /** Embedding maps of one image (only when the inputs had maps). */
@@ -94,6 +97,8 @@ export type FromPanel =
   | { type: 'exportReport' }
   /** A PNG of what the webview drew (data: URL), to save where the user says. */
   | { type: 'savePng'; name: string; dataUrl: string }
+  /** Text for the clipboard (a numpy index expression), `what` says what it is in the confirmation. */
+  | { type: 'copyText'; text: string; what: string }
   | { type: 'rendered'; report: RenderReport };
 
 // ---- validation (hand-written: small, no dependency, runs on both sides)
@@ -128,6 +133,8 @@ export function parseFromPanel(v: unknown): FromPanel | undefined {
       return isInt(v.requestId) && isInt(v.runId) && isInt(v.image, 0, 1e6) && isInt(v.K, 1, 10000) && isNum(v.aeThreshold) && v.aeThreshold >= 0 && v.aeThreshold <= 1e6 && isNum(v.minScore) && v.minScore >= -1 && v.minScore <= 1
         ? { type: 'requestDecode', requestId: v.requestId, runId: v.runId, image: v.image, K: v.K, aeThreshold: v.aeThreshold, minScore: v.minScore }
         : undefined;
+    case 'copyText':
+      return isStr(v.text, 4096) && v.text.length > 0 && isStr(v.what, 200) ? { type: 'copyText', text: v.text, what: v.what } : undefined;
     case 'requestTagMaps':
       return isInt(v.requestId) && isInt(v.runId) && isInt(v.stack, 0, 1e4) && isInt(v.image, 0, 1e6)
         ? { type: 'requestTagMaps', requestId: v.requestId, runId: v.runId, stack: v.stack, image: v.image }
@@ -174,7 +181,7 @@ function isSliceData(v: unknown): v is SliceData {
     v.norm > 0 &&
     Array.isArray(v.positives) &&
     Array.isArray(v.peaks) &&
-    isNum(v.planeLoss)
+    (v.planeLoss === null || isNum(v.planeLoss))
   );
 }
 
@@ -183,13 +190,13 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
   if (!isObj(v) || !isStr(v.type, 40)) return undefined;
   switch (v.type) {
     case 'load':
-      return isInt(v.runId) && isObj(v.report) && isStr(v.inputsLabel) && isRunSpec(v.spec) && isSelection(v.selection) && (COLORMAPS as readonly unknown[]).includes(v.colormap)
+      return isInt(v.runId) && isObj(v.report) && isStr(v.inputsLabel) && isRunSpec(v.spec) && isSelection(v.selection) && (COLORMAPS as readonly unknown[]).includes(v.colormap) && (v.selectionIsDefault === undefined || typeof v.selectionIsDefault === 'boolean')
         ? (v as unknown as ToPanel)
         : undefined;
     case 'slices':
       return isInt(v.requestId) && isInt(v.runId) && isSelection(v.selection) && isSliceData(v.tl) && isSliceData(v.br) ? (v as unknown as ToPanel) : undefined;
     case 'thumbnails':
-      return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && isNum(v.max) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height
+      return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && (v.max === null || isNum(v.max)) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height
         ? (v as unknown as ToPanel)
         : undefined;
     case 'conventions':

@@ -65,8 +65,8 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await dec.locator('#save-decode').click();
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor({ timeout: 20000 });
-  // It proposes <workspace>/decode-image<N>.png: accept it.
-  const target = path.join(workspaceDir, `decode-image${image}.png`);
+  // It proposes the data folder, <workspace>/sample/sample-decode-image<N>.png: accept it.
+  const target = path.join(workspaceDir, 'sample', `sample-decode-image${image}.png`);
   await page.waitForTimeout(500);
   await page.keyboard.press('Enter');
   for (let i = 0; i < 50 && !fs.existsSync(target); i++) await page.waitForTimeout(200);

@@ -41,4 +41,16 @@ describe('panel protocol validation', () => {
     assert.equal(parseToPanel({ type: 'load', runId: 1 }), undefined);
     assert.equal(parseToPanel({ type: 'colormap', colormap: 'jet' }), undefined);
   });
+  it('a plane holding NaN still arrives: VS Code carries messages as JSON, NaN and Inf become null', () => {
+    const buf = () => new ArrayBuffer(16);
+    const slice = (corner: string) => ({ corner, width: 2, height: 2, logit: buf(), target: buf(), bounds: { lo: 1e-4, hi: 0.9999, round32: true }, norm: 5, positives: [], peaks: [{ x: 0, y: 0, score: NaN, rank: 0 }], planeLoss: NaN });
+    const viaJson = <T>(m: T): T => JSON.parse(JSON.stringify(m, (_k, v) => (v instanceof ArrayBuffer ? { buffer: true } : v)), (_k, v) => (v && v.buffer === true ? buf() : v));
+    const slices = viaJson({ type: 'slices', requestId: 1, runId: 1, selection: { stack: 0, image: 0, class: 0 }, tl: slice('tl'), br: slice('br') });
+    assert.equal((slices.tl as { planeLoss: unknown }).planeLoss, null);
+    const parsed = parseToPanel(slices);
+    assert.ok(parsed && parsed.type === 'slices' && parsed.tl.planeLoss === null && parsed.tl.peaks[0]!.score === null);
+    const thumbs = viaJson({ type: 'thumbnails', requestId: 1, runId: 1, stack: 0, image: 0, width: 2, height: 2, classes: [{ class: 0, loss: NaN, lossTl: NaN, lossBr: 0 }], max: NaN, data: new ArrayBuffer(4) });
+    (thumbs as { data: unknown }).data = new ArrayBuffer(4);
+    assert.ok(parseToPanel(thumbs), 'thumbnails with a NaN class loss');
+  });
 });

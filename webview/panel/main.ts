@@ -22,6 +22,11 @@ import {
   type ToPanel,
 } from '../../src/protocol/panel';
 import { canvasDigest, drawColorbar, drawHeatmap, type Marker } from '../shared/heatmap';
+import { LinkedMaps, type MapMarker } from './mapView';
+import { numpyIndex } from '../../src/cornernet/views/numpyIndex';
+import { colormapTable } from '../shared/colormap';
+import type { DecodeView } from '../../src/cornernet/views/matching';
+import type { ObjectReport } from '../../src/cornernet/model/report';
 import { clampedSigmoid, pixelFocalGrad, pixelFocalLoss } from '../../src/cornernet/model/pixel';
 import { classLabel } from '../../src/cornernet/model/classNames';
 import { divergingTable, drawDivergingBar } from '../shared/diverging';
@@ -57,7 +62,7 @@ let loaded: PanelState['load'];
 let selection: Selection = vscode.getState()?.selection ?? { stack: 0, image: 0, class: 0 };
 let colormap: Colormap = 'viridis';
 let slices: Record<CornerName, DecodedSlice> | undefined;
-let thumbs: { stack: number; image: number; width: number; height: number; classes: { class: number; loss: number }[]; data: Float32Array } | undefined;
+let thumbs: { stack: number; image: number; width: number; height: number; classes: { class: number; loss: number | null }[]; data: Float32Array } | undefined;
 let nextRequest = 1;
 /** Decode peaks drawn: the best `peaksShown` of the image's top 100 (over all classes). */
 let peaksShown = 10;
@@ -68,6 +73,40 @@ let tagMapsRequest = 0;
 let decodeSettings: DecodeSettings = { K: 100, aeThreshold: 0.5, minScore: 0.5 };
 /** Image the embeddings/offsets/decode sections show (they follow the heatmap selection). */
 let sectionsFor = '';
+/** The per-pixel loss on a log scale (most of a plane's loss sits in a few pixels). */
+let logLoss = false;
+/** Offsets as arrows at the objects' corners: target (red) and predicted (yellow). */
+let showArrows = true;
+/** The object followed across the panel (slot in the selected stack and image). */
+let selectedObject: number | undefined;
+/** The last decode of the selected image (what happened to each object). */
+let lastDecode: DecodeView | undefined;
+/** The pixel under the cursor, to copy its numpy index. */
+let lastHover: { corner: CornerName; kind: Kind; x: number; y: number } | undefined;
+/** First plane of a new result chosen by the host: align its class with the strip's worst. */
+let alignClass = false;
+
+const maps = new LinkedMaps(
+  () => {
+    const c = themeColors();
+    return { positive: c.positive, peak: c.peak, selected: '#00e5ff', offsetTarget: c.positive, offsetPred: c.peak };
+  },
+  {
+    hover: (id, x, y, t) => {
+      const m = /^canvas-(tl|br)-(\w+)$/.exec(id ?? '');
+      if (m) readout(m[1] as CornerName, x, y, t, m[2] as Kind);
+    },
+    click: (id, x, y, radius) => {
+      const m = /^canvas-(tl|br)-/.exec(id);
+      if (m) clickMap(m[1] as CornerName, x, y, radius);
+    },
+    context: (id, x, y) => {
+      const m = /^canvas-(tl|br)-(\w+)$/.exec(id);
+      if (m) copyNumpyIndex(m[1] as CornerName, m[2] as Kind, x, y);
+    },
+    viewChanged: () => syncZoomLabel(),
+  },
+);
 
 const root = document.getElementById('root')!;
 
@@ -90,7 +129,15 @@ function onMessage(msg: ToPanel): void {
       selection = clampSelection(msg.selection, msg.report);
       slices = undefined;
       thumbs = undefined;
+      alignClass = msg.selectionIsDefault === true;
+      selectedObject = undefined;
+      lastDecode = undefined;
+      lastHover = undefined;
+      maps.reset();
+      maps.cursor = undefined;
       renderAll(msg.inputsLabel);
+      // A new result starts at its top (its total), not where the previous one was scrolled.
+      window.scrollTo(0, 0);
       requestPlanes();
       break;
     case 'slices': {
@@ -106,14 +153,21 @@ function onMessage(msg: ToPanel): void {
       if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
       const t0 = performance.now();
       // Quantised on the wire: back to loss values for the colour scale.
-      thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * msg.max) };
+      thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * (msg.max ?? 1)) };
       drawThumbnails();
       timeToPaint('perf.thumbsMs', t0);
       maybeReportRender();
+      if (alignClass && thumbs.stack === selection.stack && thumbs.image === selection.image) {
+        // The host's default plane is the worst over all stacks; the strip ranks the shown stack.
+        alignClass = false;
+        const top = thumbs.classes.reduce((a, b) => ((b.loss ?? -Infinity) > (a.loss ?? -Infinity) ? b : a), thumbs.classes[0]!);
+        if (top && top.class !== selection.class) choose({ class: top.class });
+      }
       break;
     }
     case 'decode':
       if (msg.requestId !== decodeRequest || msg.runId !== runId) return;
+      lastDecode = msg.view;
       drawDecode(sectionContext(), msg.view, msg.width, msg.height, new Float32Array(msg.background));
       break;
     case 'tagMaps':
@@ -218,6 +272,8 @@ function sectionContext(): SectionContext {
     requestId: () => nextRequest++,
     colors: themeColors,
     drawn: () => maybeReportRender(),
+    selectObject: (slot) => selectObject(slot),
+    selectedObject: () => selectedObject,
   };
 }
 
@@ -570,6 +626,7 @@ function renderFindings(box: HTMLElement, r: LossReport): void {
 function jumpTo(p: NonNullable<LossReport['findings']>[number]['evidence']['where'][number]): void {
   if (!report) return;
   focus = p.x !== undefined && p.y !== undefined ? { x: p.x, y: p.y, ...(p.head ? { head: p.head } : {}) } : undefined;
+  if (focus) maps.centerOn(focus.x, focus.y);
   const change: Partial<Selection> = {};
   if (p.stack !== undefined && p.stack < report.nstack) change.stack = p.stack;
   if (p.image !== undefined && p.image < report.sizes.batch) change.image = p.image;
@@ -731,25 +788,69 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
     " predicted peak: among the image's best (decode: sigmoid, 3×3 max-pool NMS, top K over all classes)",
     ...(r.heads === 'centers' ? ['  ·  boxes of this class: target (solid), predicted at the center: center + reg, wh (dashed)'] : []),
   );
-  const readout = el('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' }, 'Hover a pixel to read its values.');
-  const save = el('vscode-button', { id: 'save-heatmaps', secondary: '' }, 'Save PNG…');
-  save.addEventListener('click', () => savePng('heatmaps', [...document.querySelectorAll<HTMLCanvasElement>('canvas.heatmap[id^="canvas-"]')]));
+  const readout = el('div', { id: 'readout', class: 'readout', 'aria-live': 'polite' }, HOVER_HINT);
+  const save = el('vscode-button', { id: 'save-heatmaps', secondary: '' }, 'Save figure…');
+  save.addEventListener('click', () => saveHeatmapFigure());
+  const button = (id: string, label: string, title: string, onClick: () => void) => {
+    const b = el('button', { id, class: 'tool', title, 'aria-label': title }, label);
+    b.addEventListener('click', onClick);
+    return b;
+  };
+  const check = (id: string, label: string, value: boolean, onChange: (v: boolean) => void) => {
+    const input = el('input', { id, type: 'checkbox' }) as HTMLInputElement;
+    input.checked = value;
+    input.addEventListener('change', () => onChange(input.checked));
+    return el('label', { class: 'check' }, input, label);
+  };
+  const copy = el('vscode-button', { id: 'copy-index', secondary: '', disabled: true, title: 'Copy np.load(file)[stack, image, class, y, x] of the pixel under the cursor (or right-click a pixel)' }, 'Copy numpy index');
+  copy.addEventListener('click', () => lastHover && copyNumpyIndex(lastHover.corner, lastHover.kind, lastHover.x, lastHover.y));
+  const toolbar = el(
+    'div',
+    { class: 'map-tools', role: 'toolbar', 'aria-label': 'zoom' },
+    button('zoom-in', '+', 'Zoom in (or the mouse wheel over a map)', () => maps.zoomBy(2)),
+    button('zoom-out', '−', 'Zoom out', () => maps.zoomBy(0.5)),
+    button('zoom-fit', 'Fit', 'Fit the whole plane (or double-click a map)', () => maps.fit()),
+    el('span', { id: 'zoom-label', class: 'zoom-label' }),
+    check('log-loss', 'log scale for the loss', logLoss, (v) => {
+      logLoss = v;
+      drawSlices();
+    }),
+    check('offset-arrows', 'offset arrows', showArrows, (v) => {
+      showArrows = v;
+      drawSlices();
+    }),
+    el('span', { class: 'hint' }, 'drag to pan · click a corner to follow its object · right-click a pixel for its numpy index'),
+  );
   return el(
     'section',
     { id: 'heatmaps', 'aria-label': 'heatmaps' },
     el('div', { class: 'title-row' }, el('h2', {}, 'Heatmaps'), save),
     controls,
+    toolbar,
+    el('div', { id: 'object-card', class: 'object-card', hidden: true, 'aria-live': 'polite' }),
+    el('p', { id: 'plane-nonfinite', class: 'nonfinite', hidden: true }),
     grid,
     legend,
-    readout,
+    el('div', { class: 'readout-row' }, readout, copy),
     el('h2', {}, 'Classes of this image, by focal loss'),
     el('div', { id: 'thumbs', class: 'thumbs', role: 'list' }),
   );
 }
 
-function choose(change: Partial<Selection>, keepFocus = false): void {
+function choose(change: Partial<Selection>, keepFocus = false, keepObject = false): void {
   if (!keepFocus) focus = undefined;
+  // The user chose: the default plane's class is not aligned with the strip any more.
+  alignClass = false;
+  const before = selection;
   selection = { ...selection, ...change };
+  // The object followed lives in one stack and image; another class keeps it (its corners are elsewhere).
+  if (!keepObject && (before.stack !== selection.stack || before.image !== selection.image)) selectObject(undefined, false);
+  // The readout and crosshair described the old plane.
+  lastHover = undefined;
+  maps.clearCursor();
+  const box = document.getElementById('readout');
+  if (box) box.textContent = HOVER_HINT;
+  document.getElementById('copy-index')?.setAttribute('disabled', '');
   slices = undefined;
   syncSelects();
   requestPlanes();
@@ -787,11 +888,6 @@ function themeColors() {
   };
 }
 
-/** Pixels per data pixel in the canvas itself (CSS then shows it at a fixed size, pixelated). */
-function scaleFor(w: number, h: number): number {
-  return Math.max(1, Math.ceil(200 / Math.max(w, h)));
-}
-
 function redraw(): void {
   drawSlices();
   drawThumbnails();
@@ -799,25 +895,84 @@ function redraw(): void {
   maybeReportRender();
 }
 
-/** Several canvases side by side into one PNG, saved where the user says (through the host). */
-function savePng(name: string, canvases: HTMLCanvasElement[]): void {
-  if (!canvases.length) return;
-  const gap = 8;
-  const out = document.createElement('canvas');
-  out.width = canvases.reduce((w, c) => w + c.width + gap, -gap);
-  out.height = Math.max(...canvases.map((c) => c.height));
-  const ctx = out.getContext('2d')!;
-  let x = 0;
-  for (const c of canvases) {
-    ctx.drawImage(c, x, 0);
-    x += c.width + gap;
+/** Width of each map: the section's width shared by the columns (fit to width). */
+function fitMapsToWidth(): void {
+  const section = document.getElementById('heatmaps');
+  if (!section || !report) return;
+  const cols = heads().length;
+  const avail = section.clientWidth - 40 - 16 * (cols - 1) - 4 * cols;
+  maps.setCssWidth(Math.max(160, Math.min(720, Math.floor(avail / cols))));
+}
+
+new ResizeObserver(() => fitMapsToWidth()).observe(document.body);
+
+function syncZoomLabel(): void {
+  const label = document.getElementById('zoom-label');
+  if (!label || !slices) return;
+  const { x0, y0, span } = maps.vp;
+  const s = slices.tl;
+  const spanY = (span * s.height) / s.width;
+  label.textContent = `×${fmt(maps.zoom, 3)} · x ${Math.floor(x0)}–${Math.ceil(x0 + span) - 1}, y ${Math.floor(y0)}–${Math.ceil(y0 + spanY) - 1}`;
+  label.setAttribute('data-zoom', String(maps.zoom));
+  label.setAttribute('data-viewport', `${x0},${y0},${span}`);
+}
+
+/** The loss as shown: log10 with a floor 6 decades under the maximum, or as it is. */
+function lossDisplay(loss: Float32Array, max: number): { data: Float32Array; min: number; max: number } {
+  if (!logLoss || !(max > 0)) return { data: loss, min: 0, max: max || 1 };
+  const floor = max * 1e-6;
+  const out = new Float32Array(loss.length);
+  for (let i = 0; i < loss.length; i++) {
+    const v = loss[i]!;
+    out[i] = v !== v ? v : Math.log10(v > floor ? v : floor);
   }
-  post({ type: 'savePng', name, dataUrl: out.toDataURL('image/png') });
+  return { data: out, min: Math.log10(floor), max: Math.log10(max) };
+}
+
+function selectedObjectReport(): ObjectReport | undefined {
+  if (selectedObject === undefined || !report) return undefined;
+  return report.objects.find((o) => o.stack === selection.stack && o.image === selection.image && o.slot === selectedObject);
+}
+
+/** Objects of the plane (its image, and its class when known) in the selected stack. */
+function planeObjects(): ObjectReport[] {
+  if (!report) return [];
+  return report.objects.filter((o) => o.stack === selection.stack && o.image === selection.image && (o.class === undefined || o.class === selection.class));
+}
+
+function cornerOf(o: ObjectReport, corner: CornerName): { x: number; y: number } | undefined {
+  return report?.heads === 'centers' ? o.center ?? o.tlCorner : corner === 'tl' ? o.tlCorner : o.brCorner;
+}
+
+/** Markers of one head: positives, peaks, boxes, the finding's pixel, offsets and the followed object. */
+function markersFor(corner: CornerName, s: DecodedSlice): MapMarker[] {
+  const out: MapMarker[] = [
+    ...s.positives.map((p) => ({ ...p, kind: 'positive' as const })),
+    ...s.peaks.filter((p) => p.rank < peaksShown).map((p) => ({ x: p.x, y: p.y, kind: 'peak' as const })),
+    ...objectBoxes(),
+    ...(focus && (!focus.head || focus.head === corner || focus.head === 'center') ? [{ x: focus.x, y: focus.y, kind: 'focus' as const }] : []),
+  ];
+  if (showArrows) {
+    for (const o of planeObjects()) {
+      const q = cornerOf(o, corner);
+      if (!q) continue;
+      const target = corner === 'tl' ? o.tlOffsetTarget : o.brOffsetTarget;
+      const pred = corner === 'tl' ? o.tlOffset : o.brOffset;
+      if (target[0] !== null && target[1] !== null) out.push({ kind: 'arrow', x: q.x, y: q.y, dx: target[0], dy: target[1], role: 'target' });
+      if (pred[0] !== null && pred[1] !== null) out.push({ kind: 'arrow', x: q.x, y: q.y, dx: pred[0], dy: pred[1], role: 'pred' });
+    }
+  }
+  const o = selectedObjectReport();
+  if (o) {
+    const q = cornerOf(o, corner);
+    if (q) out.push({ kind: 'selected-corner', x: q.x, y: q.y, label: `#${o.slot}` });
+    if (o.box) out.push({ kind: 'selected-box', x: o.box[0], y: o.box[1], x2: o.box[2], y2: o.box[3] });
+  }
+  return out;
 }
 
 function drawSlices(): void {
   if (!slices || !report) return;
-  const colors = themeColors();
   let lossMax = 0;
   let gradMax = 0;
   for (const s of Object.values(slices)) {
@@ -827,29 +982,28 @@ function drawSlices(): void {
       if (g > gradMax) gradMax = g;
     }
   }
+  maps.setSize(slices.tl.width, slices.tl.height);
+  fitMapsToWidth();
   for (const corner of heads()) {
     const s = slices[corner];
-    const scale = scaleFor(s.width, s.height);
-    const markers: Marker[] = [
-      ...s.positives.map((p) => ({ ...p, kind: 'positive' as const })),
-      ...s.peaks.filter((p) => p.rank < peaksShown).map((p) => ({ x: p.x, y: p.y, kind: 'peak' as const })),
-      ...objectBoxes(),
-      ...(focus && (!focus.head || focus.head === corner || focus.head === 'center') ? [{ x: focus.x, y: focus.y, kind: 'focus' as const }] : []),
-    ];
+    const markers = markersFor(corner, s);
     for (const kind of KINDS) {
       const canvas = document.getElementById(`canvas-${corner}-${kind}`) as HTMLCanvasElement | null;
       if (!canvas) continue;
       const max = kind === 'loss' ? lossMax || 1 : kind === 'grad' ? gradMax || 1 : 1;
       // The gradient has a sign (negative: the step raises the logit): a diverging scale around 0.
       const diverging = kind === 'grad';
-      drawHeatmap(canvas, { data: s[kind], width: s.width, height: s.height, min: diverging ? -max : 0, max, colormap, scale, markers, colors, ...(diverging ? { lut: divergingTable() } : {}) });
-      const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${s.peaks[0]!.score.toFixed(3)}` : '';
-      canvas.setAttribute('aria-label', `${cornerTitle(corner)} ${kindTitle(kind)}, image ${selection.image}, class ${classLabel(report.classNames, selection.class)}: ${s.positives.length} positive(s)${peakNote}`);
-      canvas.onmousemove = (e) => readout(corner, Math.floor((e.offsetX / canvas.clientWidth) * s.width), Math.floor((e.offsetY / canvas.clientHeight) * s.height), e.timeStamp);
+      const shown = kind === 'loss' ? lossDisplay(s.loss, lossMax) : { data: s[kind], min: diverging ? -max : 0, max };
+      maps.set(canvas.id, canvas, { data: shown.data, width: s.width, height: s.height, min: shown.min, max: shown.max, colormap, ...(diverging ? { lut: divergingTable() } : {}) }, markers);
+      const nonFinite = countNonFinite(s[kind]);
+      const peakNote = s.peaks.length ? `, ${s.peaks.length} predicted peak(s), best ${fmt(s.peaks[0]!.score, 3)}` : '';
+      canvas.setAttribute('aria-label', `${cornerTitle(corner)} ${kindTitle(kind)}, ${stackWord(report)} ${selection.stack}, image ${selection.image}, class ${classLabel(report.classNames, selection.class)}: ${s.positives.length} positive(s)${peakNote}${nonFinite ? `, ${nonFinite} NaN/Inf` : ''}`);
+      canvas.setAttribute('data-nonfinite', String(nonFinite));
       if (diverging) drawDivergingBar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, 96, 8);
       else drawColorbar(document.getElementById(`cbar-${corner}-${kind}`) as HTMLCanvasElement, colormap, 96, 8);
-      document.getElementById(`min-${corner}-${kind}`)!.textContent = diverging ? fmt(-max, 3) : '0';
-      document.getElementById(`max-${corner}-${kind}`)!.textContent = fmt(max, 3);
+      const log = kind === 'loss' && logLoss && lossMax > 0;
+      document.getElementById(`min-${corner}-${kind}`)!.textContent = log ? `1e${fmt(shown.min, 3)}` : diverging ? fmt(-max, 3) : '0';
+      document.getElementById(`max-${corner}-${kind}`)!.textContent = log ? `${fmt(lossMax, 3)} (log)` : fmt(max, 3);
     }
     const pl = document.querySelector(`[data-metric="plane.${corner}"]`);
     if (pl) {
@@ -857,6 +1011,51 @@ function drawSlices(): void {
       pl.textContent = fmt(s.planeLoss);
     }
   }
+  renderNonFiniteNote();
+  syncZoomLabel();
+  renderObjectCard();
+}
+
+function countNonFinite(a: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i]! - a[i]! !== 0) n++;
+  return n;
+}
+
+/** NaN/Inf in the shown plane: how many, where the first is, and a jump to it. */
+function renderNonFiniteNote(): void {
+  const host = document.getElementById('plane-nonfinite');
+  if (!host || !slices) return;
+  clear(host);
+  const parts: HTMLElement[] = [];
+  for (const corner of heads()) {
+    const s = slices[corner];
+    for (const [name, a] of [['logit', s.logit], ['target', s.target]] as const) {
+      let nan = 0;
+      let inf = 0;
+      let first = -1;
+      for (let i = 0; i < a.length; i++) {
+        const v = a[i]!;
+        if (v !== v) nan++;
+        else if (v - v !== 0) inf++;
+        else continue;
+        if (first < 0) first = i;
+      }
+      if (first < 0) continue;
+      const x = first % s.width;
+      const y = Math.floor(first / s.width);
+      const b = el('button', { class: 'jump', 'data-corner': corner, 'data-x': String(x), 'data-y': String(y) }, `${cornerTitle(corner)} ${name}: ${nan} NaN, ${inf} Inf, first at (x ${x}, y ${y})`);
+      b.addEventListener('click', () => {
+        focus = { x, y, head: corner };
+        maps.centerOn(x, y);
+        drawSlices();
+        readout(corner, x, y);
+      });
+      parts.push(b);
+    }
+  }
+  host.hidden = parts.length === 0;
+  if (parts.length) host.append(el('span', {}, 'Not finite in this plane (magenta NaN, pink Inf): '), ...parts);
 }
 
 /**
@@ -885,22 +1084,227 @@ function timeToPaint(name: string, t0: number): void {
   });
 }
 
-function readout(corner: CornerName, x: number, y: number, eventTime = performance.now()): void {
+const HOVER_HINT = 'Hover a pixel to read its values (all maps show the same pixel).';
+
+function readout(corner: CornerName, x: number, y: number, eventTime = performance.now(), kind: Kind = 'prob'): void {
   const s = slices?.[corner];
   const box = document.getElementById('readout');
   if (!s || !box || x < 0 || y < 0 || x >= s.width || y >= s.height) return;
+  lastHover = { corner, kind, x, y };
+  document.getElementById('copy-index')?.removeAttribute('disabled');
   const i = y * s.width + x;
+  const other = heads().length > 1 ? slices?.[corner === 'tl' ? 'br' : 'tl'] : undefined;
   clear(box);
   box.append(
-    el('span', {}, `${cornerTitle(corner)} · ${stackWord(report!)} ${selection.stack} · image ${selection.image} · class ${classLabel(report!.classNames, selection.class)} · `),
+    el('span', {}, `${stackWord(report!)} ${selection.stack} · image ${selection.image} · class ${classLabel(report!.classNames, selection.class)} · `),
     el('span', {}, 'x ', metric('hover.x', x, 0), ' y ', metric('hover.y', y, 0)),
-    el('span', {}, ' · logit ', metric('hover.logit', s.logit[i]!)),
+    el('br'),
+    el('strong', {}, `${cornerTitle(corner)}: `),
+    el('span', {}, 'logit ', metric('hover.logit', s.logit[i]!)),
     el('span', {}, ' · p ', metric('hover.prob', s.prob[i]!)),
     el('span', {}, ' · target ', metric('hover.target', s.target[i]!)),
     el('span', {}, ' · loss ', metric('hover.loss', s.loss[i]!)),
     el('span', {}, ' · gradient ', metric('hover.grad', s.grad[i]!)),
+    ...(other
+      ? [
+          el('br'),
+          el('strong', {}, `${cornerTitle(corner === 'tl' ? 'br' : 'tl')}: `),
+          el('span', {}, 'p ', metric('hover.other.prob', other.prob[i]!)),
+          el('span', {}, ' · target ', metric('hover.other.target', other.target[i]!)),
+          el('span', {}, ' · loss ', metric('hover.other.loss', other.loss[i]!)),
+        ]
+      : []),
   );
   timeToPaint('perf.hoverMs', eventTime);
+}
+
+/** A click on a map: the object whose corner (center) is nearest, within the marker's reach. */
+function clickMap(corner: CornerName, x: number, y: number, radius: number): void {
+  let best: ObjectReport | undefined;
+  let bestD = Infinity;
+  for (const o of planeObjects()) {
+    const q = cornerOf(o, corner);
+    if (!q) continue;
+    const d = Math.hypot(q.x - x, q.y - y);
+    if (d <= radius && d < bestD) {
+      best = o;
+      bestD = d;
+    }
+  }
+  if (best) selectObject(best.slot);
+}
+
+/**
+ * Follows an object everywhere: its class's plane, its corners and box on every map, its rows in
+ * the tables, its card. `undefined` lets it go.
+ */
+function selectObject(slot: number | undefined, redrawNow = true): void {
+  selectedObject = slot;
+  document.querySelectorAll('[data-object]').forEach((n) => n.classList.toggle('selected-object', slot !== undefined && n.getAttribute('data-object') === String(slot)));
+  const o = selectedObjectReport();
+  document.dispatchEvent(new CustomEvent('cornernet-object', { detail: slot }));
+  if (!redrawNow) return;
+  if (o && o.class !== undefined && o.class !== selection.class) {
+    choose({ class: o.class }, false, true);
+  } else {
+    drawSlices();
+    maybeReportRender();
+  }
+  if (o) {
+    renderObjectCard();
+    document.getElementById('heatmaps')?.scrollIntoView({ block: 'start' });
+  } else {
+    const card = document.getElementById('object-card');
+    if (card) card.hidden = true;
+  }
+}
+
+/** The followed object's card: focal loss at its corners, tags, pull/push, offsets, its decode. */
+function renderObjectCard(): void {
+  const card = document.getElementById('object-card');
+  if (!card || !report) return;
+  const o = selectedObjectReport();
+  card.hidden = !o;
+  clear(card);
+  if (!o) return;
+  const close = el('button', { class: 'tool', id: 'object-card-close', title: 'Stop following this object', 'aria-label': 'close' }, '×');
+  close.addEventListener('click', () => selectObject(undefined));
+  const img = report.perStack[selection.stack]?.images[selection.image];
+  const share = (v: number | null, of: number | null | undefined) => (v === null || !of ? '' : ` (${((100 * v) / of).toFixed(1)}% of the image's)`);
+  const rows: HTMLElement[] = [];
+  for (const corner of heads()) {
+    const q = cornerOf(o, corner);
+    const s = slices?.[corner];
+    if (!q) continue;
+    const at = s && s.width > q.x && s.height > q.y ? q.y * s.width + q.x : -1;
+    rows.push(
+      el(
+        'li',
+        {},
+        el('strong', {}, `${cornerTitle(corner)} (x ${q.x}, y ${q.y}): `),
+        ...(at >= 0 && s
+          ? ['focal loss ', metric(`object.${corner}.loss`, s.loss[at]!), ' · p ', metric(`object.${corner}.prob`, s.prob[at]!), ' · target ', metric(`object.${corner}.target`, s.target[at]!)]
+          : ['(plane loading)']),
+      ),
+    );
+  }
+  const centers = report.heads === 'centers';
+  if (!centers) {
+    rows.push(el('li', {}, el('strong', {}, 'embeddings: '), 'tl ', metric('object.tlTag', o.tlTag), ' · br ', metric('object.brTag', o.brTag), ' · mean ', metric('object.mean', o.mean)));
+    rows.push(el('li', {}, el('strong', {}, 'pull: '), metric('object.pull', o.pull), share(o.pull, img?.pull), el('strong', {}, ' · push row: '), metric('object.push', o.push), share(o.push, img?.push)));
+  } else if (o.size) {
+    rows.push(el('li', {}, el('strong', {}, 'size (w × h): '), `predicted ${fmt(o.size.pred[0], 4)} × ${fmt(o.size.pred[1], 4)}, target ${fmt(o.size.target[0], 4)} × ${fmt(o.size.target[1], 4)}, L1 `, metric('object.sizeL1', o.size.l1)));
+  }
+  const offsetLine = (name: string, pred: [number | null, number | null], target: [number | null, number | null], loss: number | null) => {
+    const err = Math.hypot((pred[0] ?? NaN) - (target[0] ?? NaN), (pred[1] ?? NaN) - (target[1] ?? NaN));
+    return el('li', {}, el('strong', {}, `${name} offset: `), `predicted (${fmt(pred[0], 3)}, ${fmt(pred[1], 3)}), target (${fmt(target[0], 3)}, ${fmt(target[1], 3)}), |error| `, metric(`object.${name}.offsetError`, Number.isFinite(err) ? err : null), ' · loss ', metric(`object.${name}.regr`, loss));
+  };
+  if (centers) rows.push(offsetLine('center', o.tlOffset, o.tlOffsetTarget, o.regrTl));
+  else rows.push(offsetLine('tl', o.tlOffset, o.tlOffsetTarget, o.regrTl), offsetLine('br', o.brOffset, o.brOffsetTarget, o.regrBr));
+  rows.push(el('li', { id: 'object-decode' }, el('strong', {}, 'decode: '), decodeFate(o.slot)));
+  card.append(
+    el('div', { class: 'title-row' }, el('h3', {}, `Object ${o.slot}${o.class !== undefined ? ` · class ${classLabel(report.classNames, o.class)}` : ''}${o.box ? ` · box (${o.box.map((v) => fmt(v, 4)).join(', ')})` : ''}${o.shared ? ' · shares a corner' : ''}`), close),
+    el('ul', {}, ...rows),
+  );
+  card.setAttribute('data-object', String(o.slot));
+}
+
+/** What the decode of the last stack did with an object (when the decode section has run). */
+function decodeFate(slot: number): string {
+  const v = lastDecode;
+  if (!v || !report) return 'not decoded yet';
+  if (v.image !== selection.image) return 'decoded for another image';
+  const t = v.targets.find((q) => q.slot === slot);
+  if (!t) return 'not a decode target (no class at its corners)';
+  const dups = v.detections.filter((d) => d.duplicateOf === slot).length;
+  const dupNote = dups ? `; ${dups} duplicate detection${dups > 1 ? 's' : ''} of it` : '';
+  if (t.detection !== undefined) {
+    const d = v.detections[t.detection];
+    return `matched by a detection with score ${fmt(d?.score ?? null, 3)} at IoU ${fmt(t.iou ?? null, 3)} (${stackWord(report)} ${v.stack})${dupNote}`;
+  }
+  return `missed: ${t.reason ?? 'no detection overlaps it'}${dupNote}`;
+}
+
+/** Which array a map's pixel comes from: the prediction (probability, loss, gradient) or the target. */
+function roleFor(corner: CornerName, kind: Kind): LossReport['inputs']['roles'][number] | undefined {
+  if (!report) return undefined;
+  const target = kind === 'target';
+  const isTarget = (r: string) => /^gt_|target|^batch_|topleft_heatmap|bottomright_heatmap|^gt$/i.test(r);
+  const isCorner = (r: string) => report!.heads === 'centers' || (corner === 'tl' ? /tl|topleft/i.test(r) : /br|bottomright/i.test(r));
+  const candidates = report.inputs.roles.filter((u) => u.purpose === 'loss' && /heat|hm/i.test(u.role) && isTarget(u.role) === target && isCorner(u.role));
+  if (target) return candidates[0];
+  return candidates.find((u) => u.stacks.includes(selection.stack)) ?? candidates[0];
+}
+
+function copyNumpyIndex(corner: CornerName, kind: Kind, x: number, y: number): void {
+  const u = roleFor(corner, kind);
+  if (!u || !report) return;
+  const text = numpyIndex(u, selection.stack, selection.image, selection.class, y, x);
+  const out = document.getElementById('copied-index');
+  if (out) out.textContent = text;
+  post({ type: 'copyText', text, what: `numpy index of ${u.role} (${kind === 'target' ? 'target' : kind === 'prob' ? 'logit' : `logit of the ${kind} map`})` });
+}
+
+/**
+ * The heatmaps as a figure to paste into an issue or a paper: a title naming the case, the stack,
+ * image and class and the window shown; each map with its title, markers and a labelled colorbar.
+ */
+function saveHeatmapFigure(): void {
+  if (!report || !slices) return;
+  const cols = heads();
+  const cell = 320;
+  const s0 = slices.tl;
+  const mapH = Math.round((cell * s0.height) / s0.width);
+  const pad = 16;
+  const titleH = 44;
+  const capH = 20;
+  const barH = 30;
+  const rowH = capH + mapH + barH;
+  const out = document.createElement('canvas');
+  out.width = pad + cols.length * (cell + pad);
+  out.height = titleH + KINDS.length * rowH + pad;
+  const ctx = out.getContext('2d')!;
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.fillStyle = '#111111';
+  ctx.font = 'bold 15px sans-serif';
+  const label = document.querySelector('.inputs')?.textContent ?? '';
+  const conv = report.convention === 'cornernet' ? 'CornerNet' : CONVENTIONS[report.convention].label;
+  ctx.fillText(`${conv} loss · ${stackWord(report)} ${selection.stack} · image ${selection.image} · class ${classLabel(report.classNames, selection.class)}`, pad, 20);
+  ctx.font = '12px sans-serif';
+  const { x0, y0, span } = maps.vp;
+  const spanY = (span * s0.height) / s0.width;
+  const windowNote = maps.zoom > 1.001 ? ` · window x ${Math.floor(x0)}–${Math.ceil(x0 + span) - 1}, y ${Math.floor(y0)}–${Math.ceil(y0 + spanY) - 1} of ${s0.width}×${s0.height}` : ` · ${s0.width}×${s0.height}`;
+  ctx.fillText(`${label.length > 90 ? `…${label.slice(-89)}` : label}${windowNote} · total ${fmt(report.total, 6)}`, pad, 38);
+  KINDS.forEach((kind, r) => {
+    cols.forEach((corner, c) => {
+      const x = pad + c * (cell + pad);
+      const y = titleH + r * rowH;
+      ctx.fillStyle = '#111111';
+      ctx.font = '12px sans-serif';
+      ctx.fillText(`${cornerTitle(corner)} · ${kindTitle(kind)}${kind === 'loss' && logLoss ? ' (log10)' : ''}`, x, y + 14);
+      maps.paintInto(`canvas-${corner}-${kind}`, ctx, x, y + capH, cell, mapH);
+      ctx.strokeStyle = '#888888';
+      ctx.strokeRect(x - 0.5, y + capH - 0.5, cell + 1, mapH + 1);
+      // Colorbar with its ends labelled.
+      const lut = kind === 'grad' ? divergingTable() : colormapTable(colormap);
+      const bw = 160;
+      const by = y + capH + mapH + 6;
+      for (let i = 0; i < bw; i++) {
+        const k = Math.round((i / (bw - 1)) * 255);
+        ctx.fillStyle = `rgb(${lut[k * 4]}, ${lut[k * 4 + 1]}, ${lut[k * 4 + 2]})`;
+        ctx.fillRect(x + 40 + i, by, 1, 8);
+      }
+      ctx.fillStyle = '#111111';
+      ctx.font = '11px sans-serif';
+      ctx.fillText(document.getElementById(`min-${corner}-${kind}`)?.textContent ?? '', x, by + 8);
+      ctx.fillText(document.getElementById(`max-${corner}-${kind}`)?.textContent ?? '', x + 44 + bw, by + 8);
+    });
+  });
+  ctx.font = '11px sans-serif';
+  ctx.fillStyle = '#111111';
+  ctx.fillText('circles: target positives (gt = 1) · crosses: predicted peaks · dashed: followed object · arrows: offsets (red target, yellow predicted) · magenta: NaN', pad, out.height - 4);
+  post({ type: 'savePng', name: `heatmaps-s${selection.stack}-i${selection.image}-c${selection.class}`, dataUrl: out.toDataURL('image/png') });
 }
 
 function drawThumbnails(): void {
