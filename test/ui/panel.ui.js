@@ -63,6 +63,12 @@ exports.run = async ({ page, helpers, workspaceDir, shotsDir, log }) => {
   await frame.locator('[data-metric="total"]').waitFor({ timeout: 60000 });
   const finding = frame.locator('#findings-list li[data-code="non-finite"]');
   await finding.waitFor({ timeout: 60000 });
+  // The non-finite warning names the first location, with a jump (grouped warnings: one entry per code).
+  const first = frame.locator('#warnings #nonfinite-first');
+  await first.waitFor({ timeout: 30000 });
+  const firstText = await first.textContent();
+  log(`warning: ${firstText}`);
+  assert.match(firstText, new RegExp(`stack ${bad.s}, image ${bad.b}, class ${bad.c}, y ${bad.y}, x ${bad.x}`));
   const place = finding.locator('button.jump').first();
   log(`non-finite finding: ${(await finding.locator('.title').textContent()).trim()}; first place: ${(await place.textContent()).trim()}`);
   await place.click();
@@ -224,7 +230,16 @@ exports.run = async ({ page, helpers, workspaceDir, shotsDir, log }) => {
   await frame.locator('#save-heatmaps').click();
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor({ timeout: 20000 });
-  const proposed = await input.inputValue();
+  // The simple dialog fills the folder first, then the file name.
+  const proposal = async (ext) => {
+    for (let i = 0; i < 50; i++) {
+      const v = await input.inputValue();
+      if (v.endsWith(ext)) return v;
+      await page.waitForTimeout(100);
+    }
+    return input.inputValue();
+  };
+  const proposed = await proposal('.png');
   log(`save dialog proposes ${proposed}`);
   assert.ok(proposed.endsWith(`sample/sample-heatmaps-s${stackNow}-i${imageNow}-c${classNow}.png`), 'the data folder, named after the case and plane');
   await page.waitForTimeout(300);
@@ -258,7 +273,7 @@ exports.run = async ({ page, helpers, workspaceDir, shotsDir, log }) => {
 
   await frame.locator('#export-report').click();
   await input.waitFor({ timeout: 20000 });
-  const proposedJson = await input.inputValue();
+  const proposedJson = await proposal('.json');
   log(`export dialog proposes ${proposedJson}`);
   assert.ok(proposedJson.endsWith('sample/sample-cornernet-loss-report.json'));
   await page.waitForTimeout(300);

@@ -204,6 +204,8 @@ function onMessage(msg: ToPanel): void {
       if (msg.runId !== runId || !report) return;
       report = { ...report, findings: msg.findings, gradients: msg.gradients };
       renderFindings(document.getElementById('findings')!, report);
+      // The non-finite warning can now point at the first NaN/Inf.
+      if (report.warnings.some((w) => w.code === 'non-finite')) document.getElementById('warnings')?.replaceWith(renderWarnings(report));
       renderGradients(document.getElementById('gradients')!, report);
       break;
     case 'ablation':
@@ -366,7 +368,7 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
     el('div', { class: 'title-row' }, el('h1', {}, r.convention === 'cornernet' ? 'CornerNet loss' : `${CONVENTIONS[r.convention].label} loss`), el('div', { class: 'actions' }, change, again, exportJson)),
     el('p', { class: 'inputs', title: inputsLabel }, inputsLabel),
     renderConventionLine(r),
-    el('p', { class: 'sizes' }, `${r.nstack} ${stackWord(r)}${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes${r.classNamesFrom ? ` (names from ${r.classNamesFrom.split(/[\\/]/).pop()})` : ''} · ${height}×${width}${maxObjects ? ` · K ${maxObjects}` : ''} · ${r.precision} · weights ${Object.entries(r.weights).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+    el('p', { class: 'sizes' }, `${r.nstack} ${stackWord(r)}${r.nstack > 1 ? 's' : ''} · batch ${batch} · ${classes} classes${r.classNamesFrom ? ` (names from ${r.classNamesFrom.split(/[\\/]/).pop()})` : ''} · ${height}×${width}${maxObjects ? ` · K ${maxObjects}` : ''} · ${precisionLabel(r)} · weights ${Object.entries(r.weights).map(([k, v]) => `${k} ${v}`).join(', ')}`),
     el(
       'details',
       { id: 'roles' },
@@ -374,6 +376,14 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
       el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['role', 'file', 'shape', 'dtype', ''].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows, ...unused)),
     ),
   );
+}
+
+/** The inputs' dtype and the arithmetic: a float16 batch is not "float32" (it is computed in float32). */
+function precisionLabel(r: LossReport): string {
+  const heat = r.inputs.roles.filter((u) => u.purpose === 'loss' && /heat|hm/i.test(u.role) && !/^gt_|target|^batch_/i.test(u.role));
+  const dtypes = [...new Set(heat.map((u) => u.dtype))];
+  if (!dtypes.length || (dtypes.length === 1 && dtypes[0] === r.precision)) return r.precision;
+  return `${dtypes.join('/')} outputs, ${r.precision} arithmetic`;
 }
 
 function stackWord(r: LossReport): string {
@@ -560,23 +570,37 @@ function bar(v: Num, total: Num): HTMLElement {
   return b;
 }
 
+/** The non-finite warning's way to the first NaN/Inf (the diagnosis locates it). */
+function firstNonFiniteButton(r: LossReport): HTMLElement | string {
+  const p = r.findings?.find((f) => f.code === 'non-finite')?.evidence.where.find((w) => w.x !== undefined);
+  if (!p) return '';
+  const where = [p.input ?? p.head ?? '', p.stack !== undefined ? `${stackWord(r)} ${p.stack}` : '', p.image !== undefined ? `image ${p.image}` : '', p.class !== undefined ? `class ${classLabel(r.classNames, p.class)}` : '', `y ${p.y}, x ${p.x}`].filter(Boolean).join(', ');
+  const b = el('button', { class: 'jump', id: 'nonfinite-first' }, `first: ${where}`);
+  b.addEventListener('click', () => jumpTo(p));
+  return b;
+}
+
+/** Warnings grouped by code: one entry per quirk, its instances (stacks, corners) listed under it. */
 function renderWarnings(r: LossReport): HTMLElement {
   if (!r.warnings.length) return el('section', { id: 'warnings' }, el('p', { class: 'none' }, 'No warnings.'));
+  const groups = new Map<string, LossReport['warnings']>();
+  for (const w of r.warnings) groups.set(w.code, [...(groups.get(w.code) ?? []), w]);
   return el(
     'section',
     { id: 'warnings', 'aria-label': 'warnings' },
-    el('h2', {}, `Warnings (${r.warnings.length})`),
+    el('h2', {}, `Warnings (${groups.size}${groups.size !== r.warnings.length ? `, ${r.warnings.length} in all` : ''})`),
     el(
       'ul',
       {},
-      ...r.warnings.map((w) =>
+      ...[...groups].map(([code, ws]) =>
         el(
           'li',
-          { 'data-warning': w.code },
-          el('code', { class: 'code' }, w.code),
-          el('span', { class: 'message' }, w.message),
-          w.code === 'heat-is-probability' ? probabilityButton(!w.message.includes('as asked')) : '',
-          WARNING_EXPLANATIONS[w.code as WarningCode] ? el('details', {}, el('summary', {}, 'What is this?'), el('p', {}, WARNING_EXPLANATIONS[w.code as WarningCode])) : '',
+          { 'data-warning': code, 'data-count': String(ws.length) },
+          el('code', { class: 'code' }, ws.length > 1 ? `${code} ×${ws.length}` : code),
+          ws.length === 1 ? el('span', { class: 'message' }, ws[0]!.message) : el('ul', { class: 'instances' }, ...ws.map((w) => el('li', { class: 'message' }, w.message))),
+          code === 'heat-is-probability' ? probabilityButton(!ws[0]!.message.includes('as asked')) : '',
+          code === 'non-finite' ? firstNonFiniteButton(r) : '',
+          WARNING_EXPLANATIONS[code as WarningCode] ? el('details', {}, el('summary', {}, 'What is this?'), el('p', {}, WARNING_EXPLANATIONS[code as WarningCode])) : '',
         ),
       ),
     ),
@@ -1262,7 +1286,7 @@ function saveHeatmapFigure(): void {
   const rowH = capH + mapH + barH;
   const out = document.createElement('canvas');
   out.width = pad + cols.length * (cell + pad);
-  out.height = titleH + KINDS.length * rowH + pad;
+  out.height = titleH + KINDS.length * rowH + pad + 18;
   const ctx = out.getContext('2d')!;
   ctx.fillStyle = '#ffffff';
   ctx.fillRect(0, 0, out.width, out.height);
@@ -1303,7 +1327,8 @@ function saveHeatmapFigure(): void {
   });
   ctx.font = '11px sans-serif';
   ctx.fillStyle = '#111111';
-  ctx.fillText('circles: target positives (gt = 1) · crosses: predicted peaks · dashed: followed object · arrows: offsets (red target, yellow predicted) · magenta: NaN', pad, out.height - 4);
+  ctx.fillText('circles: target positives (gt = 1) · crosses: predicted peaks · dashed box: followed object', pad, out.height - 20);
+  ctx.fillText('arrows: offsets (red target, yellow predicted) · magenta: NaN, pink: Inf', pad, out.height - 5);
   post({ type: 'savePng', name: `heatmaps-s${selection.stack}-i${selection.image}-c${selection.class}`, dataUrl: out.toDataURL('image/png') });
 }
 
