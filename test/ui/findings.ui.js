@@ -120,7 +120,11 @@ exports.run = async ({ page, helpers, workspaceDir, log }) => {
   const head = /\b(tl|br)\b/.exec(label)?.[1] ?? 'tl';
   const target = frame.locator(`#canvas-${head}-prob`);
   const tbox = await target.boundingBox();
-  await target.hover({ position: { x: ((x + 0.5) / dims.w) * tbox.width, y: ((y + 0.5) / dims.h) * tbox.height } });
+  // The jump centres the linked maps on the pixel (zoomed in): hover it through the viewport shown.
+  const [x0, y0, span] = (await frame.locator('#zoom-label').getAttribute('data-viewport')).split(',').map(Number);
+  const spanY = (span * dims.h) / dims.w;
+  assert.ok(x >= x0 && x < x0 + span && y >= y0 && y < y0 + spanY, `the jumped-to pixel is in view (${x0}, ${y0}, ${span})`);
+  await target.hover({ position: { x: ((x + 0.5 - x0) / span) * tbox.width, y: ((y + 0.5 - y0) / spanY) * tbox.height } });
   await frame.locator('[data-metric="hover.grad"]').waitFor({ timeout: 10000 });
   const hoverProb = Number(await frame.locator('[data-metric="hover.prob"]').getAttribute('data-value'));
   const hoverGrad = Number(await frame.locator('[data-metric="hover.grad"]').getAttribute('data-value'));
