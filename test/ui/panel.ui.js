@@ -56,6 +56,13 @@ exports.run = async ({ page, helpers, workspaceDir, shotsDir, log }) => {
   heat[at(bad.s, bad.b, bad.c, bad.y, bad.x)] = NaN;
   heat[at(bad.s, bad.b, bad.c, bad.y + 1, bad.x + 1)] = Infinity;
   fs.writeFileSync(file, bytes);
+  // Every embedding 0: every pair of objects is a push violation.
+  for (const corner of ['tl', 'br']) {
+    const tagFile = path.join(nanDir, `${corner}_tag.npy`);
+    const tagBytes = fs.readFileSync(tagFile);
+    npyFloat32(tagBytes).fill(0);
+    fs.writeFileSync(tagFile, tagBytes);
+  }
 
   await helpers.explorerSelect(['sample_nan']);
   await helpers.contextMenu('Compute CornerNet Loss');
@@ -97,6 +104,28 @@ exports.run = async ({ page, helpers, workspaceDir, shotsDir, log }) => {
   }
   await frame.locator('#heatmaps').scrollIntoViewIfNeeded();
   await helpers.screenshot('panel-nan');
+
+  // Push violations of this image (all embeddings 0): a list, worst first, sortable, filterable.
+  const objectsHere = Number(await frame.locator(`[data-metric="image${bad.b}.objects"]`).getAttribute('data-value'));
+  const vrows = frame.locator('#violations-table tbody tr');
+  await vrows.first().waitFor({ timeout: 20000 });
+  assert.equal(await vrows.count(), (objectsHere * (objectsHere - 1)) / 2, 'every pair listed');
+  assert.equal(Number(await frame.locator('[data-metric="embed.violations"]').getAttribute('data-value')), (objectsHere * (objectsHere - 1)) / 2);
+  const firstPair = await vrows.first().getAttribute('data-pair');
+  await frame.locator('#violations-table th[data-sort="pair"]').click();
+  await frame.locator('#violations-table th[data-sort="pair"]').click();
+  const pairs = await vrows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-pair').split('-').map(Number)));
+  assert.ok(pairs.every((p, i) => i === 0 || p[0] * 1e6 + p[1] <= pairs[i - 1][0] * 1e6 + pairs[i - 1][1]), 'sorted by pair, descending after a second click');
+  const slotA = Number(firstPair.split('-')[0]);
+  await frame.locator('#violations-filter').fill(String(slotA));
+  const filtered = await vrows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-pair')));
+  log(`violations: ${(objectsHere * (objectsHere - 1)) / 2} pairs; filter "${slotA}" keeps ${filtered.length}`);
+  assert.equal(filtered.length, objectsHere - 1, 'the pairs of one object');
+  assert.ok(filtered.every((p) => p.split('-').map(Number).includes(slotA)));
+  await frame.locator('#embed-matrix').scrollIntoViewIfNeeded();
+  await helpers.screenshot('panel-violations');
+  await frame.locator(`#violations-table button.link[data-object="${slotA}"]`).first().click();
+  await frame.locator(`#object-card[data-object="${slotA}"]`).waitFor({ timeout: 10000 });
 
   // ---- 2) The healthy sample: zoom, pan, crosshair, readout.
   await helpers.explorerSelect(['sample']);

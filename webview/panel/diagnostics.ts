@@ -184,7 +184,7 @@ export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
   drawHeatmap(plot, { data: m, width: n, height: n, min: 0, max: 1, colormap: ctx.colormap, scale, colors: ctx.colors() });
   const left = 36;
   const topM = 28;
-  const barW = 90;
+  const barW = 130;
   const matrix = el('canvas', { id: 'embed-matrix', class: 'figure', role: 'img', 'aria-label': `push matrix relu(1 - |e_j - e_k|) of ${n} objects, rows and columns by object slot` }) as HTMLCanvasElement;
   const drawMatrix = () => {
     matrix.width = left + plot.width + 24 + barW;
@@ -276,7 +276,7 @@ function renderViolations(ctx: SectionContext, violations: [ObjectReport, Object
   type Key = 'pair' | 'gap' | 'cost' | 'class';
   let key: Key = 'gap';
   let asc = true;
-  const filter = el('input', { id: 'violations-filter', type: 'search', placeholder: 'filter: object or class', 'aria-label': 'filter the push violations' }) as HTMLInputElement;
+  const filter = el('input', { id: 'violations-filter', type: 'search', placeholder: 'object number, class 3, or a class name', 'aria-label': 'filter the push violations' }) as HTMLInputElement;
   const body = el('tbody', {});
   const more = el('p', { class: 'hint', id: 'violations-more' });
   const names = ctx.report.classNames;
@@ -292,9 +292,18 @@ function renderViolations(ctx: SectionContext, violations: [ObjectReport, Object
     return b;
   };
   const fill = () => {
+    // A number is an object; "class 3" a class by id; other text a class name.
     const q = filter.value.trim().toLowerCase();
+    const classId = /^class\s*(\d+)$/.exec(q)?.[1];
+    const keep = ([a, b]: [ObjectReport, ObjectReport, number]) =>
+      !q ||
+      (/^\d+$/.test(q)
+        ? a.slot === Number(q) || b.slot === Number(q)
+        : classId !== undefined
+          ? a.class === Number(classId) || b.class === Number(classId)
+          : [cls(a), cls(b)].some((t) => t.toLowerCase().includes(q)));
     const rows = violations
-      .filter(([a, b]) => !q || [String(a.slot), String(b.slot), cls(a).toLowerCase(), cls(b).toLowerCase()].some((t) => t === q || (q.length > 1 && t.includes(q))))
+      .filter(keep)
       .sort((x, y) => {
         const u = value(x, key);
         const v = value(y, key);
