@@ -4,20 +4,9 @@
  * the same pixel in all of them. Each data pixel is a solid square (nearest neighbour, no
  * smoothing), and markers are drawn in screen space so that they stay visible at any zoom.
  */
-import type { Colormap } from '../../src/protocol/panel';
-import { colormapTable } from '../shared/colormap';
-import type { Marker } from '../shared/heatmap';
+import { paintSource, type Marker, type PlaneImage } from '../shared/heatmap';
 
-export interface MapImage {
-  data: Float32Array;
-  width: number;
-  height: number;
-  min: number;
-  max: number;
-  colormap: Colormap;
-  /** A 256-entry RGBA table instead of the colormap's. */
-  lut?: Uint8ClampedArray;
-}
+export type MapImage = PlaneImage;
 
 /** The window of the plane shown, in data pixels: left, top, and its width (height follows the aspect). */
 export interface Viewport {
@@ -40,39 +29,6 @@ export type MapMarker =
   | { kind: 'selected-corner'; x: number; y: number; label?: string }
   | { kind: 'selected-box'; x: number; y: number; x2: number; y2: number }
   | { kind: 'arrow'; x: number; y: number; dx: number; dy: number; role: 'target' | 'pred' };
-
-/** Colours a plane at its own resolution once; drawing then only scales that bitmap. */
-export function paintSource(img: MapImage, into?: HTMLCanvasElement): HTMLCanvasElement {
-  const c = into ?? document.createElement('canvas');
-  c.width = img.width;
-  c.height = img.height;
-  const ctx = c.getContext('2d')!;
-  const out = ctx.createImageData(img.width, img.height);
-  const px = out.data;
-  const lut = img.lut ?? colormapTable(img.colormap);
-  const span = img.max > img.min ? 255 / (img.max - img.min) : 0;
-  const n = img.width * img.height;
-  for (let i = 0; i < n; i++) {
-    const v = img.data[i]!;
-    const o = i * 4;
-    if (v - v !== 0) {
-      // NaN (magenta) and Inf (pink): colours no colormap has, so that they show and can be found.
-      px[o] = 255;
-      px[o + 1] = v !== v ? 0 : 140;
-      px[o + 2] = 255;
-      px[o + 3] = 255;
-      continue;
-    }
-    let k = Math.round((v - img.min) * span);
-    k = k < 0 ? 0 : k > 255 ? 255 : k;
-    px[o] = lut[k * 4]!;
-    px[o + 1] = lut[k * 4 + 1]!;
-    px[o + 2] = lut[k * 4 + 2]!;
-    px[o + 3] = 255;
-  }
-  ctx.putImageData(out, 0, 0);
-  return c;
-}
 
 interface MapEntry {
   canvas: HTMLCanvasElement;

@@ -16,37 +16,39 @@ export interface Marker {
   label?: string;
 }
 
-export interface HeatmapSpec {
-  data: Float32Array;
-  width: number;
-  height: number;
-  /** Value range mapped to the colormap ends; values outside are clamped, NaN drawn transparent. */
-  min: number;
-  max: number;
-  colormap: Colormap;
+export interface HeatmapSpec extends PlaneImage {
   /** Display pixels per data pixel. */
   scale: number;
   markers?: Marker[];
   colors: { positive: string; peak: string };
-  /** A 256-entry RGBA table instead of the colormap's (the gradient's diverging scale). */
+}
+
+/** The value range of a plane through a colour table, at the plane's own resolution. */
+export interface PlaneImage {
+  data: Float32Array;
+  width: number;
+  height: number;
+  min: number;
+  max: number;
+  colormap: Colormap;
+  /** A 256-entry RGBA table instead of the colormap's. */
   lut?: Uint8ClampedArray;
 }
 
-const scratch = document.createElement('canvas');
-
-export function drawHeatmap(canvas: HTMLCanvasElement, spec: HeatmapSpec): void {
-  const { data, width, height, min, max, scale } = spec;
-  const lut = spec.lut ?? colormapTable(spec.colormap);
-  scratch.width = width;
-  scratch.height = height;
-  const sctx = scratch.getContext('2d')!;
-  const img = sctx.createImageData(width, height);
-  const px = img.data;
+/** Colours a plane, one canvas pixel per value: what the views then scale (nearest neighbour). */
+export function paintSource(img: PlaneImage, into: HTMLCanvasElement = document.createElement('canvas')): HTMLCanvasElement {
+  const { data, width, height, min, max } = img;
+  const lut = img.lut ?? colormapTable(img.colormap);
+  into.width = width;
+  into.height = height;
+  const sctx = into.getContext('2d')!;
+  const out = sctx.createImageData(width, height);
+  const px = out.data;
   const span = max > min ? 255 / (max - min) : 0;
   for (let i = 0; i < width * height; i++) {
     const v = data[i]!;
     if (v - v !== 0) {
-      // NaN and Inf in a colour no colormap has (magenta), so that they show and can be found.
+      // NaN (magenta) and Inf (pink): colours no colormap has, so that they show and can be found.
       px[i * 4] = 255;
       px[i * 4 + 1] = v !== v ? 0 : 140;
       px[i * 4 + 2] = 255;
@@ -60,7 +62,15 @@ export function drawHeatmap(canvas: HTMLCanvasElement, spec: HeatmapSpec): void 
     px[i * 4 + 2] = lut[k * 4 + 2]!;
     px[i * 4 + 3] = 255;
   }
-  sctx.putImageData(img, 0, 0);
+  sctx.putImageData(out, 0, 0);
+  return into;
+}
+
+const scratch = document.createElement('canvas');
+
+export function drawHeatmap(canvas: HTMLCanvasElement, spec: HeatmapSpec): void {
+  const { width, height, scale } = spec;
+  paintSource(spec, scratch);
   canvas.width = width * scale;
   canvas.height = height * scale;
   const ctx = canvas.getContext('2d')!;
