@@ -217,34 +217,40 @@ export async function siblingFills(
   limits?: Partial<ReadLimits>,
   conventions: { convention?: ConventionName; settingConvention?: ConventionName } = {},
 ): Promise<SiblingFill[]> {
-  const base = await settleState(spec, limits, conventions);
-  if (base.convention !== 'cornernet') return [];
-  const missing = new Set(base.problems.filter((p) => p.kind === 'missing').map((p) => p.role as string));
-  if (!missing.size) return [];
-  const have = new Set(base.discovery.arrays.map((a) => refLabel(a)));
   const out: SiblingFill[] = [];
   for (const folder of await folderOfFiles(spec.paths)) {
     const found = await folderArrays(folder, limits);
     if (!found) continue;
-    const byRole = new Map<string, Candidate[]>();
-    for (const c of found.candidates) {
-      if (have.has(refLabel(c.ref))) continue;
-      // CornerNet's sampler calls the indices tl_tags: an integer "tag" is an index array.
-      const idx = indexRoleForTag(c.role);
-      const role = idx && isIntegerDType(c.ref.header.dtype) ? idx : c.role;
-      if (!missing.has(role)) continue;
-      byRole.set(role, [...(byRole.get(role) ?? []), { ...c, role, ...(idx && role === idx ? { stack: undefined } : {}) }]);
-    }
     const roles: RoleAssignmentSpec[] = [];
     const filled: string[] = [];
-    for (const role of ALL_ROLES) {
-      const cs = byRole.get(role);
-      if (!cs?.length) continue;
-      const assign = cs.map((c): RoleAssignmentSpec => ({ name: c.stack !== undefined ? `${role}_${c.stack}` : role, path: c.ref.file, ...(c.ref.key !== undefined ? { key: c.ref.key } : {}) }));
-      const trial = await settleState({ ...spec, roles: [...(spec.roles ?? []), ...roles, ...assign] }, limits, conventions).catch(() => undefined);
-      if (!trial || trial.problems.some((p) => p.role === role)) continue;
-      roles.push(...assign);
-      filled.push(role);
+    // Rounds: a role can become missing once another is filled (maps need the indices).
+    for (let round = 0; round < 4; round++) {
+      const current = { ...spec, roles: [...(spec.roles ?? []), ...roles] };
+      const base = await settleState(current, limits, conventions).catch(() => undefined);
+      if (!base || base.convention !== 'cornernet') break;
+      const missing = new Set(base.problems.filter((p) => p.kind === 'missing').map((p) => p.role as string));
+      const have = new Set(base.discovery.arrays.map((a) => refLabel(a)));
+      const byRole = new Map<string, Candidate[]>();
+      for (const c of found.candidates) {
+        if (have.has(refLabel(c.ref))) continue;
+        // CornerNet's sampler calls the indices tl_tags: an integer "tag" is an index array.
+        const idx = indexRoleForTag(c.role);
+        const role = idx && isIntegerDType(c.ref.header.dtype) ? idx : c.role;
+        if (!missing.has(role) || filled.includes(role)) continue;
+        byRole.set(role, [...(byRole.get(role) ?? []), { ...c, role, ...(role === idx ? { stack: undefined } : {}) }]);
+      }
+      let added = false;
+      for (const role of ALL_ROLES) {
+        const cs = byRole.get(role);
+        if (!cs?.length) continue;
+        const assign = cs.map((c): RoleAssignmentSpec => ({ name: c.stack !== undefined ? `${role}_${c.stack}` : role, path: c.ref.file, ...(c.ref.key !== undefined ? { key: c.ref.key } : {}) }));
+        const trial = await settleState({ ...spec, roles: [...(spec.roles ?? []), ...roles, ...assign] }, limits, conventions).catch(() => undefined);
+        if (!trial || trial.problems.some((p) => p.role === role)) continue;
+        roles.push(...assign);
+        filled.push(role);
+        added = true;
+      }
+      if (!added) break;
     }
     if (roles.length) out.push({ folder, roles, filled });
   }
