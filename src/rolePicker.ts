@@ -15,6 +15,7 @@ import type { ConventionName } from './cornernet/model/conventions';
 import {
   canDeriveMask,
   choicesForRole,
+  derivedMaskCount,
   folderArrays,
   folderOfFiles,
   settleState,
@@ -275,7 +276,7 @@ export async function settleRoles(spec: InputSpec, limits?: Partial<ReadLimits>,
       choiceOf = (item) => ({ kind: 'fill', role: '(folder)', ...(item.fill ? { fill: item.fill } : {}) });
     } else {
       const p = askable.find((x) => x.role === roles[0])!;
-      const ask = await roleStep(p, state, pool, facts);
+      const ask = await roleStep(p, state, pool, facts, limits);
       picked = await stepPick({ ...ask, step, totalSteps, back });
       choiceOf = (item) =>
         item.mask
@@ -295,7 +296,7 @@ export async function settleRoles(spec: InputSpec, limits?: Partial<ReadLimits>,
 }
 
 /** The QuickPick of one role's step: its title, placeholder and items. */
-async function roleStep(p: RoleProblem, state: Settling, pool: ArrayRef[], facts: FileFacts): Promise<{ title: string; placeholder: string; items: StepItem[] }> {
+async function roleStep(p: RoleProblem, state: Settling, pool: ArrayRef[], facts: FileFacts, limits?: Partial<ReadLimits>): Promise<{ title: string; placeholder: string; items: StepItem[] }> {
   const reason = p.kind === 'missing' ? `no array is named like ${p.role}` : 'several arrays claim it';
   const inputs = [...state.discovery.arrays, ...pool];
   if (state.convention !== 'cornernet') {
@@ -317,23 +318,25 @@ async function roleStep(p: RoleProblem, state: Settling, pool: ArrayRef[], facts
   const d = state.dims;
   if (role === 'gt_mask' && p.kind === 'missing') {
     const BK = `${d.B ?? 'B'}×${d.K ?? 'K'}`;
-    const items: StepItem[] = [
-      {
-        label: 'All slots valid',
-        description: `every one of the ${BK} object slots holds an object`,
-        detail: 'gt_mask synthesized as ones: right when the batch has no padding slots',
-        mask: 'all',
-      },
-    ];
     const derivable = canDeriveMask(state);
-    if (derivable) {
-      items.push({
-        label: 'Derive from the indices',
-        description: 'slots with a non-zero tl_ind or br_ind are valid',
-        detail: "CornerNet's sampler leaves both indices 0 past the last object",
-        mask: 'from-indices',
-      });
-    }
+    const count = derivable ? await derivedMaskCount(state, limits) : undefined;
+    const padding = count ? count.total - count.valid : 0;
+    const all: StepItem = {
+      label: 'All slots valid',
+      description: `every one of the ${BK} object slots holds an object`,
+      detail: padding
+        ? `gt_mask synthesized as ones: ${padding} of these slots have both indices 0 (padding?) and would count as objects`
+        : 'gt_mask synthesized as ones: right when the batch has no padding slots',
+      mask: 'all',
+    };
+    const derive: StepItem = {
+      label: 'Derive from the indices',
+      description: `slots with a non-zero tl_ind or br_ind are valid${count ? `: ${count.valid} of ${count.total} slots` : ''}`,
+      detail: "CornerNet's sampler leaves both indices 0 past the last object",
+      mask: 'from-indices',
+    };
+    // The likelier answer first: padding slots (indices 0) make "all slots valid" wrong.
+    const items: StepItem[] = !derivable ? [all] : count && count.valid < count.total ? [derive, all] : [all, derive];
     if (sorted.compatible.length) {
       items.push(separator(`mask arrays [${d.B ?? 'B'}, ${d.K ?? 'K'}] bool or integer`));
       for (const r of sorted.compatible) items.push(await arrayItem(r, facts));

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { computeLossFromFiles } from '../../src/cornernet/run';
 import { encodeNpy, decodeNpy } from '../../src/tensor/npy';
 import { synthesizeMask } from '../../src/cornernet/inputs/load';
-import { choicesForRole, isCompleteBatch, roleFit, settleState, siblingFills, withMask } from '../../src/cornernet/inputs/rolePicking';
+import { choicesForRole, derivedMaskCount, isCompleteBatch, roleFit, settleState, siblingFills, withMask } from '../../src/cornernet/inputs/rolePicking';
 import { rememberRoles } from '../../src/cornernet/inputs/manifest';
 import { readManifest } from '../../src/cornernet/inputs/discover';
 import type { ArrayRef } from '../../src/cornernet/model/arrays';
@@ -202,6 +202,8 @@ describe('role picking core', () => {
     assert.deepEqual(state.dims, { B: 2, C: 4, H: 64, W: 64, S: 2, K: 16 });
     const settled = await settleState(withMask({ paths: [noMask] }, 'all'));
     assert.deepEqual(settled.problems, []);
+    // What "derive from the indices" would count, shown in the picker: the sample's 4 + 3 objects.
+    assert.deepEqual(await derivedMaskCount(state), { valid: 7, total: 32 });
   });
 
   it('roles missing from selected files are filled from the files next to them, by name', async () => {

@@ -11,7 +11,11 @@ import { formatShape } from '../../tensor/tensor';
 import { tensorFormatOf } from '../../tensor/tensorFile';
 import { refLabel, sameRef, type ArrayRef, type Candidate, type MaskSynthesis, type RoleProblem } from '../model/arrays';
 import type { ConventionName } from '../model/conventions';
-import { ALL_ROLES, indexRoleForTag, type Role } from '../model/roles';
+import { ALL_ROLES, CORNERS, indexRoleForTag, type Corner, type Role } from '../model/roles';
+import { openFileSource } from '../../tensor/source';
+import { readArray } from '../../tensor/tensorFile';
+import { toFloat64 } from '../../tensor/tensor';
+import { synthesizeMask } from './load';
 import { resolveDenseRoles } from './conventionRoles';
 import { discoverInputs, type Discovery, type InputSpec, type RoleAssignmentSpec } from './discover';
 import { resolveRoles } from './resolve';
@@ -166,6 +170,35 @@ export function choicesForRole(role: Role, pool: readonly ArrayRef[], state: Pic
 /** Whether a synthesized mask can be derived from the indices of this state. */
 export function canDeriveMask(state: Pick<Settling, 'uses'>): boolean {
   return state.uses.some((u) => u.role === 'tl_ind' || u.role === 'br_ind');
+}
+
+/**
+ * How many slots "derive from the indices" would count as objects (reads the index arrays, [B,K]
+ * each), or undefined when there are none or they cannot be read.
+ */
+export async function derivedMaskCount(state: Pick<Settling, 'uses'>, limits?: Partial<ReadLimits>): Promise<{ valid: number; total: number } | undefined> {
+  const ind: Partial<Record<Corner, Float64Array>> = {};
+  let B = 0;
+  let K = 0;
+  for (const corner of CORNERS) {
+    const u = state.uses.find((x) => x.role === `${corner}_ind`);
+    if (!u || u.ref.header.shape.length !== 2) continue;
+    try {
+      const src = await openFileSource(u.ref.file);
+      try {
+        ind[corner] = toFloat64(await readArray(src, u.ref.format, u.ref.key, limits));
+      } finally {
+        await src.close();
+      }
+      [B, K] = u.ref.header.shape as [number, number];
+    } catch {
+      return undefined;
+    }
+  }
+  if (!ind.tl && !ind.br) return undefined;
+  if ((ind.tl && ind.tl.length !== B * K) || (ind.br && ind.br.length !== B * K)) return undefined;
+  const { mask } = synthesizeMask('from-indices', B, K, ind);
+  return { valid: mask.reduce((a, v) => a + v, 0), total: B * K };
 }
 
 /** The spec with the mask synthesized (and no gt_mask assignment). */
