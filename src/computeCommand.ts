@@ -20,7 +20,7 @@ import { LossRunError, LossSession } from './lossSession';
 import type { RunSpec } from './protocol/panel';
 import { ResultsPanel, type PanelHost } from './resultsPanel';
 import { manifestFolder, rememberRoles } from './cornernet/inputs/manifest';
-import { changeRoles, settleRoles } from './rolePicker';
+import { changeRoles, settleRoles, stepPick } from './rolePicker';
 import * as settings from './settings';
 import { isTensorReadError } from './tensor/errors';
 import { isKernelError } from './notebook/kernel';
@@ -112,13 +112,15 @@ export class LossRunner implements PanelHost {
       { label: 'Compare the two batches', description: `A = ${rel(a)}, B = ${rel(b)}`, detail: 'Compare Loss of Two Batches: A, B − A and B side by side', how: 'compare' },
       { label: 'Merge them as one input', description: 'one batch from the arrays of both folders', detail: 'every role would be claimed twice and asked for', how: 'merge' },
     ];
-    const picked = await vscode.window.showQuickPick(items, {
+    const picked = await stepPick({
       title: 'CornerNet: two complete batches selected',
-      placeHolder: `${rel(a)} and ${rel(b)} each hold a whole batch (Escape cancels)`,
-      ignoreFocusOut: true,
+      placeholder: `${rel(a)} and ${rel(b)} each hold a whole batch (Escape cancels)`,
+      items,
+      back: false,
     });
-    log().info(`two complete batches selected: ${picked ? picked.how : 'cancelled'}`);
-    return picked?.how ?? 'cancel';
+    const how = picked && picked !== 'back' ? picked.how : 'cancel';
+    log().info(`two complete batches selected: ${how}`);
+    return how;
   }
 
   /** Runs a notebook run again (set by the notebook command): its arrays live in a kernel. */

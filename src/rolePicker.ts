@@ -103,12 +103,12 @@ interface StepItem extends vscode.QuickPickItem {
  * One QuickPick step with a counter ("2/5" in the title bar) and a Back button after the first
  * step. Resolves with the accepted item, 'back', or undefined when dismissed.
  */
-function stepPick(opts: { title: string; placeholder: string; step: number; totalSteps: number; items: StepItem[]; back: boolean }): Promise<StepItem | 'back' | undefined> {
-  const qp = vscode.window.createQuickPick<StepItem>();
+export function stepPick<T extends vscode.QuickPickItem>(opts: { title: string; placeholder: string; step?: number; totalSteps?: number; items: T[]; back: boolean }): Promise<T | 'back' | undefined> {
+  const qp = vscode.window.createQuickPick<T>();
   qp.title = opts.title;
   qp.placeholder = opts.placeholder;
-  qp.step = opts.step;
-  qp.totalSteps = opts.totalSteps;
+  if (opts.step !== undefined) qp.step = opts.step;
+  if (opts.totalSteps !== undefined) qp.totalSteps = opts.totalSteps;
   qp.items = opts.items;
   qp.ignoreFocusOut = true;
   qp.matchOnDescription = true;
@@ -116,8 +116,8 @@ function stepPick(opts: { title: string; placeholder: string; step: number; tota
   if (opts.back) qp.buttons = [vscode.QuickInputButtons.Back];
   pickerRecords.push({
     title: opts.title,
-    step: opts.step,
-    totalSteps: opts.totalSteps,
+    ...(opts.step !== undefined ? { step: opts.step } : {}),
+    ...(opts.totalSteps !== undefined ? { totalSteps: opts.totalSteps } : {}),
     placeholder: opts.placeholder,
     items: opts.items.filter((i) => i.kind !== vscode.QuickPickItemKind.Separator).map((i) => i.label),
     sections: opts.items.filter((i) => i.kind === vscode.QuickPickItemKind.Separator).map((i) => i.label),
@@ -125,7 +125,7 @@ function stepPick(opts: { title: string; placeholder: string; step: number; tota
   if (pickerRecords.length > 50) pickerRecords.shift();
   return new Promise((resolve) => {
     let done = false;
-    const finish = (v: StepItem | 'back' | undefined) => {
+    const finish = (v: T | 'back' | undefined) => {
       if (done) return;
       done = true;
       resolve(v);
