@@ -19,7 +19,7 @@ import { isTensorReadError } from './tensor/errors';
 import { inputFs, useBlockingReads } from './tensor/source';
 import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/model/limits';
 
-const USAGE = `usage: cornernet-loss [--json] [--convention NAME] [--compare-conventions] [--role NAME=PATH[:KEY]]... [--<term>-weight W]... INPUT...
+const USAGE = `usage: cornernet-loss [--json] [--convention NAME] [--compare-conventions] [--role NAME=PATH[:KEY]]... [--mask all|from-indices] [--<term>-weight W]... INPUT...
        cornernet-loss --each [--json] [--settle MS] RUN_OR_BATCH...
        cornernet-loss --compare [--json] A B
 
@@ -49,7 +49,8 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
                        tl_regr, br_regr, gt_tl_heat, gt_br_heat, gt_mask, gt_tl_regr, gt_br_regr,
                        tl_ind, br_ind; mmdet, CenterNet: their upstream names, see the README;
                        outputs may end in _<stack>); KEY names an npz/safetensors member
---mask all|from-indices  no gt_mask saved: synthesize it, every slot valid (all) or the slots
+--mask all|from-indices
+                       no gt_mask saved: synthesize it, every slot valid (all) or the slots
                        whose tl_ind or br_ind is non-zero (from-indices); the report warns
                        (synthetic-mask); one batch only (a cornernet.json may say "mask")
 --<term>-weight W      a weight by the convention's names: cornernet --pull-weight 0.1,
