@@ -8,7 +8,7 @@ import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { InputError } from './cornernet/model/errors';
-import { discoverInputs, type InputSpec, type RoleAssignmentSpec } from './cornernet/inputs/discover';
+import type { InputSpec, RoleAssignmentSpec } from './cornernet/inputs/discover';
 import { rankCandidates } from './cornernet/inputs/resolve';
 import { refLabel, type ArrayRef, type MaskSynthesis, type RoleProblem } from './cornernet/model/arrays';
 import type { ConventionName } from './cornernet/model/conventions';
@@ -29,36 +29,9 @@ import { ROLE_DESCRIPTIONS, type Role } from './cornernet/model/roles';
 import type { LossReport } from './cornernet/model/report';
 import type { ReadLimits } from './tensor/limits';
 
-interface ArrayItem extends vscode.QuickPickItem {
-  ref: ArrayRef;
-}
-
 /** QuickPick text renders no markup, but `$(name)` becomes an icon: names are data, escape it. */
 export function quickPickText(s: string): string {
   return s.replace(/\$\(/g, '\\$(');
-}
-
-function itemFor(ref: ArrayRef, current?: boolean): ArrayItem {
-  const rel = vscode.workspace.asRelativePath(ref.file);
-  return {
-    label: quickPickText(ref.key !== undefined ? `${path.basename(ref.file)}:${ref.key}` : path.basename(ref.file)),
-    description: `[${ref.header.shape.join(', ')}] ${ref.header.dtype}${current ? ' (current)' : ''}`,
-    detail: quickPickText(rel),
-    ref,
-  };
-}
-
-/** One QuickPick: which array is `role`? Undefined when the user dismisses it. */
-export async function pickArrayForRole(role: Role, candidates: ArrayRef[], reason: string, current?: ArrayRef): Promise<ArrayRef | undefined> {
-  const items = candidates.map((c) => itemFor(c, current !== undefined && refLabel(c) === refLabel(current)));
-  const picked = await vscode.window.showQuickPick(items, {
-    title: `CornerNet: which array is ${role}?`,
-    placeHolder: `${reason} — ${ROLE_DESCRIPTIONS[role]}`,
-    matchOnDescription: true,
-    matchOnDetail: true,
-    ignoreFocusOut: true,
-  });
-  return picked?.ref;
 }
 
 export interface SettledRoles {
@@ -364,15 +337,20 @@ async function roleStep(p: RoleProblem, state: Settling, pool: ArrayRef[], facts
   };
 }
 
-/** "Change roles...": pick a role, then its array, from the arrays of the current inputs. */
+/**
+ * "Change roles...": pick a role, then its array among the arrays of the current inputs that fit
+ * it (those playing another role last); for gt_mask also "All slots valid" and "Derive from the
+ * indices", and never an index array.
+ */
 export async function changeRoles(spec: InputSpec, report: LossReport | undefined, limits?: Partial<ReadLimits>): Promise<InputSpec | undefined> {
-  const discovery = await discoverInputs({ paths: spec.paths }, limits);
+  const state = await settleState(spec, limits, { convention: 'cornernet' });
   const used = new Map((report?.inputs.roles ?? []).filter((u) => u.purpose === 'loss').map((u) => [u.role, u]));
+  const maskLabel = (m: MaskSynthesis) => (m === 'all' ? 'All slots valid' : 'Derive from the indices');
   const roleItems = Object.keys(ROLE_DESCRIPTIONS).map((role) => {
     const u = used.get(role);
     return {
       label: role,
-      description: u ? quickPickText(refLabel(u)) : '(not set)',
+      description: u ? quickPickText(refLabel(u)) : role === 'gt_mask' && spec.mask ? `(synthesized: ${maskLabel(spec.mask)})` : '(not set)',
       detail: ROLE_DESCRIPTIONS[role as Role],
       role: role as Role,
     };
@@ -380,9 +358,30 @@ export async function changeRoles(spec: InputSpec, report: LossReport | undefine
   const role = await vscode.window.showQuickPick(roleItems, { title: 'CornerNet: change which role?', ignoreFocusOut: true });
   if (!role) return undefined;
   const u = used.get(role.role);
-  const current = u ? discovery.arrays.find((a) => a.file === u.file && a.key === u.key) : undefined;
-  const ref = await pickArrayForRole(role.role, discovery.arrays, 'choose from the inputs', current);
-  if (!ref) return undefined;
+  const isCurrent = (r: ArrayRef) => u !== undefined && r.file === u.file && r.key === u.key;
+  const facts = new FileFacts();
+  const sorted = choicesForRole(role.role, state.discovery.arrays, { uses: state.uses.filter((x) => x.role !== role.role), dims: state.dims });
+  const items: StepItem[] = [];
+  if (role.role === 'gt_mask') {
+    for (const m of ['from-indices', 'all'] as const) {
+      if (m === 'from-indices' && !canDeriveMask(state)) continue;
+      items.push({ label: maskLabel(m), description: `gt_mask synthesized${spec.mask === m ? ' (current)' : ''}`, mask: m });
+    }
+    if (sorted.compatible.length) items.push(separator('mask arrays'));
+  }
+  for (const r of sorted.compatible) items.push(await arrayItem(r, facts, isCurrent(r) ? 'current' : undefined));
+  if (sorted.usedElsewhere.length) {
+    items.push(separator('already used as another role'));
+    for (const x of sorted.usedElsewhere) items.push(await arrayItem(x.ref, facts, `now ${x.role}`));
+  }
+  if (sorted.incompatible.length) {
+    log().info(`not offered for ${role.role}: ${sorted.incompatible.map((x) => `${vscode.workspace.asRelativePath(refLabel(x.ref))} (${x.reason})`).join('; ')}`);
+  }
+  if (!items.length) throw new InputError(role.role, `no array of the inputs fits ${role.role} (${ROLE_DESCRIPTIONS[role.role]})`);
+  const picked = await stepPick({ title: `CornerNet: which array is ${role.role}?`, placeholder: `choose from the inputs — ${ROLE_DESCRIPTIONS[role.role]}`, items, back: false });
+  if (!picked || picked === 'back') return undefined;
+  if (picked.mask) return withMask(spec, picked.mask);
+  const ref = picked.ref!;
   const choice = { name: role.role, path: ref.file, ...(ref.key !== undefined ? { key: ref.key } : {}) };
   const { mask, ...rest } = spec;
   // An array chosen for gt_mask replaces a synthesized one.

@@ -4,7 +4,8 @@
 // then asks in numbered steps: "gt_mask is missing (1/2)" offers "All slots valid" and "Derive from
 // the indices" (7 of 32 slots, offered first) and no index array; Back returns to it from step 2; "which array is tl_tag? (2/2)"
 // lists only arrays that fit, with size and modification time. The panel's total equals the CLI's
-// with --mask all and the synthetic-mask warning is shown.
+// with --mask all and the synthetic-mask warning is shown; "Change roles…" on gt_mask offers the
+// two synthesized choices and no index array, and "Derive from the indices" gives the CLI's total.
 // Writes test/ui/shots/roles-missing-mask.png, roles-tl-tag-step.png and roles-result.png.
 'use strict';
 
@@ -27,6 +28,11 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
     execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--json', '--no-findings', '--no-ablation', '--mask', 'all', '--role', `tl_tag=${path.join(dir, 'emb_top.npy')}`, dir], { encoding: 'utf8' }),
   );
   log(`CLI total with --mask all: ${cli.total}`);
+  const cliDerived = JSON.parse(
+    execFileSync(process.execPath, [path.join(ROOT, 'dist', 'cli.js'), '--json', '--no-findings', '--no-ablation', '--mask', 'from-indices', '--role', `tl_tag=${path.join(dir, 'emb_top.npy')}`, dir], { encoding: 'utf8' }),
+  );
+  log(`CLI total with --mask from-indices: ${cliDerived.total}`);
+  assert.notEqual(cliDerived.total, cli.total);
 
   const title = page.locator('.quick-input-widget .quick-input-title');
   const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
@@ -101,4 +107,28 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   // The offer to remember the choice names the mask.
   await page.locator('.notifications-toasts .notification-list-item-message', { hasText: 'gt_mask = all slots valid' }).waitFor({ timeout: 20000 });
   await helpers.screenshot('roles-result');
+
+  // 6) "Change roles…" on gt_mask: the two synthesized choices, mask arrays only (no index array)
+  await frame.locator('#change-roles').click();
+  await helpers.pickItem('gt_mask', { title: 'change which role?' });
+  await title.filter({ hasText: 'which array is gt_mask?' }).waitFor({ timeout: 30000 });
+  await rows.first().waitFor({ timeout: 10000 });
+  const items3 = await rowLabels();
+  log(`change gt_mask: ${items3.join(' | ')}`);
+  assert.deepEqual(items3, ['Derive from the indices', 'All slots valid']);
+  await helpers.pickItem('Derive from the indices');
+  await page
+    .waitForFunction(
+      (want) => {
+        const docs = [...document.querySelectorAll('iframe.webview.ready')].map((f) => f.contentDocument?.querySelector('iframe#active-frame')?.contentDocument);
+        return docs.some((d) => d?.querySelector('[data-metric="total"]')?.getAttribute('data-value') === String(want));
+      },
+      cliDerived.total,
+      { timeout: 60000 },
+    )
+    .catch(() => {});
+  const derived = Number(await frame.locator('[data-metric="total"]').getAttribute('data-value'));
+  log(`after "Derive from the indices": total ${derived}`);
+  assert.equal(derived, cliDerived.total);
+  assert.match(await frame.locator('[data-warning="synthetic-mask"] .message').textContent(), /7 of 32 slots/);
 };
