@@ -6,7 +6,8 @@
 // lists only arrays that fit, with size and modification time. The panel's total equals the CLI's
 // with --mask all and the synthetic-mask warning is shown; "Change roles…" on gt_mask offers the
 // two synthesized choices and no index array, and "Derive from the indices" gives the CLI's total.
-// Writes test/ui/shots/roles-missing-mask.png, roles-tl-tag-step.png and roles-result.png.
+// Writes test/ui/shots/roles-missing-mask.png, roles-tl-tag-step.png, roles-result.png and
+// roles-change-mask.png.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -116,6 +117,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   const items3 = await rowLabels();
   log(`change gt_mask: ${items3.join(' | ')}`);
   assert.deepEqual(items3, ['Derive from the indices', 'All slots valid']);
+  await helpers.screenshot('roles-change-mask');
   await helpers.pickItem('Derive from the indices');
   await page
     .waitForFunction(
