@@ -6,8 +6,8 @@
 // lists only arrays that fit, with size and modification time. The panel's total equals the CLI's
 // with --mask all and the synthetic-mask warning is shown; "Change roles…" on gt_mask offers the
 // two synthesized choices and no index array, and "Derive from the indices" gives the CLI's total.
-// Writes test/ui/shots/roles-missing-mask.png, roles-tl-tag-step.png, roles-result.png and
-// roles-change-mask.png.
+// Writes test/ui/shots/roles-missing-mask.png, roles-tl-tag-step.png, roles-table.png,
+// roles-result.png and roles-change-mask.png.
 'use strict';
 
 const assert = require('node:assert/strict');
@@ -104,6 +104,14 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   const text = await warning.locator('.message').textContent();
   log(`warning: ${text}`);
   assert.match(text, /all 2×16 slots valid/);
+  // The roles table lists the mask as synthesized.
+  const summary = (await frame.locator('#roles summary').textContent()).trim();
+  log(`roles: ${summary}`);
+  assert.match(summary, /Roles \(12 arrays, gt_mask synthesized\)/);
+  await frame.locator('#roles summary').click();
+  assert.match(await frame.locator('#roles tr[data-role="gt_mask"]').textContent(), /synthesized: all slots valid.*\[2, 16\]uint8/);
+  await frame.locator('#roles tr[data-role="gt_mask"]').scrollIntoViewIfNeeded();
+  await helpers.screenshot('roles-table');
   await warning.scrollIntoViewIfNeeded();
   // The offer to remember the choice names the mask.
   await page.locator('.notifications-toasts .notification-list-item-message', { hasText: 'gt_mask = all slots valid' }).waitFor({ timeout: 20000 });
