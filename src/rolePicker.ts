@@ -20,6 +20,7 @@ import {
   folderOfFiles,
   settleState,
   siblingFills,
+  unclaimedInputs,
   withMask,
   type Settling,
   type SiblingFill,
@@ -282,7 +283,8 @@ async function roleStep(p: RoleProblem, state: Settling, pool: ArrayRef[], facts
     };
   }
   const role = p.role as Role;
-  const ranked = p.kind === 'ambiguous' ? p.candidates : [...p.candidates, ...rankCandidates(role, inputs)];
+  // Selected arrays that play no role come first: the user chose them for something.
+  const ranked = p.kind === 'ambiguous' ? p.candidates : [...unclaimedInputs(state), ...p.candidates, ...rankCandidates(role, inputs)];
   // An ambiguous role offers the arrays that claim it; a missing one every array that fits.
   const sorted = choicesForRole(role, p.kind === 'ambiguous' ? p.candidates : inputs, state, ranked);
   if (sorted.incompatible.length) {

@@ -222,6 +222,13 @@ describe('role picking core', () => {
     const f2 = await siblingFills({ paths: ['tl_heat.npy', 'br_heat.npy', 'gt_mask.npy'].map((f) => path.join(bad, f)) });
     assert.ok(!f2[0]!.filled.includes('tl_ind'));
     assert.ok(f2[0]!.filled.includes('br_ind'));
+    // A selected file named like no role that fits a missing role was meant for it: that role is
+    // asked, not filled from its namesake next to it.
+    const meant = variant('siblings-meant', SAMPLE, [], {});
+    cpSync(path.join(meant, 'tl_heat.npy'), path.join(meant, 'tl_heat_new.npy'));
+    const f3 = await siblingFills({ paths: ['tl_heat_new.npy', 'br_heat.npy', 'gt_mask.npy'].map((f) => path.join(meant, f)) });
+    assert.ok(!f3[0]!.filled.includes('tl_heat'), 'tl_heat is asked');
+    assert.ok(f3[0]!.filled.includes('gt_tl_heat'));
     // Selected folders take nothing from elsewhere.
     assert.deepEqual(await siblingFills({ paths: [variant('nomask-folder', SAMPLE, ['gt_mask.npy'])] }), []);
   });

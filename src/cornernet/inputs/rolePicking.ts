@@ -261,8 +261,15 @@ export async function siblingFills(
       const current = { ...spec, roles: [...(spec.roles ?? []), ...roles] };
       const base = await settleState(current, limits, conventions).catch(() => undefined);
       if (!base || base.convention !== 'cornernet') break;
-      const missing = new Set(base.problems.filter((p) => p.kind === 'missing').map((p) => p.role as string));
       const have = new Set(base.discovery.arrays.map((a) => refLabel(a)));
+      // A selected array that plays no role yet but fits a missing one was probably meant for it
+      // (tl_heat_new.npy next to tl_heat.npy): that role is asked, not filled from a sibling.
+      const unclaimed = unclaimedInputs(base);
+      const missing = new Set(
+        base.problems
+          .filter((p) => p.kind === 'missing' && !unclaimed.some((r) => ALL_ROLES.includes(p.role) && roleFit(p.role, r, base.dims).ok))
+          .map((p) => p.role as string),
+      );
       const byRole = new Map<string, Candidate[]>();
       for (const c of found.candidates) {
         if (have.has(refLabel(c.ref))) continue;
@@ -288,6 +295,11 @@ export async function siblingFills(
     if (roles.length) out.push({ folder, roles, filled });
   }
   return out;
+}
+
+/** Arrays of the inputs that play no role and claim none by their name (candidates for any). */
+export function unclaimedInputs(state: Pick<Settling, 'discovery' | 'uses'>): ArrayRef[] {
+  return state.discovery.arrays.filter((a) => !state.uses.some((u) => sameRef(u.ref, a)) && !state.discovery.candidates.some((c) => sameRef(c.ref, a)));
 }
 
 /** A folder is a complete batch when it resolves every role by itself (any convention). */
