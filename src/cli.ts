@@ -5,6 +5,7 @@
  * Exit 0 on success (warnings included), 2 on bad input (`error: <file or role>: <problem>`),
  * 1 on an internal fault.
  */
+import { parseMaskSynthesis, type MaskSynthesis } from './cornernet/model/arrays';
 import { InputError, isInputError, RoleResolutionError } from './cornernet/model/errors';
 import { COCO80, parseClassList, type ClassNames } from './cornernet/model/classNames';
 import { formatReport } from './cornernet/views/format';
@@ -18,7 +19,7 @@ import { isTensorReadError } from './tensor/errors';
 import { inputFs, useBlockingReads } from './tensor/source';
 import { MAX_THREADS, MAX_TOP_PIXELS } from './cornernet/model/limits';
 
-const USAGE = `usage: cornernet-loss [--json] [--convention NAME] [--compare-conventions] [--role NAME=PATH[:KEY]]... [--<term>-weight W]... INPUT...
+const USAGE = `usage: cornernet-loss [--json] [--convention NAME] [--compare-conventions] [--role NAME=PATH[:KEY]]... [--mask all|from-indices] [--<term>-weight W]... INPUT...
        cornernet-loss --each [--json] [--settle MS] RUN_OR_BATCH...
        cornernet-loss --compare [--json] A B
 
@@ -48,6 +49,10 @@ INPUT                  folders (scanned for tensor files and cornernet.json) and
                        tl_regr, br_regr, gt_tl_heat, gt_br_heat, gt_mask, gt_tl_regr, gt_br_regr,
                        tl_ind, br_ind; mmdet, CenterNet: their upstream names, see the README;
                        outputs may end in _<stack>); KEY names an npz/safetensors member
+--mask all|from-indices
+                       no gt_mask saved: synthesize it, every slot valid (all) or the slots
+                       whose tl_ind or br_ind is non-zero (from-indices); the report warns
+                       (synthetic-mask); one batch only (a cornernet.json may say "mask")
 --<term>-weight W      a weight by the convention's names: cornernet --pull-weight 0.1,
                        --push-weight 0.1, --regr-weight 1; mmdet-cornernet --det-weight 1,
                        --pull-weight 0.1, --push-weight 0.1, --off-weight 1; centernet --hm-weight 1,
@@ -86,6 +91,7 @@ interface CliArgs {
   classNames?: ClassNames;
   compare: boolean;
   heatIsProbability: boolean;
+  mask?: MaskSynthesis;
   findings: boolean;
   noAblation: boolean;
   noFindings: boolean;
@@ -166,6 +172,13 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
       case '--heat-is-probability':
         a.heatIsProbability = true;
         break;
+      case '--mask': {
+        const v = take();
+        const m = parseMaskSynthesis(v);
+        if (!m) throw new UsageError(`--mask expects all or from-indices, got ${quoteForMessage(v)}`);
+        a.mask = m;
+        break;
+      }
       case '--findings':
         a.findings = true;
         break;
@@ -210,6 +223,7 @@ function parseArgs(argv: string[]): CliArgs | 'help' | 'version' {
   if (!a.inputs.length && !a.roles.length) throw new UsageError('no INPUT given');
   if (a.each && a.abCompare) throw new UsageError('--each and --compare do not go together');
   if ((a.each || a.abCompare) && a.roles.length) throw new UsageError(`--role names one batch's arrays: it does not go with ${a.each ? '--each' : '--compare'}`);
+  if ((a.each || a.abCompare) && a.mask) throw new UsageError(`--mask is for one batch: it does not go with ${a.each ? '--each' : '--compare'} (a batch folder's cornernet.json may say "mask")`);
   if ((a.each || a.abCompare) && a.compare) throw new UsageError(`--compare-conventions does not go with ${a.each ? '--each' : '--compare'}`);
   if (a.abCompare && a.inputs.length !== 2) throw new UsageError(`--compare expects two batches A B, got ${a.inputs.length}`);
   if (a.settleMs !== undefined && !a.each) throw new UsageError('--settle goes with --each');
@@ -250,7 +264,7 @@ async function main(argv: string[]): Promise<number> {
   if (args.each) return runEach(args);
   if (args.abCompare) return runAbCompare(args);
   try {
-    const spec = { paths: args.inputs, roles: args.roles };
+    const spec = { paths: args.inputs, roles: args.roles, ...(args.mask ? { mask: args.mask } : {}) };
     // The ablation is one batch's question (--each and --compare leave it out: it decodes the batch five times).
     const report = await computeLossFromFiles(spec, { ...runOptionsOf(args), ...(args.noAblation ? {} : { ablation: true }) });
     if (args.compare) await compareConventions(report, spec, { weights: args.weights, ...(args.convention ? { convention: args.convention } : {}) });

@@ -10,6 +10,9 @@ import { promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
 import { isInputError } from './cornernet/model/errors';
 import type { InputSpec, RoleAssignmentSpec } from './cornernet/inputs/discover';
+import type { MaskSynthesis } from './cornernet/model/arrays';
+import { isCompleteBatch } from './cornernet/inputs/rolePicking';
+import { COMPARE_COMMAND } from './ids';
 import type { LossReport } from './cornernet/model/report';
 import { log } from './log';
 import { fractionReporter } from './progress';
@@ -17,7 +20,7 @@ import { LossRunError, LossSession } from './lossSession';
 import type { RunSpec } from './protocol/panel';
 import { ResultsPanel, type PanelHost } from './resultsPanel';
 import { manifestFolder, rememberRoles } from './cornernet/inputs/manifest';
-import { changeRoles, settleRoles } from './rolePicker';
+import { changeRoles, settleRoles, stepPick } from './rolePicker';
 import * as settings from './settings';
 import { isTensorReadError } from './tensor/errors';
 import { isKernelError } from './notebook/kernel';
@@ -83,7 +86,41 @@ export class LossRunner implements PanelHost {
   async command(a?: unknown, b?: unknown): Promise<LossReport | undefined> {
     const args = await this.specFromArgs(a, b);
     if (!args) return undefined;
+    if (args.fromUser && args.spec.paths.length === 2 && !args.spec.roles.length) {
+      const how = await this.offerComparison(args.spec.paths as [string, string]);
+      if (how === 'cancel') return undefined;
+      if (how === 'compare') {
+        await vscode.commands.executeCommand(COMPARE_COMMAND, vscode.Uri.file(args.spec.paths[0]!), args.spec.paths.map((p) => vscode.Uri.file(p)));
+        return undefined;
+      }
+    }
     return this.compute(args.spec, 'interactive', args.weights);
+  }
+
+  /**
+   * Two folders selected that are each a complete batch: the user most likely wants them compared,
+   * not merged into one input (whose roles would all clash). Asks; 'merge' when not both complete.
+   */
+  private async offerComparison([a, b]: [string, string]): Promise<'compare' | 'merge' | 'cancel'> {
+    const folder = async (p: string) => (await fsp.stat(p).catch(() => undefined))?.isDirectory() === true;
+    if (!(await folder(a)) || !(await folder(b))) return 'merge';
+    const conv = settingConvention();
+    const [ca, cb] = await Promise.all([isCompleteBatch(a, this.limits(), conv), isCompleteBatch(b, this.limits(), conv)]);
+    if (!ca || !cb) return 'merge';
+    const rel = (p: string) => vscode.workspace.asRelativePath(p);
+    const items: (vscode.QuickPickItem & { how: 'compare' | 'merge' })[] = [
+      { label: 'Compare the two batches', description: `A = ${rel(a)}, B = ${rel(b)}`, detail: 'Compare Loss of Two Batches: A, B − A and B side by side', how: 'compare' },
+      { label: 'Merge them as one input', description: 'one batch from the arrays of both folders', detail: 'every role would be claimed twice and asked for', how: 'merge' },
+    ];
+    const picked = await stepPick({
+      title: 'CornerNet: two complete batches selected',
+      placeholder: `${rel(a)} and ${rel(b)} each hold a whole batch (Escape cancels)`,
+      items,
+      back: false,
+    });
+    const how = picked && picked !== 'back' ? picked.how : 'cancel';
+    log().info(`two complete batches selected: ${how}`);
+    return how;
   }
 
   /** Runs a notebook run again (set by the notebook command): its arrays live in a kernel. */
@@ -108,7 +145,7 @@ export class LossRunner implements PanelHost {
     return this.compute(spec, how === 'restore' ? 'quiet' : 'roles-given');
   }
 
-  private async specFromArgs(a: unknown, b: unknown): Promise<{ spec: RunSpec; weights?: Record<string, number> } | undefined> {
+  private async specFromArgs(a: unknown, b: unknown): Promise<{ spec: RunSpec; weights?: Record<string, number>; fromUser?: boolean } | undefined> {
     const toPath = (u: string | vscode.Uri): string | undefined => {
       // Command links (hovers) pass URIs as strings.
       if (typeof u === 'string') return /^[a-z][\w+.-]+:\/\//i.test(u) ? toPath(vscode.Uri.parse(u)) : u;
@@ -118,10 +155,12 @@ export class LossRunner implements PanelHost {
     let roles: RoleAssignmentSpec[] = [];
     let weights: Record<string, number> | undefined;
     let convention: ConventionName | undefined;
+    let fromUser = false;
     if (Array.isArray(b) && b.length && b.every((x) => x instanceof vscode.Uri)) {
       // An explorer selection may hold other files too (expected.json next to the arrays): keep
       // folders and tensor files, say what was left out.
       const all = b as vscode.Uri[];
+      fromUser = true;
       items = [];
       for (const u of all) {
         const st = await vscode.workspace.fs.stat(u).then((x) => x, () => undefined);
@@ -161,6 +200,7 @@ export class LossRunner implements PanelHost {
       });
       if (!picked?.length) return undefined;
       items = picked;
+      fromUser = true;
     }
     const paths: string[] = [];
     for (const item of items) {
@@ -171,7 +211,7 @@ export class LossRunner implements PanelHost {
       }
       paths.push(p);
     }
-    return { spec: { paths, roles, ...(convention ? { convention } : {}) }, weights };
+    return { spec: { paths, roles, ...(convention ? { convention } : {}) }, weights, fromUser };
   }
 
   private limits() {
@@ -195,8 +235,9 @@ export class LossRunner implements PanelHost {
     const weights = { ...weightArgs };
     const settingWeights = settings.lossWeights();
     try {
-      let inputSpec: InputSpec = { paths: spec.paths, roles: spec.roles };
+      let inputSpec: InputSpec = { paths: spec.paths, roles: spec.roles, ...(spec.mask ? { mask: spec.mask } : {}) };
       let picked: RoleAssignmentSpec[] = [];
+      let pickedMask: MaskSynthesis | undefined;
       if (mode !== 'quiet' && !origin) {
         const settled = await settleRoles(inputSpec, this.limits(), { ...(spec.convention ? { convention: spec.convention } : {}), ...settingConvention() });
         if (!settled) {
@@ -205,6 +246,7 @@ export class LossRunner implements PanelHost {
         }
         inputSpec = settled.spec;
         picked = [...chosen, ...settled.picked];
+        pickedMask = settled.mask;
         if (!(await this.confirmLargeFiles(settled.resolution.uses.map((u) => u.ref.file)))) return undefined;
       }
       const label = origin?.label ?? inputsLabel(inputSpec.paths);
@@ -267,7 +309,7 @@ export class LossRunner implements PanelHost {
       ResultsPanel.show(this, session, runSpec, label);
       // A quiet run re-creates a result already listed (restore after a reload, a past run).
       if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label, startedAt });
-      if (picked.length) void this.offerToRemember(inputSpec, picked);
+      if (picked.length || pickedMask) void this.offerToRemember(inputSpec, picked, pickedMask);
       return r;
     } catch (e) {
       await origin?.done();
@@ -292,17 +334,18 @@ export class LossRunner implements PanelHost {
     return answer === 'Read Anyway';
   }
 
-  private async offerToRemember(spec: InputSpec, picked: RoleAssignmentSpec[]): Promise<void> {
+  private async offerToRemember(spec: InputSpec, picked: RoleAssignmentSpec[], mask?: MaskSynthesis): Promise<void> {
     const folder = await manifestFolder(spec);
     if (!folder) return;
+    const what = [...picked.map((p) => p.name), ...(mask ? [`gt_mask = ${mask === 'all' ? 'all slots valid' : 'from the indices'}`] : [])];
     const answer = await vscode.window.showInformationMessage(
-      `Remember the chosen role${picked.length > 1 ? 's' : ''} (${picked.map((p) => p.name).join(', ')}) in ${vscode.workspace.asRelativePath(path.join(folder, 'cornernet.json'))}?`,
+      `Remember the chosen role${what.length > 1 ? 's' : ''} (${what.join(', ')}) in ${vscode.workspace.asRelativePath(path.join(folder, 'cornernet.json'))}?`,
       'Remember',
       'Not Now',
     );
     if (answer !== 'Remember') return;
     try {
-      const file = await rememberRoles(folder, picked);
+      const file = await rememberRoles(folder, picked, mask);
       log().info(`roles written to ${file}`);
     } catch (e) {
       this.fail(new LossRunError('input', `cannot write cornernet.json: ${(e as Error).message}`));
@@ -381,7 +424,11 @@ function settingConvention(): { settingConvention?: ConventionName } {
 }
 
 function toRunSpec(spec: InputSpec): RunSpec {
-  return { paths: spec.paths, roles: (spec.roles ?? []).map((r) => ({ name: r.name, path: r.path, ...(r.key !== undefined ? { key: r.key } : {}) })) };
+  return {
+    paths: spec.paths,
+    roles: (spec.roles ?? []).map((r) => ({ name: r.name, path: r.path, ...(r.key !== undefined ? { key: r.key } : {}) })),
+    ...(spec.mask ? { mask: spec.mask } : {}),
+  };
 }
 
 function inputsLabel(paths: string[]): string {

@@ -9,6 +9,7 @@
 import * as vscode from 'vscode';
 import type { ComputeArgs, LastError } from './computeCommand';
 import type { LossReport } from './cornernet/model/report';
+import type { PickerRecord } from './rolePicker';
 import {
   COMPUTE_COMMAND,
   DEBUG_COMMAND,
@@ -86,6 +87,8 @@ export interface CornerNetInspectorApi {
   readonly debugRunningCount: number;
   /** What the panel offers above the result ("Compute again" after the session stopped again). */
   debugOffer(): { message: string; action: string } | undefined;
+  /** The role pickers shown so far (title, step n of total, items, sections), latest last. */
+  rolePickerLog(): PickerRecord[];
 }
 
 /** Set by the bundle's first line (scripts/build.mjs banner): when our code started loading. */
@@ -198,6 +201,7 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     },
     cancelRunning: (path) => loaded?.api.cancelRunning(path) ?? 0,
     runningPaths: () => loaded?.api.runningPaths() ?? [],
+    rolePickerLog: () => loaded?.api.rolePickerLog() ?? [],
     waitForViewerRender: (uri, timeoutMs, predicate) => surfaces().api.waitForViewerRender(uri, timeoutMs, predicate),
     sidebarState: () => surfaces().api.sidebarState(),
     reopenRun: (id) => surfaces().api.reopenRun(id),

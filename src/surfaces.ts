@@ -5,6 +5,7 @@
  */
 import * as vscode from 'vscode';
 import { LossRunner } from './computeCommand';
+import { rolePickerLog } from './rolePicker';
 import { DebugLossCommand } from './debugCommand';
 import { TensorDecorations } from './decorations';
 import type { CornerNetInspectorApi } from './extension';
@@ -119,6 +120,7 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
       },
       cancelRunning: (path) => runner.cancelRunning(path),
       runningPaths: () => runner.runningPaths(),
+      rolePickerLog: () => rolePickerLog(),
       waitForViewerRender: (uri, timeoutMs, predicate) => viewer.waitForRender(uri, timeoutMs, predicate),
       sidebarState: () => sidebar.state(),
       reopenRun: (id) => sidebar.reopen(id),

@@ -209,6 +209,7 @@ export async function computeDenseWithInputs(
 ): Promise<{ report: LossReport; resolution: DenseResolution; loaded: DenseInputs; diagnose?: () => Diagnosis }> {
   const progress = options.onProgress ?? (() => undefined);
   const convention = choice.name as Exclude<ConventionName, 'cornernet'>;
+  if (discovery.mask) throw new InputError(discovery.mask.from, `a synthesized mask ("${discovery.mask.how}") is for CornerNet's gt_mask; ${CONVENTIONS[convention].label} has no such role`);
   const resolution = resolveDenseRoles(convention, discovery.arrays, discovery.assignments);
   if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
   const weights = weightsFor(convention, discovery, options);
@@ -301,7 +302,7 @@ interface Discovered {
 function cornernetResolution(discovery: Discovery): Resolution {
   const foreign = discovery.assignments.find((a) => !parseRoleName(a.name));
   if (foreign) throw new InputError(foreign.where, unknownCornernetRole(foreign.name));
-  const resolution = resolveRoles(discovery.candidates, discovery.arrays);
+  const resolution = resolveRoles(discovery.candidates, discovery.arrays, discovery.mask ? { mask: discovery.mask.how } : {});
   if (resolution.problems.length) throw new RoleResolutionError(resolution.problems, discovery.skipped);
   return resolution;
 }

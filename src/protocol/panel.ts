@@ -238,6 +238,8 @@ export interface RunSpec {
   convention?: ConventionName;
   /** The heatmap outputs hold probabilities (the panel's "Treat as probabilities"). */
   heatIsProbability?: boolean;
+  /** No gt_mask file: synthesized so (the role picker's "All slots valid" / "Derive from the indices"). */
+  mask?: 'all' | 'from-indices';
   /** Arrays pulled from a notebook's kernel: which notebook, and what was chosen there. */
   notebook?: NotebookRunSpec;
   /** Arrays pulled from a paused debug session: the same choices, made in a stack frame. */
@@ -305,6 +307,7 @@ export function isRunSpec(v: unknown): v is RunSpec {
     v.roles.every((r) => isObj(r) && isStr(r.name, 100) && isStr(r.path, 4096) && (r.key === undefined || isStr(r.key, 4096))) &&
     (v.convention === undefined || (CONVENTION_NAMES as readonly unknown[]).includes(v.convention)) &&
     (v.heatIsProbability === undefined || typeof v.heatIsProbability === 'boolean') &&
+    (v.mask === undefined || v.mask === 'all' || v.mask === 'from-indices') &&
     (v.notebook === undefined || (isObj(v.notebook) && isStr(v.notebook.uri, 4096) && isNotebookChoice(v.notebook.choice))) &&
     (v.debug === undefined ||
       (isObj(v.debug) &&

@@ -362,6 +362,21 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
     el('tr', { class: 'unused' }, el('td', {}, '(unused)'), el('td', { class: 'path' }, where(u)), el('td', {}, `[${u.shape.join(', ')}]`), el('td', {}, u.dtype), el('td', {}, u.reason)),
   );
   const { batch, classes, height, width, maxObjects } = r.sizes;
+  // A mask synthesized instead of read (the role picker's choice, --mask): listed with the arrays.
+  const synth = r.warnings.find((w) => w.code === 'synthetic-mask');
+  const synthRows = synth
+    ? [
+        el(
+          'tr',
+          { class: 'synthetic', 'data-role': 'gt_mask' },
+          el('td', {}, 'gt_mask'),
+          el('td', { class: 'path' }, /from the indices/.test(synth.message) ? '(synthesized from the indices: tl_ind or br_ind non-zero)' : '(synthesized: all slots valid)'),
+          el('td', {}, `[${batch}, ${maxObjects}]`),
+          el('td', {}, 'uint8'),
+          el('td', {}, 'synthesized'),
+        ),
+      ]
+    : [];
   return el(
     'header',
     {},
@@ -372,8 +387,8 @@ function renderHeader(r: LossReport, inputsLabel: string): HTMLElement {
     el(
       'details',
       { id: 'roles' },
-      el('summary', {}, `Roles (${r.inputs.roles.length} arrays${r.inputs.unused.length ? `, ${r.inputs.unused.length} unused` : ''})`),
-      el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['role', 'file', 'shape', 'dtype', ''].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows, ...unused)),
+      el('summary', {}, `Roles (${r.inputs.roles.length} arrays${synth ? ', gt_mask synthesized' : ''}${r.inputs.unused.length ? `, ${r.inputs.unused.length} unused` : ''})`),
+      el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['role', 'file', 'shape', 'dtype', ''].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows, ...synthRows, ...unused)),
     ),
   );
 }

@@ -13,7 +13,7 @@ import { InputError } from '../model/errors';
 import { CONVENTION_NAMES, parseConventionName, type ConventionName } from '../model/conventions';
 import { allDenseRoleNames, isDenseRoleName } from './conventionRoles';
 import { applyOverrides } from './resolve';
-import { sameRef, type ArrayRef, type Candidate, type RoleOverride } from '../model/arrays';
+import { MASK_SYNTHESES, parseMaskSynthesis, sameRef, type ArrayRef, type Candidate, type MaskSynthesis, type RoleOverride } from '../model/arrays';
 import { OUTPUT_ROLES, TARGET_ROLES, parseRoleName, positionalIndex, roleNameProblem, type Role } from '../model/roles';
 
 export const MANIFEST_NAME = 'cornernet.json';
@@ -32,6 +32,8 @@ export interface InputSpec {
   /** Files and folders. Folders are scanned (not recursively) for tensor files and a manifest. */
   paths: string[];
   roles?: RoleAssignmentSpec[];
+  /** No gt_mask file: synthesize it (`--mask all|from-indices`, the picker's choices). */
+  mask?: MaskSynthesis;
 }
 
 export interface Discovery {
@@ -55,6 +57,8 @@ export interface Discovery {
   step?: number;
   /** `"heatIsProbability"` of a manifest: the logit heatmap was saved as probabilities. */
   heatIsProbability?: boolean;
+  /** gt_mask synthesized (the spec's `mask`, else a manifest's `"mask"`), and who asked. */
+  mask?: { how: MaskSynthesis; from: string };
 }
 
 /** A role assigned by the user, before a convention interprets its name. */
@@ -125,6 +129,11 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
   let classesTxt: { names: string[]; file: string } | undefined;
   let step: number | undefined;
   let heatIsProbability: boolean | undefined;
+  let mask: Discovery['mask'];
+  if (spec.mask !== undefined) {
+    if (!parseMaskSynthesis(spec.mask)) throw new InputError('--mask', `expected ${MASK_SYNTHESES.join(' or ')}, got ${JSON.stringify(spec.mask)}`);
+    mask = { how: spec.mask, from: '--mask' };
+  }
 
   /** Headers of one file; adds its arrays and name-based candidates. */
   const addFile = async (file: string, explicit: boolean): Promise<ArrayRef[]> => {
@@ -196,6 +205,7 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
           }
           if (m.step !== undefined) step = m.step;
           if (m.heatIsProbability !== undefined) heatIsProbability = m.heatIsProbability;
+          if (m.mask !== undefined && spec.mask === undefined) mask = { how: m.mask, from: full };
           for (const a of m.roles) {
             const where = `${full}: roles.${a.name}`;
             checkRoleName(a.name, where);
@@ -263,6 +273,7 @@ export async function discoverInputs(spec: InputSpec, limits?: Partial<ReadLimit
     ...(classes ? { classes, ...(classesFrom ? { classesFrom } : {}) } : classesTxt?.names.length ? { classes: classesTxt.names, classesFrom: classesTxt.file } : {}),
     ...(step !== undefined ? { step } : {}),
     ...(heatIsProbability !== undefined ? { heatIsProbability } : {}),
+    ...(mask ? { mask } : {}),
   };
 }
 
@@ -319,6 +330,7 @@ interface Manifest {
   classes?: string[];
   step?: number;
   heatIsProbability?: boolean;
+  mask?: MaskSynthesis;
 }
 
 /**
@@ -387,11 +399,16 @@ export async function readManifest(file: string): Promise<Manifest> {
     if (typeof obj.heatIsProbability !== 'boolean') throw new InputError(file, '"heatIsProbability" must be true or false');
     heatIsProbability = obj.heatIsProbability;
   }
-  const KEYS = ['roles', 'weights', 'convention', 'classes', 'step', 'heatIsProbability', '$schema', 'comment'];
+  let mask: MaskSynthesis | undefined;
+  if (obj.mask !== undefined) {
+    mask = parseMaskSynthesis(obj.mask);
+    if (!mask) throw new InputError(file, `"mask" must be ${MASK_SYNTHESES.map((m) => JSON.stringify(m)).join(' or ')} (gt_mask synthesized), got ${JSON.stringify(obj.mask)}`);
+  }
+  const KEYS = ['roles', 'weights', 'convention', 'classes', 'step', 'heatIsProbability', 'mask', '$schema', 'comment'];
   for (const k of Object.keys(obj)) {
     if (!KEYS.includes(k)) throw new InputError(file, `unknown key "${k}" (${KEYS.slice(0, 5).join(', ')})`);
   }
-  return { roles, ...(weights ? { weights } : {}), ...(convention ? { convention } : {}), ...(classes ? { classes } : {}), ...(step !== undefined ? { step } : {}), ...(heatIsProbability !== undefined ? { heatIsProbability } : {}) };
+  return { roles, ...(weights ? { weights } : {}), ...(convention ? { convention } : {}), ...(classes ? { classes } : {}), ...(step !== undefined ? { step } : {}), ...(heatIsProbability !== undefined ? { heatIsProbability } : {}), ...(mask ? { mask } : {}) };
 }
 
 export { TensorReadError };

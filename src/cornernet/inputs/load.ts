@@ -10,7 +10,7 @@ import { toFloat64, toFloatArray, type Tensor } from '../../tensor/tensor';
 import { gatherMap, type FloatArray, type HeatStack, type LossInputs } from '../model/batch';
 import { InputError } from '../model/errors';
 import { checkObjectLimits } from '../model/limits';
-import { refLabel, type Dims, type Resolution, type RoleUse } from '../model/arrays';
+import { refLabel, type Dims, type MaskSynthesis, type Resolution, type RoleUse } from '../model/arrays';
 import { CORNERS, type Corner, type Role } from '../model/roles';
 import type { LossWarning } from '../model/warnings';
 import { countNonFiniteValues } from '../focal/nonFinite';
@@ -129,7 +129,7 @@ export async function loadInputs(resolution: Resolution, options: LoadOptions = 
     }
   }
   const readMs = performance.now() - t0;
-  const { inputs, warnings } = assemble(dims, resolution.uses, tensors, gatheredOnDisk);
+  const { inputs, warnings } = assemble(dims, resolution.uses, tensors, gatheredOnDisk, resolution.syntheticMask);
   if (onDisk.size) inputs.heatOnDisk = true;
   const assembleMs = performance.now() - t0 - readMs;
   return { inputs, warnings, readMs, assembleMs, nonFinite };
@@ -157,6 +157,7 @@ export function assemble(
   uses: RoleUse[],
   tensors: Map<RoleUse, Tensor>,
   gatheredOnDisk: ReadonlyMap<RoleUse, Float64Array[]> = new Map(),
+  syntheticMask?: MaskSynthesis,
 ): { inputs: LossInputs; warnings: LossWarning[] } {
   const { S, B, C, H, W, K } = dims;
   const HW = H * W;
@@ -259,9 +260,19 @@ export function assemble(
     }
   }
 
-  const maskT = one('gt_mask').t;
-  const mask = toFloat64(maskT);
-  checkObjectLimits(mask, dims.B, dims.K, refLabel(one('gt_mask').u.ref));
+  let maskT: Pick<Tensor, 'dtype'>;
+  let mask: Float64Array;
+  if (syntheticMask) {
+    const synth = synthesizeMask(syntheticMask, B, K, ind);
+    mask = synth.mask;
+    maskT = { dtype: 'uint8' };
+    warnings.push({ code: 'synthetic-mask', message: synth.message, roles: ['gt_mask', ...synth.roles] });
+    checkObjectLimits(mask, dims.B, dims.K, `gt_mask (${syntheticMask === 'all' ? 'all slots valid' : 'from the indices'})`);
+  } else {
+    maskT = one('gt_mask').t;
+    mask = toFloat64(maskT as Tensor);
+    checkObjectLimits(mask, dims.B, dims.K, refLabel(one('gt_mask').u.ref));
+  }
   return {
     inputs: {
       dims,
@@ -277,6 +288,38 @@ export function assemble(
       ...(Object.keys(regrMap).length ? { regrMap } : {}),
     },
     warnings,
+  };
+}
+
+/**
+ * gt_mask [B,K] (0/1) when none was saved: every slot ('all'), or the slots where tl_ind or br_ind
+ * is non-zero ('from-indices': CornerNet's sampler leaves both zero past the last object; an
+ * object whose top-left corner is pixel 0 still has a non-zero br_ind).
+ */
+export function synthesizeMask(
+  how: MaskSynthesis,
+  B: number,
+  K: number,
+  ind: Partial<Record<Corner, Float64Array>>,
+): { mask: Float64Array; message: string; roles: string[] } {
+  const mask = new Float64Array(B * K);
+  if (how === 'all') {
+    mask.fill(1);
+    return { mask, roles: [], message: `gt_mask was not read but synthesized: all ${B}×${K} slots valid (${B * K} objects). Padding slots, if the batch has any, count as objects.` };
+  }
+  const corners = CORNERS.filter((c) => ind[c]);
+  if (!corners.length) throw new InputError('gt_mask', 'deriving the mask from the indices needs tl_ind or br_ind');
+  for (const c of corners) {
+    const v = ind[c]!;
+    for (let i = 0; i < mask.length; i++) if (v[i] !== 0) mask[i] = 1;
+  }
+  let n = 0;
+  for (const m of mask) n += m;
+  const names = corners.map((c) => `${c}_ind`);
+  return {
+    mask,
+    roles: names,
+    message: `gt_mask was not read but synthesized from the indices: a slot is valid where ${names.join(' or ')} is non-zero (${n} of ${B * K} slots). An object whose corners are both at pixel 0 would be missed.`,
   };
 }
 

@@ -5,6 +5,7 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { inputFs } from '../../tensor/source';
+import type { MaskSynthesis } from '../model/arrays';
 import { InputError } from '../model/errors';
 import { MANIFEST_NAME, MAX_MANIFEST_BYTES, type InputSpec, type RoleAssignmentSpec } from './discover';
 
@@ -18,8 +19,8 @@ export async function manifestFolder(spec: InputSpec): Promise<string | undefine
   return dirs.size === 1 ? [...dirs][0] : undefined;
 }
 
-/** Merges choices into `<folder>/cornernet.json`, keeping what is there. */
-export async function rememberRoles(folder: string, choices: RoleAssignmentSpec[]): Promise<string> {
+/** Merges choices (and a synthesized mask's "mask") into `<folder>/cornernet.json`, keeping what is there. */
+export async function rememberRoles(folder: string, choices: RoleAssignmentSpec[], mask?: MaskSynthesis): Promise<string> {
   const file = path.join(folder, MANIFEST_NAME);
   let json: { roles?: Record<string, unknown>; [k: string]: unknown } = {};
   const exists = await fsp.lstat(file).then(() => true, () => false);
@@ -45,6 +46,7 @@ export async function rememberRoles(folder: string, choices: RoleAssignmentSpec[
     const rel = path.relative(folder, c.path).split(path.sep).join('/');
     roles[c.name] = c.key !== undefined ? `${rel}:${c.key}` : rel;
   }
-  await fsp.writeFile(file, JSON.stringify({ ...json, roles }, null, 2) + '\n');
+  if (mask) delete roles.gt_mask;
+  await fsp.writeFile(file, JSON.stringify({ ...json, roles, ...(mask ? { mask } : {}) }, null, 2) + '\n');
   return file;
 }

@@ -21,6 +21,7 @@ import {
   type ArrayRef,
   type Candidate,
   type Form,
+  type MaskSynthesis,
   type Resolution,
   type RoleOverride,
   type RoleProblem,
@@ -67,7 +68,12 @@ function fitStacked(shape: readonly number[], inners: readonly (readonly number[
 const list = (refs: ArrayRef[]) => refs.map(refLabel).join(', ');
 const describe = (ref: ArrayRef) => `${refLabel(ref)} ${formatShape(ref.header.shape)} ${ref.header.dtype}`;
 
-export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[]): Resolution {
+export interface ResolveOptions {
+  /** gt_mask synthesized instead of read: a gt_mask array, if any, is not used. */
+  mask?: MaskSynthesis;
+}
+
+export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[], options: ResolveOptions = {}): Resolution {
   const problems: RoleProblem[] = [];
   const uses: RoleUse[] = [];
   const unusedReasons = new Map<string, string>();
@@ -139,8 +145,14 @@ export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[]): 
   }
   const [B, C, H, W] = bchw ?? [NaN, NaN, NaN, NaN];
 
-  const mask = single('gt_mask');
   let K = NaN;
+  let mask: Candidate | undefined;
+  if (options.mask) {
+    for (const c of of('gt_mask')) {
+      assigned.add(c);
+      unusedReasons.set(refLabel(c.ref), `not used: gt_mask is synthesized (${options.mask === 'all' ? 'all slots valid' : 'from the indices'})`);
+    }
+  } else mask = single('gt_mask');
   if (mask) {
     const s = mask.ref.header.shape;
     const dt = mask.ref.header.dtype;
@@ -270,6 +282,13 @@ export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[]): 
     assigned.add(c);
   }
 
+  if (options.mask === 'from-indices' && !haveIndex.get('tl') && !haveIndex.get('br')) {
+    problem('missing', 'gt_mask', 'deriving gt_mask from the indices needs tl_ind or br_ind [B,K]; none was found (choose "all slots valid" or a mask array)');
+  }
+  if (options.mask && Number.isNaN(K) && !problems.length) {
+    problem('missing', 'gt_mask', 'gt_mask is synthesized, but no array gives the number of object slots K (gt_tl_regr, gt_br_regr, tl_ind, br_ind)');
+  }
+
   // 5. Gathered values feed the loss; maps besides them are checked against them (when indices exist).
   for (const [role, f] of forms) {
     const corner = role.slice(0, 2) as Corner;
@@ -298,7 +317,7 @@ export function resolveRoles(candidatesIn: Candidate[], allArrays: ArrayRef[]): 
     problems.length === 0 && S !== undefined && Number.isFinite(B) && Number.isFinite(K)
       ? { S, B: B!, C: C!, H: H!, W: W!, K }
       : undefined;
-  return { dims, uses, unused, problems: dedupeProblems(problems) };
+  return { dims, uses, unused, problems: dedupeProblems(problems), ...(options.mask ? { syntheticMask: options.mask } : {}) };
 
   /**
    * Arrays of one role (and one form) must cover the stacks exactly once: one array holding all

@@ -76,8 +76,22 @@ export interface RoleProblem {
   candidates: ArrayRef[];
 }
 
+/**
+ * A mask the user chose not to read from a file (no gt_mask saved): 'all' = every slot holds an
+ * object, 'from-indices' = a slot holds one where tl_ind or br_ind is non-zero (CornerNet's
+ * sampler leaves the index arrays zero past the last object).
+ */
+export type MaskSynthesis = 'all' | 'from-indices';
+export const MASK_SYNTHESES: readonly MaskSynthesis[] = ['all', 'from-indices'];
+
+export function parseMaskSynthesis(v: unknown): MaskSynthesis | undefined {
+  return (MASK_SYNTHESES as readonly unknown[]).includes(v) ? (v as MaskSynthesis) : undefined;
+}
+
 export interface Resolution {
   dims: Dims | undefined;
+  /** gt_mask is synthesized, not read (no use of gt_mask then). */
+  syntheticMask?: MaskSynthesis;
   uses: RoleUse[];
   /** Arrays found but not used, with the reason. */
   unused: { ref: ArrayRef; reason: string }[];

@@ -8,6 +8,7 @@ export type WarningCode =
   | 'single-object-push'
   | 'bool-mask'
   | 'mask-values'
+  | 'synthetic-mask'
   | 'no-positives'
   | 'near-one-peak'
   | 'gt-above-one'
@@ -60,6 +61,8 @@ export const WARNING_EXPLANATIONS: Readonly<Record<WarningCode, string>> = {
     'The mask is bool. The original builds push pairs with mask.unsqueeze(1) + mask.unsqueeze(2) == 2, which is never true for bool, so it would silently report push = 0. The value reported treats the mask as a valid-slot mask (as with uint8).',
   'mask-values':
     'The mask holds values other than 0 and 1. The original counts a value v as v objects in n and selects push pairs by m_j + m_k == 2. The value reported treats nonzero as one valid slot.',
+  'synthetic-mask':
+    'No gt_mask was read: it was synthesized as asked (all slots valid, or the slots whose tl_ind or br_ind is non-zero). The pull, push and offset terms count exactly those slots as objects; if the batch was padded, "all slots valid" counts the padding as objects.',
   'no-positives':
     'A corner type has no target value exactly 1 in the whole batch, so the original does not normalise its focal loss: it reports the raw negative sum, often 10-100x the usual value. The value reported is the original\'s.',
   'near-one-peak':
