@@ -171,3 +171,15 @@ export function nextNonEmptyPlane(t: Tensor, p: PlaneSpec, threshold: number, di
   }
   return undefined;
 }
+
+/** The N-d index of flat (C-order) position `flat` in `shape`. */
+export function unravelIndex(flat: number, shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length).fill(0);
+  let r = flat;
+  for (let a = shape.length - 1; a >= 0; a--) {
+    const n = shape[a]!;
+    out[a] = n > 0 ? r % n : 0;
+    r = n > 0 ? Math.floor(r / n) : 0;
+  }
+  return out;
+}
