@@ -42,7 +42,7 @@ export class TensorProblems implements vscode.Disposable {
   /** When the computation behind `fromRun` started reading (ms since epoch). */
   private runStartedAt = 0;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Files of entries restored from the last window, as they were then. */
+  /** Files of entries no viewer watches (restored from the last window, or closed), as they were then. */
   private readonly restoredStamps = new Map<string, FileStamp>();
   private readonly disposables: vscode.Disposable[] = [this.collection];
   /** Settles once what the last window left was read back (tests wait on it). */
@@ -130,9 +130,16 @@ export class TensorProblems implements vscode.Disposable {
     this.scheduleSave();
   }
 
-  unwatch(file: string): void {
+  /**
+   * The viewer of a file closed: its problems stay listed (a click on one opens the viewer at its
+   * element again) until the file changes.
+   */
+  async unwatch(file: string): Promise<void> {
     this.watched.delete(file);
-    if (this.fromFile.delete(file)) {
+    if (!this.fromFile.has(file)) return;
+    const stamp = await stampOf(file);
+    if (stamp && !this.watched.has(file)) this.restoredStamps.set(file, stamp);
+    else if (!stamp && this.fromFile.delete(file)) {
       this.publish(file);
       this.scheduleSave();
     }

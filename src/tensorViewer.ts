@@ -122,7 +122,7 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
       subs.forEach((d) => d.dispose());
       doc.posts.delete(post);
       this.documents.delete(doc);
-      if (![...this.documents].some((d) => d.uri.fsPath === doc.uri.fsPath)) this.problems.unwatch(doc.uri.fsPath);
+      if (![...this.documents].some((d) => d.uri.fsPath === doc.uri.fsPath)) void this.problems.unwatch(doc.uri.fsPath);
     });
     void this.problems.checkFile(doc.uri.fsPath);
   }
