@@ -146,8 +146,8 @@ export class TensorProblems implements vscode.Disposable {
   }
 
   /** The element of the file's first problem that has one (where the viewer opens). */
-  firstLocation(file: string): PersistedElement | undefined {
-    for (const r of [...(this.fromFile.get(file) ?? []), ...(this.fromRun.get(file) ?? [])]) if (r.element) return r.element;
+  firstLocation(file: string): (PersistedElement & { label: string }) | undefined {
+    for (const r of [...(this.fromFile.get(file) ?? []), ...(this.fromRun.get(file) ?? [])]) if (r.element) return { ...r.element, label: r.message };
     return undefined;
   }
 

@@ -31,6 +31,19 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
     return v === 'null' ? null : Number(v);
   };
   const viewer = () => helpers.webviewWith('#stats');
+  // A twistie click right after the editors closed is sometimes lost while the tree re-renders:
+  // select again, as a user would click again.
+  const select = async (rel) => {
+    for (let i = 0; ; i++) {
+      try {
+        return await helpers.explorerSelect(rel);
+      } catch (e) {
+        if (i >= 2) throw e;
+        log(`explorerSelect ${rel}: ${String(e.message).split('\n')[0]}; again`);
+        await page.waitForTimeout(1000);
+      }
+    }
+  };
 
   // Fixtures: a target heatmap of 80 classes with one positive in class 17 of image 0 and in
   // class 63 of image 1; a file with NaN at [1, 2, 3, 4].
@@ -58,7 +71,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await helpers.runCommand('View: Close All Editors');
   let frame;
   for (let attempt = 0; attempt < 10 && !frame; attempt++) {
-    await helpers.explorerSelect('p02_two_stacks/tl_heat.npy');
+    await select('p02_two_stacks/tl_heat.npy');
     frame = await viewer();
     if (!frame) {
       // the association reaches the workbench a moment after the setting is written
@@ -112,7 +125,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await helpers.screenshot('viewer-roles');
 
   // 3) "Next non-empty plane" through 80 classes of a target heatmap.
-  await helpers.explorerSelect('targets80/gt_tl_heat.npy');
+  await select('targets80/gt_tl_heat.npy');
   await page.locator('.tabs-container .tab.active', { hasText: 'gt_tl_heat.npy' }).waitFor({ timeout: 30000 });
   frame = helpers.webviewFrame();
   await frame.locator('#next-plane').waitFor({ timeout: 30000 });
@@ -133,7 +146,7 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await helpers.screenshot('viewer-next');
 
   // 4) A file with NaN: its Problems entry names the first; a click on it opens the viewer there.
-  await helpers.explorerSelect('nan_case.npy');
+  await select('nan_case.npy');
   await page.locator('.tabs-container .tab.active', { hasText: 'nan_case.npy' }).waitFor({ timeout: 30000 });
   await helpers.runCommand('View: Focus Problems (Errors, Warnings, Infos)');
   const problem = page.locator('.markers-panel .monaco-list-row', { hasText: 'the first at [1, 2, 3, 4]' });
@@ -151,13 +164,14 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await frame.locator('#viewer-readout [data-metric="hover.value"]').waitFor({ timeout: 20000 });
   assert.equal(await num(frame, 'hover.x'), 4);
   assert.equal(await num(frame, 'hover.y'), 3);
-  assert.equal(await num(frame, 'hover.value'), null, 'the element is the NaN');
+  assert.ok(Number.isNaN(await num(frame, 'hover.value')), 'the element is the NaN');
   log(`problem opened: ${(await frame.locator('#focus-note').textContent()).trim()} / ${(await frame.locator('#viewer-readout').textContent()).trim()}`);
+  await frame.locator('#viewer-canvas').scrollIntoViewIfNeeded();
   await helpers.screenshot('viewer-problem');
 
   // 5) A computation (for the side view), then a window reload.
   await helpers.runCommand('View: Close All Editors');
-  await helpers.explorerSelect('sample');
+  await select('sample');
   await helpers.contextMenu('Compute CornerNet Loss');
   await helpers.webviewFrame().locator('[data-metric="total"]').waitFor({ timeout: 90000 });
   const total = Number(await helpers.webviewFrame().locator('[data-metric="total"]').getAttribute('data-value'));
@@ -168,7 +182,6 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   await helpers.runCommand('View: Focus Problems (Errors, Warnings, Infos)');
   await page.locator('.markers-panel .monaco-list-row', { hasText: 'the first at [1, 2, 3, 4]' }).first().waitFor({ timeout: 60000 });
   await helpers.showExplorer();
-  await helpers.runCommand('File: Collapse Folders in Explorer');
   const abs = path.join(workspaceDir, 'nan_case.npy');
   await page.waitForFunction((a) => [...document.querySelectorAll('.explorer-item')].some((e) => (e.getAttribute('aria-label') ?? '').startsWith(a) && /NaN 1/.test(e.getAttribute('aria-label') ?? '')), abs, { timeout: 30000 });
   await helpers.runCommand('View: Show CornerNet');

@@ -208,7 +208,7 @@ function renderAll(): void {
   root.append(renderStats(stats));
   if (sigmoidOn) root.append(el('p', { class: 'note', id: 'sigmoid-note' }, 'The slice shows sigmoid(x): probabilities, colour scale 0 to 1 (the statistics above are of the values).'));
   if (focus) {
-    root.append(el('p', { class: 'note', id: 'focus-note' }, `${focus.label ?? 'Element'} [${focus.index.join(', ')}]: outlined in magenta below.`));
+    root.append(el('p', { class: 'note', id: 'focus-note' }, `${focus.label ? `${focus.label}. ` : ''}Element [${focus.index.join(', ')}] outlined in magenta below.`));
   }
   root.append(renderSliceControls(), renderPlaneTools(), el('div', { id: 'plane' }));
 }
