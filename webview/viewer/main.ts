@@ -4,7 +4,7 @@
  * Axes are named by role when the array's name gives one (batch, class, y, x); logits can be shown
  * through a sigmoid; a plane can be the max over one more axis (e.g. over the classes); "Next
  * non-empty plane" jumps to the next plane holding a value above a threshold (searched in the
- * document's worker); an element asked for (a Problems entry) is shown and outlined.
+ * document's worker); an element asked for (a Problems entry) is shown, outlined and read out.
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
@@ -208,7 +208,7 @@ function renderAll(): void {
   root.append(renderStats(stats));
   if (sigmoidOn) root.append(el('p', { class: 'note', id: 'sigmoid-note' }, 'The slice shows sigmoid(x): probabilities, colour scale 0 to 1 (the statistics above are of the values).'));
   if (focus) {
-    root.append(el('p', { class: 'note', id: 'focus-note' }, `${focus.label ? `${focus.label}. ` : ''}Element [${focus.index.join(', ')}] outlined in magenta below.`));
+    root.append(el('p', { class: 'note', id: 'focus-note' }, `${focus.label ? `${focus.label}. ` : ''}Element [${focus.index.join(', ')}] outlined below (white frame).`));
   }
   root.append(renderSliceControls(), renderPlaneTools(), el('div', { id: 'plane' }));
 }
@@ -362,7 +362,8 @@ function drawPlane(): void {
   const nd = array?.shape.length ?? 0;
   const focusHere =
     focus && nd >= 2 && maxAxis === undefined && focus.index.every((v, a) => a === rowAxis || a === colAxis || v === (index[a] ?? 0)) ? { x: focus.index[colAxis]!, y: focus.index[rowAxis]! } : undefined;
-  drawHeatmap(canvas, { data, width: cols, height: rows, min: lo, max: hi, colormap, scale, colors: { positive: '#f00', peak: '#ff0' }, markers: focusHere ? [{ ...focusHere, kind: 'focus' }] : [] });
+  drawHeatmap(canvas, { data, width: cols, height: rows, min: lo, max: hi, colormap, scale, colors: { positive: '#f00', peak: '#ff0' } });
+  if (focusHere) outlineCell(canvas, focusHere.x, focusHere.y, scale);
   const cbar = el('canvas', { class: 'cbar', id: 'viewer-cbar' }) as HTMLCanvasElement;
   drawColorbar(cbar, colormap, 200, 10);
   const readout = el('div', { id: 'viewer-readout', class: 'readout', 'aria-live': 'polite' }, 'Hover a pixel to read its value.');
@@ -400,6 +401,23 @@ function drawPlane(): void {
     metrics['view.focus'] = focusHere ? 1 : 0;
     post({ type: 'rendered', metrics, canvases: [canvas, hist].map((c) => ({ id: c.id, width: c.width, height: c.height, ...canvasDigest(c) })) });
   });
+}
+
+/**
+ * Outlines one data pixel: a white frame inside a black one just around the cell, so that it shows
+ * on any colormap and next to NaN's magenta (at least a few display pixels for a large plane).
+ */
+function outlineCell(canvas: HTMLCanvasElement, x: number, y: number, scale: number): void {
+  const ctx = canvas.getContext('2d')!;
+  const pad = Math.max(2, Math.round(scale * 0.08));
+  const size = Math.max(scale, 6);
+  const x0 = x * scale + (scale - size) / 2;
+  const y0 = y * scale + (scale - size) / 2;
+  ctx.lineWidth = pad;
+  ctx.strokeStyle = '#000';
+  ctx.strokeRect(x0 - pad * 1.5, y0 - pad * 1.5, size + 3 * pad, size + 3 * pad);
+  ctx.strokeStyle = '#fff';
+  ctx.strokeRect(x0 - pad / 2, y0 - pad / 2, size + pad, size + pad);
 }
 
 function histogramOf(data: ArrayLike<number>, bins: number, lo: number, hi: number): Uint32Array {
