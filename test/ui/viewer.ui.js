@@ -166,7 +166,10 @@ exports.run = async ({ page, workspaceDir, helpers, log }) => {
   assert.equal(await num(frame, 'hover.y'), 3);
   assert.ok(Number.isNaN(await num(frame, 'hover.value')), 'the element is the NaN');
   log(`problem opened: ${(await frame.locator('#focus-note').textContent()).trim()} / ${(await frame.locator('#viewer-readout').textContent()).trim()}`);
-  await frame.locator('#viewer-canvas').scrollIntoViewIfNeeded();
+  // The whole viewer in the shot: the Problems panel (its entry was clicked) hidden for it.
+  await helpers.runCommand('View: Hide Panel');
+  await frame.locator('#focus-note').scrollIntoViewIfNeeded();
+  await page.waitForTimeout(300);
   await helpers.screenshot('viewer-problem');
 
   // 5) A computation (for the side view), then a window reload.

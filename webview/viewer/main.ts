@@ -370,7 +370,7 @@ function drawPlane(): void {
   const show = (x: number, y: number) => {
     clear(readout);
     const v = raw[y * cols + x]!;
-    readout.append(`${axisName(colAxis)} `, metric('hover.x', x), ` · ${axisName(rowAxis)} `, metric('hover.y', y), maxAxis !== undefined ? ` · max over ${axisName(maxAxis)}` : '', ' · value ', metric('hover.value', v));
+    readout.append(`${axisName(colAxis)} = `, metric('hover.x', x), ` · ${axisName(rowAxis)} = `, metric('hover.y', y), maxAxis !== undefined ? ` · max over ${axisName(maxAxis)}` : '', ' · value ', metric('hover.value', v));
     if (sigmoidOn) readout.append(' · sigmoid ', metric('hover.sigmoid', sig(v)));
   };
   canvas.onmousemove = (e) => {
@@ -410,10 +410,21 @@ function drawPlane(): void {
 function outlineCell(canvas: HTMLCanvasElement, x: number, y: number, scale: number): void {
   const ctx = canvas.getContext('2d')!;
   const pad = Math.max(2, Math.round(scale * 0.08));
+  ctx.lineWidth = pad;
+  if (scale >= 16) {
+    // Inside the cell (a cell at the edge keeps its whole frame): black, then white within.
+    const x0 = x * scale;
+    const y0 = y * scale;
+    ctx.strokeStyle = '#000';
+    ctx.strokeRect(x0 + pad / 2, y0 + pad / 2, scale - pad, scale - pad);
+    ctx.strokeStyle = '#fff';
+    ctx.strokeRect(x0 + pad * 1.5, y0 + pad * 1.5, scale - 3 * pad, scale - 3 * pad);
+    return;
+  }
+  // Small cells: around it, white then black outside.
   const size = Math.max(scale, 6);
   const x0 = x * scale + (scale - size) / 2;
   const y0 = y * scale + (scale - size) / 2;
-  ctx.lineWidth = pad;
   ctx.strokeStyle = '#000';
   ctx.strokeRect(x0 - pad * 1.5, y0 - pad * 1.5, size + 3 * pad, size + 3 * pad);
   ctx.strokeStyle = '#fff';
