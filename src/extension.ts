@@ -31,6 +31,8 @@ import {
   COMPARE_COMMAND,
 } from './ids';
 import type { DebugComputeArgs } from './debugCommand';
+import { DefaultEditor } from './defaultEditor';
+import { STATE_KEYS } from './persist';
 import type { KernelSource } from './jupyterKernels';
 import type { NotebookComputeArgs } from './notebookCommand';
 import type { RenderReport } from './protocol/panel';
@@ -145,7 +147,9 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     // Both return nothing to callers (a panel is not serializable): tests read their webviews.
     vscode.commands.registerCommand(TIMELINE_COMMAND, async (a?: unknown) => void (await surfaces().timelines.command(a))),
     vscode.commands.registerCommand(COMPARE_COMMAND, async (a?: unknown, b?: unknown) => void (await surfaces().comparisons.command(a, b))),
-    vscode.commands.registerCommand(OPEN_VIEWER_COMMAND, (target?: vscode.Uri | string, key?: string | null) => surfaces().viewer.openCommand(target, key)),
+    // (uri, key, index): a Problems entry's link names an element of the array to show.
+    vscode.commands.registerCommand(OPEN_VIEWER_COMMAND, (target?: vscode.Uri | string, key?: string | null, index?: unknown) => surfaces().viewer.openCommand(target, key, index)),
+    new DefaultEditor(context),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(panel, state) {
         surfaces().restorePanel(panel, state);
@@ -178,6 +182,13 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     ),
   );
   void vscode.commands.executeCommand('setContext', PYTHON_DEBUG_TYPES_KEY, pythonDebugTypes());
+  // After a window reload: Problems, badges and the side view's runs come back from
+  // workspaceState, which takes the surfaces; loaded after activation, never during it.
+  if (Object.values(STATE_KEYS).some((k) => hasContent(context.workspaceState.get(k)))) {
+    setTimeout(() => {
+      if (!loaded) surfaces();
+    }, 0);
+  }
   const activation = {
     loadMs: globalThis.__cnT0 === undefined ? null : moduleLoadedAt - globalThis.__cnT0,
     activateMs: performance.now() - activateStart,
@@ -229,6 +240,12 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
     },
     debugOffer: () => loaded?.api.debugOffer(),
   };
+}
+
+function hasContent(v: unknown): boolean {
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object' && v !== null) return Object.values(v).some(hasContent);
+  return false;
 }
 
 /** The debug types treated as Python sessions (the setting; read without loading the surfaces). */

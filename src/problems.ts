@@ -3,26 +3,55 @@
  * computation (its warnings and its error, on the files they concern) and from the files' own
  * content for files opened in the tensor viewer (unreadable, NaN/Inf). A new computation replaces
  * the computation's diagnostics; a changed file loses its stale ones and is checked again.
+ *
+ * A problem at an element (the first NaN/Inf) carries it: the entry's code is a link that opens
+ * the tensor viewer at that element, and the viewer opened on the file otherwise (a click on the
+ * entry, with the viewer as the default editor) starts there too.
+ *
+ * Both kinds survive a window reload (workspaceState, see persist.ts), unless the file changed.
  */
 import { existsSync, promises as fsp } from 'node:fs';
 import * as vscode from 'vscode';
 import type { LossReport } from './cornernet/model/report';
+import { OPEN_VIEWER_COMMAND } from './ids';
+import { freshOnly, parseProblems, PERSIST_LIMITS, STATE_KEYS, type FileStamp, type PersistedDiagnostic, type PersistedElement, type PersistedFileProblems } from './persist';
 import { fileProblems, TensorInfoService } from './tensorInfo';
 
 const SOURCE = 'CornerNet Inspector';
 const TOP = new vscode.Range(0, 0, 0, 0);
 
+type Rec = PersistedDiagnostic;
+
+export async function stampOf(file: string): Promise<FileStamp | undefined> {
+  const st = await fsp.stat(file).catch(() => undefined);
+  return st?.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : undefined;
+}
+
+/** A command link that opens the viewer at an element (a Problems entry's code). */
+export function elementLink(file: string, element: PersistedElement): vscode.Uri {
+  const args = [vscode.Uri.file(file).toString(), element.key ?? null, element.index];
+  return vscode.Uri.parse(`command:${OPEN_VIEWER_COMMAND}?${encodeURIComponent(JSON.stringify(args))}`);
+}
+
 export class TensorProblems implements vscode.Disposable {
   private readonly collection = vscode.languages.createDiagnosticCollection('cornernet');
-  private readonly fromRun = new Map<string, vscode.Diagnostic[]>();
-  private readonly fromFile = new Map<string, vscode.Diagnostic[]>();
+  private readonly fromRun = new Map<string, Rec[]>();
+  private readonly fromFile = new Map<string, Rec[]>();
   /** Files whose own content is watched (opened in the viewer). */
   private readonly watched = new Set<string>();
   /** When the computation behind `fromRun` started reading (ms since epoch). */
   private runStartedAt = 0;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Files of entries no viewer watches (restored from the last window, or closed), as they were then. */
+  private readonly restoredStamps = new Map<string, FileStamp>();
   private readonly disposables: vscode.Disposable[] = [this.collection];
+  /** Settles once what the last window left was read back (tests wait on it). */
+  readonly restored: Promise<void>;
 
-  constructor(private readonly info: TensorInfoService) {
+  constructor(
+    private readonly info: TensorInfoService,
+    private readonly state?: vscode.Memento,
+  ) {
     this.disposables.push(
       info.onDidChange(async (uris) => {
         for (const u of uris) {
@@ -32,14 +61,28 @@ export class TensorProblems implements vscode.Disposable {
           if (this.fromRun.has(u.fsPath) && (!st || st.mtimeMs > this.runStartedAt)) {
             this.fromRun.delete(u.fsPath);
             this.publish(u.fsPath);
+            this.scheduleSave();
           }
           if (this.watched.has(u.fsPath)) void this.checkFile(u.fsPath);
+          else if (this.fromFile.has(u.fsPath)) {
+            // Restored from the last window, not watched now: stale once the file changed (the
+            // event also says that statistics arrived, which changes nothing).
+            const was = this.restoredStamps.get(u.fsPath);
+            const now = st?.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : undefined;
+            if (!was || !now || was.size !== now.size || was.mtimeMs !== now.mtimeMs) {
+              this.fromFile.delete(u.fsPath);
+              this.restoredStamps.delete(u.fsPath);
+              this.publish(u.fsPath);
+              this.scheduleSave();
+            }
+          }
         }
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('cornernet.diagnostics.enabled')) this.publishAll();
       }),
     );
+    this.restored = this.restore();
   }
 
   private get enabled(): boolean {
@@ -51,9 +94,10 @@ export class TensorProblems implements vscode.Disposable {
     this.clearRun();
     this.runStartedAt = startedAt;
     for (const w of report.warnings) {
-      for (const f of w.files ?? []) this.addRun(f, vscode.DiagnosticSeverity.Warning, `[${w.code}] ${w.message}`, w.code);
+      for (const f of w.files ?? []) this.addRun(f, { severity: 'warning', message: `[${w.code}] ${w.message}`, code: w.code });
     }
     this.publishAll();
+    this.scheduleSave();
   }
 
   /** After a failed computation: the error on the files it names (subject "file", "role (file, file)"). */
@@ -62,9 +106,10 @@ export class TensorProblems implements vscode.Disposable {
     this.runStartedAt = startedAt;
     const files = filesIn(subject).filter((f) => existsSync(f));
     for (const f of files.length ? files : inputs.filter((p) => TensorInfoService.isTensorFile(p))) {
-      this.addRun(f, vscode.DiagnosticSeverity.Error, message, 'error');
+      this.addRun(f, { severity: 'error', message, code: 'error' });
     }
     this.publishAll();
+    this.scheduleSave();
   }
 
   /** Watches a file's own content (the tensor viewer opened it). */
@@ -72,28 +117,43 @@ export class TensorProblems implements vscode.Disposable {
     this.watched.add(file);
     const h = await this.info.headers(file);
     const stats = h.error ? undefined : await this.info.stats(file);
-    const diags = fileProblems(h, stats).map((p) => {
-      const d = new vscode.Diagnostic(TOP, p.message, p.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
-      d.source = SOURCE;
-      d.code = p.severity === 'error' ? 'unreadable' : 'non-finite';
-      return d;
-    });
-    if (diags.length) this.fromFile.set(file, diags);
+    const recs: Rec[] = fileProblems(h, stats).map((p) => ({
+      severity: p.severity,
+      message: p.message,
+      code: p.severity === 'error' ? 'unreadable' : 'non-finite',
+      ...(p.element ? { element: p.element } : {}),
+    }));
+    this.restoredStamps.delete(file);
+    if (recs.length) this.fromFile.set(file, recs);
     else this.fromFile.delete(file);
     this.publish(file);
+    this.scheduleSave();
   }
 
-  unwatch(file: string): void {
+  /**
+   * The viewer of a file closed: its problems stay listed (a click on one opens the viewer at its
+   * element again) until the file changes.
+   */
+  async unwatch(file: string): Promise<void> {
     this.watched.delete(file);
-    if (this.fromFile.delete(file)) this.publish(file);
+    if (!this.fromFile.has(file)) return;
+    const stamp = await stampOf(file);
+    if (stamp && !this.watched.has(file)) this.restoredStamps.set(file, stamp);
+    else if (!stamp && this.fromFile.delete(file)) {
+      this.publish(file);
+      this.scheduleSave();
+    }
   }
 
-  private addRun(file: string, severity: vscode.DiagnosticSeverity, message: string, code: string): void {
-    const d = new vscode.Diagnostic(TOP, message, severity);
-    d.source = SOURCE;
-    d.code = code;
+  /** The element of the file's first problem that has one (where the viewer opens). */
+  firstLocation(file: string): (PersistedElement & { label: string }) | undefined {
+    for (const r of [...(this.fromFile.get(file) ?? []), ...(this.fromRun.get(file) ?? [])]) if (r.element) return { ...r.element, label: r.message };
+    return undefined;
+  }
+
+  private addRun(file: string, rec: Rec): void {
     const list = this.fromRun.get(file) ?? [];
-    list.push(d);
+    list.push(rec);
     this.fromRun.set(file, list);
   }
 
@@ -103,8 +163,15 @@ export class TensorProblems implements vscode.Disposable {
     for (const f of files) this.publish(f);
   }
 
+  private diagnostic(file: string, r: Rec): vscode.Diagnostic {
+    const d = new vscode.Diagnostic(TOP, r.message, r.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+    d.source = SOURCE;
+    d.code = r.element ? { value: r.code, target: elementLink(file, r.element) } : r.code;
+    return d;
+  }
+
   private publish(file: string): void {
-    const all = this.enabled ? [...(this.fromRun.get(file) ?? []), ...(this.fromFile.get(file) ?? [])] : [];
+    const all = this.enabled ? [...(this.fromRun.get(file) ?? []), ...(this.fromFile.get(file) ?? [])].map((r) => this.diagnostic(file, r)) : [];
     this.collection.set(vscode.Uri.file(file), all.length ? all : undefined);
   }
 
@@ -116,7 +183,50 @@ export class TensorProblems implements vscode.Disposable {
     for (const f of new Set([...this.fromRun.keys(), ...this.fromFile.keys()])) this.publish(f);
   }
 
+  /** What the last window left, for files that did not change since. */
+  private async restore(): Promise<void> {
+    if (!this.state) return;
+    const entries = await freshOnly(parseProblems(this.state.get(STATE_KEYS.problems)), stampOf);
+    for (const e of entries) {
+      // Anything this window found already is newer.
+      const map = e.from === 'run' ? this.fromRun : this.fromFile;
+      if (!map.has(e.file)) {
+        map.set(e.file, e.diagnostics);
+        if (e.from === 'file') this.restoredStamps.set(e.file, e.stamp);
+      }
+    }
+    // The restored files are as they were now: only a later write makes their entries stale.
+    if (entries.some((e) => e.from === 'run') && this.runStartedAt === 0) this.runStartedAt = Date.now();
+    this.publishAll();
+  }
+
+  private scheduleSave(): void {
+    if (!this.state) return;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => void this.save(), 300);
+  }
+
+  /** Writes the current entries (with their files' size and mtime now) to workspaceState. */
+  async save(): Promise<void> {
+    if (!this.state) return;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const out: PersistedFileProblems[] = [];
+    for (const [from, map] of [['run', this.fromRun], ['file', this.fromFile]] as const) {
+      for (const [file, recs] of map) {
+        if (out.length >= PERSIST_LIMITS.files) break;
+        const stamp = await stampOf(file);
+        if (stamp) out.push({ file, stamp, from, diagnostics: recs.slice(0, PERSIST_LIMITS.diagnosticsPerFile) });
+      }
+    }
+    await this.state.update(STATE_KEYS.problems, out);
+  }
+
   dispose(): void {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      void this.save();
+    }
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 }

@@ -9,7 +9,9 @@ import * as vscode from 'vscode';
 import type { LossReport } from './cornernet/model/report';
 import { log } from './log';
 import { parseFromSidebar, type SidebarState, type ToSidebar } from './protocol/sidebar';
-import type { RunSpec } from './protocol/panel';
+import { isRunSpec, type RunSpec } from './protocol/panel';
+import { boundRuns, freshRuns, parseRuns, STATE_KEYS, type FileStamp, type PersistedRun } from './persist';
+import { stampOf } from './problems';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export interface Run {
@@ -33,10 +35,18 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
   private currentId: number | undefined;
   private readonly disposables: vscode.Disposable[] = [];
 
+  /** The input files of each run as they were when it was computed (what a restore checks). */
+  private readonly stamps = new WeakMap<Run, { file: string; stamp: FileStamp }[]>();
+  /** Settles once the last window's runs were read back. */
+  readonly restored: Promise<void>;
+
   constructor(
     private readonly extensionUri: vscode.Uri,
     private readonly host: SidebarHost,
-  ) {}
+    private readonly memento?: vscode.Memento,
+  ) {
+    this.restored = this.restore();
+  }
 
   /** A new result (keeps at most 50 runs). */
   add(report: LossReport, spec: RunSpec, label: string): Run {
@@ -45,7 +55,53 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     this.runs.length = Math.min(this.runs.length, 50);
     this.currentId = run.id;
     this.postState();
+    void this.stampAndSave(run);
     return run;
+  }
+
+  private async stampAndSave(run: Run): Promise<void> {
+    const files = [...new Set(run.report.inputs.roles.map((r) => r.file))];
+    const stamps: { file: string; stamp: FileStamp }[] = [];
+    for (const f of files) {
+      const stamp = await stampOf(f);
+      // A run whose inputs are gone (a notebook's transfer files) cannot be checked: not kept.
+      if (!stamp) return;
+      stamps.push({ file: f, stamp });
+    }
+    this.stamps.set(run, stamps);
+    await this.save();
+  }
+
+  /** The runs (newest first, the shown one's place kept) to workspaceState, bounded. */
+  async save(): Promise<void> {
+    if (!this.memento) return;
+    const runs: PersistedRun[] = [];
+    for (const r of this.runs) {
+      const stamps = this.stamps.get(r);
+      if (stamps) runs.push({ label: r.label, time: r.time.getTime(), spec: r.spec, report: r.report, stamps });
+    }
+    const kept = boundRuns(runs);
+    const current = this.runs.find((r) => r.id === this.currentId);
+    const currentIndex = current ? kept.findIndex((p) => p.report === current.report) : -1;
+    await this.memento.update(STATE_KEYS.runs, { runs: kept, current: currentIndex });
+  }
+
+  /** The last window's runs whose inputs did not change; the one it showed is shown again. */
+  private async restore(): Promise<void> {
+    if (!this.memento) return;
+    const raw = this.memento.get<{ runs?: unknown; current?: unknown }>(STATE_KEYS.runs);
+    const parsed = parseRuns(raw?.runs, isRunSpec);
+    const fresh = await freshRuns(parsed, stampOf);
+    if (!fresh.length || this.runs.length) return;
+    const shown = typeof raw?.current === 'number' ? parsed[raw.current] : undefined;
+    for (const p of fresh) {
+      const run: Run = { id: this.nextId++, report: p.report as LossReport, spec: p.spec as RunSpec, label: p.label, time: new Date(p.time) };
+      this.stamps.set(run, p.stamps);
+      this.runs.push(run);
+      if (p === shown) this.currentId = run.id;
+    }
+    this.currentId ??= this.runs[0]?.id;
+    this.postState();
   }
 
   get history(): readonly Run[] {
@@ -95,6 +151,7 @@ export class SidebarView implements vscode.WebviewViewProvider, vscode.Disposabl
     this.currentId = run.id;
     this.host.reopen(run);
     this.postState();
+    void this.save();
     return true;
   }
 

@@ -43,8 +43,8 @@ export interface Surfaces extends vscode.Disposable {
 export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
   const workerScript = context.asAbsolutePath('dist/worker.js');
   const runner = new LossRunner(context);
-  const info = new TensorInfoService(workerScript);
-  const problems = new TensorProblems(info);
+  const info = new TensorInfoService(workerScript, context.workspaceState);
+  const problems = new TensorProblems(info, context.workspaceState);
   const viewer = new TensorViewerProvider(context.extensionUri, workerScript, info, problems);
   const decorations = new TensorDecorations(info);
   const notebooks = new NotebookLossCommand(runner);
@@ -56,7 +56,7 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
     openTensor: async (file, key) => {
       await vscode.commands.executeCommand(OPEN_VIEWER_COMMAND, vscode.Uri.file(file), key ?? null);
     },
-  });
+  }, context.workspaceState);
   const hover = new TensorHoverProvider(info);
   const timelines = new TimelinePanels(context.extensionUri);
   const comparisons = new ComparePanels(context.extensionUri);

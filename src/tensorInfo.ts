@@ -10,6 +10,8 @@ import * as vscode from 'vscode';
 import { describeIoError, fileKind, openFileSource } from './tensor/source';
 import { listArrays, tensorFormatOf, type ArrayListing } from './tensor/tensorFile';
 import { isTensorReadError } from './tensor/errors';
+import { unravelIndex } from './tensor/planes';
+import { freshOnly, parseStats, PERSIST_LIMITS, STATE_KEYS, type FileStamp, type PersistedStats } from './persist';
 import type { ArrayStats } from './worker/protocol';
 import { WorkerClient } from './workerClient';
 import * as settings from './settings';
@@ -37,15 +39,28 @@ interface Entry {
 }
 
 /** Problems a file's own content shows (independent of any computation). */
-export function fileProblems(h: FileHeaders, s: FileStats | undefined): { severity: 'error' | 'warning'; message: string }[] {
+export interface FileProblem {
+  severity: 'error' | 'warning';
+  message: string;
+  /** The offending element (the first NaN/Inf): its array and index. */
+  element?: { key?: string; index: number[] };
+}
+
+export function fileProblems(h: FileHeaders, s: FileStats | undefined): FileProblem[] {
   if (h.error) return [{ severity: 'error', message: h.error }];
   if (s?.error) return [{ severity: 'error', message: s.error }];
-  const out: { severity: 'error' | 'warning'; message: string }[] = [];
+  const out: FileProblem[] = [];
   for (const a of s?.arrays ?? []) {
     const bad = a.stats.nan + a.stats.posInf + a.stats.negInf;
     if (bad) {
       const where = a.key !== undefined ? `${a.key}: ` : '';
-      out.push({ severity: 'warning', message: `${where}${a.stats.nan} NaN, ${a.stats.posInf} +Inf, ${a.stats.negInf} -Inf of ${a.stats.count} values` });
+      const first = a.stats.firstNonFinite;
+      const index = first !== undefined && a.header.shape.length ? unravelIndex(first, a.header.shape) : undefined;
+      out.push({
+        severity: 'warning',
+        message: `${where}${a.stats.nan} NaN, ${a.stats.posInf} +Inf, ${a.stats.negInf} -Inf of ${a.stats.count} values${index ? `, the first at [${index.join(', ')}]` : ''}`,
+        ...(index ? { element: { ...(a.key !== undefined ? { key: a.key } : {}), index } } : {}),
+      });
     }
   }
   return out;
@@ -59,7 +74,17 @@ export class TensorInfoService implements vscode.Disposable {
   readonly onDidChange = this.changed.event;
   private readonly disposables: vscode.Disposable[] = [this.changed];
 
-  constructor(private readonly workerScript: string) {
+  /** Statistics computed (or restored), by file, in the order they came: what is saved. */
+  private readonly known = new Map<string, { stamp: FileStamp; arrays: ArrayStats[] }>();
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Settles once the last window's statistics were read back. */
+  readonly restored: Promise<void>;
+
+  constructor(
+    private readonly workerScript: string,
+    private readonly state?: vscode.Memento,
+  ) {
+    this.restored = this.restore();
     const watcher = vscode.workspace.createFileSystemWatcher('**/*.{npy,npz,safetensors,NPY,NPZ}');
     const drop = (uri: vscode.Uri) => {
       if (this.cache.delete(uri.fsPath)) this.changed.fire([uri]);
@@ -115,7 +140,9 @@ export class TensorInfoService implements vscode.Disposable {
       try {
         this.worker ??= new WorkerClient(this.workerScript);
         const r = await this.worker.request('fileStats', { type: 'fileStats', path: file, limits: settings.readLimits() });
-        return { arrays: r.arrays.map((a) => ({ ...a })) };
+        const arrays = r.arrays.map((a) => ({ ...a }));
+        this.remember(file, { size: h.size, mtimeMs: h.mtimeMs }, arrays);
+        return { arrays };
       } catch (err) {
         if (!this.worker?.alive) this.worker = undefined;
         return { error: String((err as Error)?.message ?? err).replace(file, path.basename(file)) };
@@ -131,6 +158,43 @@ export class TensorInfoService implements vscode.Disposable {
     });
   }
 
+  private remember(file: string, stamp: FileStamp, arrays: ArrayStats[]): void {
+    if (!this.state || arrays.length > PERSIST_LIMITS.arraysPerFile) return;
+    this.known.delete(file);
+    this.known.set(file, { stamp, arrays });
+    while (this.known.size > PERSIST_LIMITS.statsFiles) this.known.delete(this.known.keys().next().value!);
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => void this.save(), 1000);
+  }
+
+  /** Writes the statistics known (for the explorer badges after a reload). */
+  async save(): Promise<void> {
+    if (!this.state) return;
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const out: PersistedStats[] = [...this.known].map(([file, k]) => ({ file, stamp: k.stamp, arrays: k.arrays as unknown as PersistedStats['arrays'] }));
+    await this.state.update(STATE_KEYS.stats, out);
+  }
+
+  /** The last window's statistics, for files unchanged since: badges without reading again. */
+  private async restore(): Promise<void> {
+    if (!this.state) return;
+    const entries = await freshOnly(parseStats(this.state.get(STATE_KEYS.stats)), async (f) => {
+      const st = await fsp.stat(f).catch(() => undefined);
+      return st?.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : undefined;
+    });
+    const uris: vscode.Uri[] = [];
+    for (const e of entries) {
+      const entry = this.entry(e.file, e.stamp.size, e.stamp.mtimeMs);
+      if (entry.stats) continue;
+      const arrays = e.arrays as unknown as ArrayStats[];
+      entry.stats = Promise.resolve({ arrays });
+      this.known.set(e.file, { stamp: e.stamp, arrays });
+      uris.push(vscode.Uri.file(e.file));
+    }
+    if (uris.length) this.changed.fire(uris);
+  }
+
   private entry(file: string, size: number, mtimeMs: number): Entry {
     const key = `${size}:${mtimeMs}`;
     let e = this.cache.get(file);
@@ -142,6 +206,7 @@ export class TensorInfoService implements vscode.Disposable {
   }
 
   dispose(): void {
+    if (this.saveTimer) void this.save();
     this.worker?.dispose();
     for (const d of this.disposables.splice(0)) d.dispose();
   }

@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { log } from './log';
 import type { TensorProblems } from './problems';
-import { parseFromViewer, VIEWER_VIEW_TYPE, type FromViewer, type ToViewer } from './protocol/viewer';
+import { axisNaming } from './cornernet/views/axisNames';
+import { isViewerElement, parseFromViewer, VIEWER_VIEW_TYPE, type FromViewer, type ToViewer, type ViewerElement } from './protocol/viewer';
 import * as settings from './settings';
 import type { TensorInfoService } from './tensorInfo';
 import { webviewHtml, webviewOptions } from './webviewHtml';
@@ -25,6 +26,10 @@ class TensorDocument implements vscode.CustomDocument {
   key: string | undefined;
   forceOpen = false;
   lastRender: ViewerRender | undefined;
+  /** An element to show once its array is loaded ("Open in Tensor Viewer" from a Problems entry). */
+  reveal: ViewerElement | undefined;
+  /** The webviews showing this document (one per editor). */
+  readonly posts = new Set<(m: ToViewer) => void>();
   constructor(readonly uri: vscode.Uri) {}
   dispose(): void {
     this.worker?.dispose();
@@ -35,6 +40,8 @@ class TensorDocument implements vscode.CustomDocument {
 export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider<TensorDocument>, vscode.Disposable {
   /** Arrays asked for by "Open in Tensor Viewer" with a key, picked up when the editor opens. */
   private readonly pendingKeys = new Map<string, string>();
+  /** Elements asked for with the file, picked up when the editor opens. */
+  private readonly pendingReveals = new Map<string, ViewerElement>();
   private readonly documents = new Set<TensorDocument>();
   private readonly renderListeners = new Set<(uri: vscode.Uri, r: ViewerRender) => void>();
   private readonly disposables: vscode.Disposable[] = [];
@@ -50,10 +57,24 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
   static readonly options = { supportsMultipleEditorsPerDocument: true, webviewOptions: { retainContextWhenHidden: false } } as const;
 
   /** "Open in Tensor Viewer": a file (and an npz member or safetensors tensor to show first). */
-  async openCommand(target?: vscode.Uri | string, key?: string | null): Promise<void> {
+  async openCommand(target?: vscode.Uri | string, key?: string | null, index?: unknown): Promise<void> {
     const uri = typeof target === 'string' ? vscode.Uri.parse(target) : target ?? vscode.window.activeTextEditor?.document.uri;
     if (!uri) return;
+    const element = index === undefined || index === null ? undefined : { ...(typeof key === 'string' ? { key } : {}), index };
+    // Arguments may come from a command link (a Problems entry): only well-formed ones are used.
+    if (element !== undefined && !isViewerElement(element)) return;
     if (typeof key === 'string') this.pendingKeys.set(uri.toString(), key);
+    const open = [...this.documents].find((d) => d.uri.toString() === uri.toString() && d.posts.size > 0);
+    if (element) {
+      if (open) {
+        if (element.key !== undefined && element.key !== open.key) {
+          open.reveal = element;
+          open.key = element.key;
+          const post = (m: ToViewer) => open.posts.forEach((p) => p(m));
+          await this.sendInfo(open, post);
+        } else for (const p of open.posts) p({ type: 'reveal', element });
+      } else this.pendingReveals.set(uri.toString(), element);
+    }
     await vscode.commands.executeCommand('vscode.openWith', uri, VIEWER_VIEW_TYPE);
   }
 
@@ -61,6 +82,11 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
     const doc = new TensorDocument(uri);
     doc.key = this.pendingKeys.get(uri.toString());
     this.pendingKeys.delete(uri.toString());
+    // Asked for (a command link), else the file's first located problem (a Problems entry's
+    // click opens the file in its default editor without saying which problem).
+    doc.reveal = this.pendingReveals.get(uri.toString()) ?? this.problems.firstLocation(uri.fsPath);
+    this.pendingReveals.delete(uri.toString());
+    if (doc.reveal?.key !== undefined) doc.key = doc.reveal.key;
     this.documents.add(doc);
     return doc;
   }
@@ -69,6 +95,7 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
     panel.webview.options = webviewOptions(this.extensionUri);
     panel.webview.html = webviewHtml(panel.webview, this.extensionUri, 'viewer', 'Tensor Viewer');
     const post = (m: ToViewer) => void panel.webview.postMessage(m);
+    doc.posts.add(post);
     const subs: vscode.Disposable[] = [
       panel.webview.onDidReceiveMessage(async (raw) => {
         const msg = parseFromViewer(raw);
@@ -93,8 +120,9 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
     ];
     panel.onDidDispose(() => {
       subs.forEach((d) => d.dispose());
+      doc.posts.delete(post);
       this.documents.delete(doc);
-      if (![...this.documents].some((d) => d.uri.fsPath === doc.uri.fsPath)) this.problems.unwatch(doc.uri.fsPath);
+      if (![...this.documents].some((d) => d.uri.fsPath === doc.uri.fsPath)) void this.problems.unwatch(doc.uri.fsPath);
     });
     void this.problems.checkFile(doc.uri.fsPath);
   }
@@ -114,8 +142,33 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
         return;
       case 'requestPlane': {
         if (!doc.worker) return;
-        const p = await doc.worker.request('plane', { type: 'plane', rowAxis: msg.rowAxis, colAxis: msg.colAxis, index: msg.index, bins: 64, ...(msg.clip ? { clip: msg.clip } : {}) });
+        const p = await doc.worker.request('plane', {
+          type: 'plane',
+          rowAxis: msg.rowAxis,
+          colAxis: msg.colAxis,
+          index: msg.index,
+          bins: 64,
+          ...(msg.clip ? { clip: msg.clip } : {}),
+          ...(msg.maxAxis !== undefined ? { maxAxis: msg.maxAxis } : {}),
+          ...(msg.sigmoid ? { sigmoid: true } : {}),
+        });
         post({ type: 'plane', requestId: msg.requestId, rows: p.rows, cols: p.cols, data: p.data.buffer as ArrayBuffer, histogram: p.histogram.buffer as ArrayBuffer, lo: p.lo, hi: p.hi });
+        return;
+      }
+      case 'findNext': {
+        if (!doc.worker) return;
+        // In the document's worker: the search reads every plane, never the host's main thread.
+        const r = await doc.worker.request('nextPlane', {
+          type: 'nextPlane',
+          rowAxis: msg.rowAxis,
+          colAxis: msg.colAxis,
+          index: msg.index,
+          threshold: msg.threshold,
+          direction: msg.direction,
+          ...(msg.maxAxis !== undefined ? { maxAxis: msg.maxAxis } : {}),
+          ...(msg.sigmoid ? { sigmoid: true } : {}),
+        });
+        post({ type: 'nextPlane', requestId: msg.requestId, ...(r.found ? { found: { index: r.found.index, max: r.found.max, wrapped: r.found.wrapped } } : {}) });
         return;
       }
       case 'rendered':
@@ -129,7 +182,20 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
     const h = await this.info.headers(doc.uri.fsPath);
     const cap = settings.maxFileBytes();
     const tooLarge = h.size > cap && !doc.forceOpen;
-    const arrays = (h.arrays ?? []).map((a) => ({ ...(a.key !== undefined ? { key: a.key } : {}), dtype: a.header.dtype, shape: a.header.shape, fortranOrder: a.header.fortranOrder, dataBytes: a.header.dataBytes }));
+    const stem = path.basename(doc.uri.fsPath).replace(/\.[^.]+$/, '');
+    const arrays = (h.arrays ?? []).map((a) => {
+      const naming = axisNaming(a.key ?? stem, a.header.shape);
+      return {
+        ...(a.key !== undefined ? { key: a.key } : {}),
+        dtype: a.header.dtype,
+        shape: a.header.shape,
+        fortranOrder: a.header.fortranOrder,
+        dataBytes: a.header.dataBytes,
+        axes: naming.names,
+        ...(naming.role ? { role: naming.role } : {}),
+        logits: naming.logits,
+      };
+    });
     if (doc.key === undefined || !arrays.some((a) => a.key === doc.key)) doc.key = arrays[0]?.key;
     post({
       type: 'info',
@@ -150,6 +216,9 @@ export class TensorViewerProvider implements vscode.CustomReadonlyEditorProvider
     doc.worker = new WorkerClient(this.workerScript);
     const r = await doc.worker.request('tensor', { type: 'openTensor', path: doc.uri.fsPath, ...(doc.key !== undefined ? { key: doc.key } : {}), limits: settings.readLimits() });
     post({ type: 'array', ...(doc.key !== undefined ? { key: doc.key } : {}), stats: r.array.stats });
+    const reveal = doc.reveal;
+    if (reveal && reveal.key === doc.key && reveal.index.length === r.array.header.shape.length && reveal.index.every((i, a) => i < r.array.header.shape[a]!)) post({ type: 'reveal', element: reveal });
+    doc.reveal = undefined;
   }
 
   /** For tests: the next render report of the viewer of `uri` (or the last one). */

@@ -19,6 +19,8 @@ export interface TensorStats {
   outside01: number;
   /** Values exactly 1 (positives of a target heatmap). */
   ones: number;
+  /** Flat (C-order) index of the first NaN or ±Inf, when there is one. */
+  firstNonFinite?: number;
 }
 
 export function tensorStats(t: Tensor): TensorStats {
@@ -34,19 +36,23 @@ export function tensorStats(t: Tensor): TensorStats {
   // Welford would be steadier, but two float64 sums are exact enough for display and twice as fast.
   let sum = 0;
   let sumSq = 0;
+  let firstNonFinite = -1;
   const big = d instanceof BigInt64Array || d instanceof BigUint64Array;
   for (let i = 0; i < d.length; i++) {
     const v = big ? Number(d[i]!) : (d[i] as number);
     if (v !== v) {
       nan++;
+      if (firstNonFinite < 0) firstNonFinite = i;
       continue;
     }
     if (v === Infinity) {
       posInf++;
+      if (firstNonFinite < 0) firstNonFinite = i;
       continue;
     }
     if (v === -Infinity) {
       negInf++;
+      if (firstNonFinite < 0) firstNonFinite = i;
       continue;
     }
     n++;
@@ -70,6 +76,7 @@ export function tensorStats(t: Tensor): TensorStats {
     negInf,
     outside01: n ? outside / n : 0,
     ones,
+    ...(firstNonFinite >= 0 ? { firstNonFinite } : {}),
   };
 }
 

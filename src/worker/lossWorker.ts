@@ -11,7 +11,8 @@ import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '
 import { decodeAndMatch } from '../cornernet/views/matching';
 import { ctdetDecodeAndMatch } from '../cornernet/views/ctdetDecode';
 import { isTensorReadError } from '../tensor/errors';
-import { histogram, plane2d, tensorStats } from '../tensor/stats';
+import { histogram, tensorStats } from '../tensor/stats';
+import { nextNonEmptyPlane, planeOf } from '../tensor/planes';
 import { openFileSource } from '../tensor/source';
 import { listArrays, readArray, tensorFormatOf } from '../tensor/tensorFile';
 import type { Tensor } from '../tensor/tensor';
@@ -175,7 +176,7 @@ async function handle(msg: WorkerRequest): Promise<void> {
     }
     case 'plane': {
       if (!tensor) throw new Error('no array is open in this worker');
-      const p = plane2d(tensor, msg.rowAxis, msg.colAxis, msg.index);
+      const p = planeOf(tensor, { rowAxis: msg.rowAxis, colAxis: msg.colAxis, index: msg.index, ...(msg.maxAxis !== undefined ? { maxAxis: msg.maxAxis } : {}), sigmoid: msg.sigmoid === true });
       let lo = msg.clip?.[0] ?? Infinity;
       let hi = msg.clip?.[1] ?? -Infinity;
       if (!msg.clip) {
@@ -185,9 +186,22 @@ async function handle(msg: WorkerRequest): Promise<void> {
           if (v > hi) hi = v;
         }
         if (lo > hi) [lo, hi] = [0, 1];
+        // Probabilities: the colour scale is [0, 1].
+        if (msg.sigmoid) [lo, hi] = [0, 1];
       }
       const hist = histogram(p.data, msg.bins, lo, hi);
       send({ type: 'plane', id: msg.id, rows: p.rows, cols: p.cols, data: p.data, histogram: hist, lo, hi }, [p.data.buffer as ArrayBuffer, hist.buffer as ArrayBuffer]);
+      return;
+    }
+    case 'nextPlane': {
+      if (!tensor) throw new Error('no array is open in this worker');
+      const found = nextNonEmptyPlane(
+        tensor,
+        { rowAxis: msg.rowAxis, colAxis: msg.colAxis, index: msg.index, ...(msg.maxAxis !== undefined ? { maxAxis: msg.maxAxis } : {}), sigmoid: msg.sigmoid === true },
+        msg.threshold,
+        msg.direction,
+      );
+      send({ type: 'nextPlane', id: msg.id, ...(found ? { found } : {}) });
       return;
     }
   }

@@ -61,7 +61,9 @@ export type WorkerRequest =
   | { type: 'fileStats'; id: number; path: string; limits?: Partial<ReadLimits> }
   /** Loads one array of a file and keeps it for `plane` requests (tensor viewer). */
   | { type: 'openTensor'; id: number; path: string; key?: string; limits?: Partial<ReadLimits> }
-  | { type: 'plane'; id: number; rowAxis: number; colAxis: number; index: number[]; bins: number; clip?: [number, number] };
+  | { type: 'plane'; id: number; rowAxis: number; colAxis: number; index: number[]; bins: number; clip?: [number, number]; maxAxis?: number; sigmoid?: boolean }
+  /** The next plane of the open array holding a value above `threshold` (tensor viewer). */
+  | { type: 'nextPlane'; id: number; rowAxis: number; colAxis: number; index: number[]; maxAxis?: number; sigmoid?: boolean; threshold: number; direction: 1 | -1 };
 
 export interface ArrayStats {
   key?: string;
@@ -93,4 +95,5 @@ export type WorkerResponse =
   | { type: 'fileStats'; id: number; arrays: ArrayStats[] }
   | { type: 'tensor'; id: number; array: ArrayStats }
   | { type: 'plane'; id: number; rows: number; cols: number; data: Float32Array; histogram: Uint32Array; lo: number; hi: number }
+  | { type: 'nextPlane'; id: number; found?: { index: number[]; max: number; wrapped: boolean; visited: number } }
   | { type: 'error'; id: number; error: SerializedError };
