@@ -73,7 +73,9 @@ describe('results panel diagnostics', () => {
       const c = render.canvases.find((x) => x.id === id);
       assert.ok(c && c.nonBlank, `${id} drawn`);
     }
-    assert.equal(render.canvases.find((x) => x.id === 'embed-matrix')!.width % n, 0);
+    // One cell per object (diagnostics.ts: cell size min(32, 384 / n) px), plus the axis labels (36 px) and the colorbar (24 + 130 px).
+    const cell = Math.max(4, Math.min(32, Math.floor(384 / n)));
+    assert.equal(render.canvases.find((x) => x.id === 'embed-matrix')!.width, 36 + n * cell + 24 + 130);
   });
 
   it('exports the report as JSON', async () => {
