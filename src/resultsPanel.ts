@@ -22,6 +22,7 @@ import {
 } from './protocol/panel';
 import * as settings from './settings';
 import { webviewHtml, webviewOptions } from './webviewHtml';
+import type { RunTrace } from './perfTrace';
 
 /** What the panel needs from the rest of the extension. */
 export interface PanelHost {
@@ -44,6 +45,8 @@ export class ResultsPanel {
   private lastRender: RenderReport | undefined;
   /** The action offered above the result (a debug session stopped again), until the next result. */
   private offered: { message: string; action: string } | undefined;
+  /** The timings of the shown run until its first planes are posted (logged then). */
+  private trace: { trace: RunTrace; extra: string } | undefined;
   private readonly renderListeners = new Set<(r: RenderReport) => void>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -75,8 +78,10 @@ export class ResultsPanel {
   }
 
   /** Shows a new result, in the existing panel if there is one. The panel owns the session. */
-  static show(host: PanelHost, session: LossSession, spec: RunSpec, inputsLabel: string): ResultsPanel {
+  static show(host: PanelHost, session: LossSession, spec: RunSpec, inputsLabel: string, trace?: RunTrace, traceExtra = ''): ResultsPanel {
     const p = ResultsPanel.obtain(host);
+    trace?.mark(p.everReady ? 'panel (reused)' : 'panel');
+    p.trace = trace ? { trace, extra: traceExtra } : undefined;
     p.setResult(session.report, spec, inputsLabel, session);
     return p;
   }
@@ -203,11 +208,24 @@ export class ResultsPanel {
     if (!this.report || !this.spec) return;
     const sel = this.restoredSelection ?? { stack: this.report.nstack - 1, ...worstPlane(this.report) };
     this.restoredSelection = undefined;
+    this.traceMark('load posted');
     this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap() });
     // A diagnosis that arrived before the webview was ready (or before a reload of it) goes again.
     if (this.report.findings) this.post({ type: 'diagnosis', runId: this.runId, findings: this.report.findings, gradients: this.report.gradients ?? [] });
     if (this.report.ablation) this.post({ type: 'ablation', runId: this.runId, ablation: this.report.ablation });
     if (this.offered) this.post({ type: 'offer', ...this.offered });
+  }
+
+  /** The webview said `ready` at least once (a reused panel). */
+  private everReady = false;
+
+  private traceMark(name: string, done = false): void {
+    if (!this.trace) return;
+    this.trace.trace.mark(name);
+    if (done || (this.trace.trace.has('slices posted') && this.trace.trace.has('thumbnails posted'))) {
+      this.trace.trace.flush(this.trace.extra);
+      this.trace = undefined;
+    }
   }
 
   private post(msg: ToPanel): void {
@@ -232,21 +250,26 @@ export class ResultsPanel {
   private async handle(msg: FromPanel): Promise<void> {
     switch (msg.type) {
       case 'ready':
+        this.everReady = true;
+        this.traceMark('ready');
         this.postLoad();
         return;
       case 'requestSlices': {
         if (msg.runId !== this.runId) return;
+        this.traceMark('slices asked');
         const session = await this.liveSession();
         if (!session || msg.runId !== this.runId) return;
         const { stack, image, class: cls } = msg.selection;
         const [tl, br] = await Promise.all([session.slice('tl', stack, image, cls), session.slice('br', stack, image, cls)]);
         this.post({ type: 'slices', requestId: msg.requestId, runId: msg.runId, selection: msg.selection, tl: sliceData(tl), br: sliceData(br) });
+        this.traceMark('slices posted');
         return;
       }
       case 'requestThumbnails': {
         if (msg.runId !== this.runId) return;
         const session = await this.liveSession();
         if (!session || msg.runId !== this.runId) return;
+        this.traceMark('thumbnails asked');
         const t = await session.thumbnails(msg.stack, msg.image);
         this.post({
           type: 'thumbnails',
@@ -260,6 +283,7 @@ export class ResultsPanel {
           max: t.max,
           data: t.data.buffer as ArrayBuffer,
         });
+        this.traceMark('thumbnails posted');
         return;
       }
       case 'requestDecode': {

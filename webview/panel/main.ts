@@ -81,6 +81,7 @@ window.addEventListener('message', (e: MessageEvent) => {
 });
 
 function onMessage(msg: ToPanel): void {
+  const t0msg = performance.now();
   switch (msg.type) {
     case 'load':
       runId = msg.runId;
@@ -91,6 +92,7 @@ function onMessage(msg: ToPanel): void {
       slices = undefined;
       thumbs = undefined;
       renderAll(msg.inputsLabel);
+      perfLoad(t0msg);
       requestPlanes();
       break;
     case 'slices': {
@@ -99,6 +101,7 @@ function onMessage(msg: ToPanel): void {
       slices = { tl: decode(msg.tl), br: decode(msg.br) };
       drawSlices();
       timeToPaint('perf.slicesMs', t0);
+      perfPlanes('slices');
       maybeReportRender();
       break;
     }
@@ -109,6 +112,7 @@ function onMessage(msg: ToPanel): void {
       thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * msg.max) };
       drawThumbnails();
       timeToPaint('perf.thumbsMs', t0);
+      perfPlanes('thumbs');
       maybeReportRender();
       break;
     }
@@ -748,6 +752,7 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
 }
 
 function choose(change: Partial<Selection>, keepFocus = false): void {
+  perfSwitch(change);
   if (!keepFocus) focus = undefined;
   selection = { ...selection, ...change };
   slices = undefined;
@@ -883,6 +888,53 @@ function timeToPaint(name: string, t0: number): void {
     if (!m) host.append((m = metric(name, null)));
     m.setAttribute('data-value', String(performance.now() - t0));
   });
+}
+
+// ---- perf metrics (hidden, for the UI perf test): wall-clock instants (ms since the epoch, so
+// they compare with the workbench's click) and durations from a selection change to its frame.
+let perfFirst: { slices: boolean; thumbs: boolean } | undefined;
+let perfPending: { kind: 'image' | 'class' | 'stack'; t0: number; slices: boolean; thumbs: boolean } | undefined;
+
+function perfMetric(name: string, value: number): void {
+  const host = document.getElementById('perf');
+  if (!host) return;
+  let m = host.querySelector(`[data-metric="${name}"]`);
+  if (!m) host.append((m = metric(name, null)));
+  m.setAttribute('data-value', String(value));
+}
+
+function perfAt(name: string): void {
+  requestAnimationFrame(() => perfMetric(name, performance.timeOrigin + performance.now()));
+}
+
+/** A result shown: when this page started, when the message came, when its total is on screen. */
+function perfLoad(t0: number): void {
+  perfFirst = { slices: false, thumbs: false };
+  perfPending = undefined;
+  perfMetric('perf.pageStartAt', performance.timeOrigin);
+  perfMetric('perf.loadReceivedAt', performance.timeOrigin + t0);
+  timeToPaint('perf.loadMs', t0);
+  perfAt('perf.totalAt');
+}
+
+function perfSwitch(change: Partial<Selection>): void {
+  const kind = change.image !== undefined && change.image !== selection.image ? 'image' : change.stack !== undefined && change.stack !== selection.stack ? 'stack' : 'class';
+  perfPending = { kind, t0: performance.now(), slices: false, thumbs: kind === 'class' };
+}
+
+function perfPlanes(what: 'slices' | 'thumbs'): void {
+  if (perfFirst && !perfFirst[what]) {
+    perfFirst[what] = true;
+    perfAt(what === 'slices' ? 'perf.firstSlicesAt' : 'perf.firstThumbsAt');
+  }
+  const p = perfPending;
+  if (!p) return;
+  p[what] = true;
+  if (what === 'slices') timeToPaint(`perf.${p.kind}SwitchMs`, p.t0);
+  if (p.slices && p.thumbs) {
+    perfPending = undefined;
+    if (p.kind !== 'class') timeToPaint(`perf.${p.kind}SwitchAllMs`, p.t0);
+  }
 }
 
 function readout(corner: CornerName, x: number, y: number, eventTime = performance.now()): void {
