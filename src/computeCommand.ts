@@ -215,6 +215,9 @@ export class LossRunner implements PanelHost {
       }
       const label = origin?.label ?? inputsLabel(inputSpec.paths);
       log().info(`computing the loss of ${label}`);
+      // The panel's page loads while the worker computes.
+      ResultsPanel.prepare(this);
+      trace.mark('panel created');
       const session = await vscode.window.withProgress(
         {
           location: mode === 'quiet' ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification,
@@ -279,6 +282,7 @@ export class LossRunner implements PanelHost {
       return r;
     } catch (e) {
       await origin?.done();
+      if (this.started === seq) ResultsPanel.abandon();
       this.fail(e, origin ? undefined : spec, startedAt);
       return undefined;
     }

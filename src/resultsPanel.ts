@@ -86,6 +86,25 @@ export class ResultsPanel {
     return p;
   }
 
+  /**
+   * Before a computation: the panel, created now when there is none, so that its page loads while
+   * the worker computes (a new webview takes longer to start than the computation). A created
+   * panel that never gets a result is closed by `abandon()`.
+   */
+  static prepare(host: PanelHost): void {
+    if (ResultsPanel.current) return;
+    ResultsPanel.obtain(host).awaitingFirst = true;
+  }
+
+  /** The computation `prepare()` was for failed: a panel opened for it and still empty goes. */
+  static abandon(): void {
+    const p = ResultsPanel.current;
+    if (p?.awaitingFirst && !p.report) p.dispose();
+  }
+
+  /** Opened by prepare() and not shown a result yet. */
+  private awaitingFirst = false;
+
   /** A past result (side view's run list): shown at once; planes are computed again on demand. */
   static showDetached(host: PanelHost, report: LossReport, spec: RunSpec, inputsLabel: string): ResultsPanel {
     const p = ResultsPanel.obtain(host);
@@ -151,6 +170,7 @@ export class ResultsPanel {
   }
 
   private setResult(report: LossReport, spec: RunSpec, inputsLabel: string, session: LossSession | undefined): void {
+    this.awaitingFirst = false;
     if (this.session && this.session !== session) this.session.dispose();
     this.session = session;
     this.report = report;
@@ -159,8 +179,32 @@ export class ResultsPanel {
     this.runId = ++ResultsPanel.runCounter;
     this.lastRender = undefined;
     this.offered = undefined;
+    this.planesPosted.clear();
+    clearTimeout(this.diagnosisTimer);
     this.postLoad();
-    void this.diagnose(this.runId);
+    // The worker answers one request at a time: the diagnosis (a scan of every heatmap) and the
+    // ablation wait until the first heatmaps and thumbnails are out, or a moment if the page does
+    // not ask (hidden).
+    const runId = this.runId;
+    this.diagnosisTimer = setTimeout(() => this.startDiagnosis(runId), 3000);
+  }
+
+  private diagnosisTimer: ReturnType<typeof setTimeout> | undefined;
+  private diagnosisStarted = -1;
+  /** Which of the first planes of the run went out ('slices', 'thumbnails'). */
+  private readonly planesPosted = new Set<string>();
+
+  private startDiagnosis(runId: number): void {
+    if (runId !== this.runId || this.diagnosisStarted === runId) return;
+    this.diagnosisStarted = runId;
+    clearTimeout(this.diagnosisTimer);
+    void this.diagnose(runId);
+  }
+
+  private planePosted(runId: number, what: 'slices' | 'thumbnails'): void {
+    if (runId !== this.runId) return;
+    this.planesPosted.add(what);
+    if (this.planesPosted.size === 2) this.startDiagnosis(runId);
   }
 
   /** The diagnosis after the total is on screen: the worker scans the heatmaps once more. */
@@ -183,6 +227,8 @@ export class ResultsPanel {
     if (runId !== this.runId || !this.report) return;
     if (this.report.ablation) this.post({ type: 'ablation', runId, ablation: this.report.ablation });
     else await this.ablate(runId);
+    // The next computation's worker starts once this one's work is done.
+    if (runId === this.runId) session?.prepareNext();
   }
 
   /** The ground-truth ablation, last: it decodes the last stack five times. */
@@ -263,6 +309,7 @@ export class ResultsPanel {
         const [tl, br] = await Promise.all([session.slice('tl', stack, image, cls), session.slice('br', stack, image, cls)]);
         this.post({ type: 'slices', requestId: msg.requestId, runId: msg.runId, selection: msg.selection, tl: sliceData(tl), br: sliceData(br) });
         this.traceMark('slices posted');
+        this.planePosted(msg.runId, 'slices');
         return;
       }
       case 'requestThumbnails': {
@@ -284,6 +331,7 @@ export class ResultsPanel {
           data: t.data.buffer as ArrayBuffer,
         });
         this.traceMark('thumbnails posted');
+        this.planePosted(msg.runId, 'thumbnails');
         return;
       }
       case 'requestDecode': {
@@ -362,6 +410,7 @@ export class ResultsPanel {
 
   dispose(): void {
     if (ResultsPanel.current === this) ResultsPanel.current = undefined;
+    clearTimeout(this.diagnosisTimer);
     this.session?.dispose();
     this.session = undefined;
     this.panel.dispose();

@@ -7,7 +7,7 @@ import { RoleResolutionError, isInputError } from '../cornernet/model/errors';
 import type { LossInputs } from '../cornernet/model/batch';
 import { ablationOf, computeLossForViews, type Diagnosis } from '../cornernet/run';
 import { ImageHeatReader } from '../cornernet/views/imageView';
-import { classThumbnails, countPositives, heatSlice, quantizeThumbnails } from '../cornernet/views/slices';
+import { classThumbnails, countPositives, heatSlice, imagePeaks, quantizeThumbnails, worstPlane, type Peak, type QuantizedThumbnails } from '../cornernet/views/slices';
 import { decodeAndMatch } from '../cornernet/views/matching';
 import { ctdetDecodeAndMatch } from '../cornernet/views/ctdetDecode';
 import { isTensorReadError } from '../tensor/errors';
@@ -19,6 +19,7 @@ import type { ComputeOptions, SerializedError, WorkerRequest, WorkerResponse } f
 import type { InputSpec } from '../cornernet/inputs/discover';
 import type { LossReport } from '../cornernet/model/report';
 import { compareConventions } from '../cornernet/compare';
+import { warmUp } from './warmUp';
 
 const port = parentPort;
 if (!port) throw new Error('lossWorker must run in a worker thread');
@@ -34,11 +35,30 @@ let last: { spec: InputSpec; options: ComputeOptions; report: LossReport } | und
 /** The diagnosis of the last computation, when it was left for later. */
 let diagnoseLast: (() => Diagnosis) | undefined;
 let diagnosed: Diagnosis | undefined;
+/**
+ * What the panel asks again and again, kept for the computation: an image's decode peaks per corner
+ * type and stack (a scan of its every class: the cost of a class switch), and its thumbnail strips.
+ */
+const peaksKept = new Map<string, (Peak & { class: number })[]>();
+const thumbnailsKept = new Map<string, QuantizedThumbnails>();
 
 const send = (msg: WorkerResponse, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
+/** The warm-up under way: every other request waits for it (they share the kernel's memory). */
+let warming: Promise<unknown> | undefined;
+let stopWarming = false;
+
 port.on('message', (msg: WorkerRequest) => {
-  handle(msg).catch((e) => send({ type: 'error', id: msg.id, error: serializeError(e) }));
+  const run = () => handle(msg).catch((e) => send({ type: 'error', id: msg.id, error: serializeError(e) }));
+  if (msg.type === 'warm') {
+    warming = run().finally(() => (warming = undefined));
+    return;
+  }
+  if (warming && msg.type !== 'exit') {
+    stopWarming = true;
+    void warming.then(run);
+  }
+  else void run();
 });
 
 async function handle(msg: WorkerRequest): Promise<void> {
@@ -51,6 +71,12 @@ async function handle(msg: WorkerRequest): Promise<void> {
       port!.close();
       process.exit(0);
       return;
+    case 'warm': {
+      const t0 = performance.now();
+      const ok = await warmUp(() => stopWarming);
+      send({ type: 'warm', id: msg.id, ok, ms: performance.now() - t0 });
+      return;
+    }
     case 'compute': {
       const r = await computeLossForViews(msg.spec, {
         ...msg.options,
@@ -66,9 +92,16 @@ async function handle(msg: WorkerRequest): Promise<void> {
         positives = { tl: countPositives(inputs.gtHeat.tl), br: countPositives(inputs.gtHeat.br) };
       }
       last = { spec: msg.spec, options: msg.options, report: r.report };
+      peaksKept.clear();
+      thumbnailsKept.clear();
       diagnoseLast = r.diagnose;
       diagnosed = undefined;
       send({ type: 'report', id: msg.id, report: r.report });
+      // While the panel shows the total and asks: what it asks first (the worst plane's image, the
+      // last stack), then the stack's other images, a step at a time between requests.
+      const worst = worstPlane(r.report);
+      const stack = r.report.nstack - 1;
+      prefetch([worst.image, ...Array.from({ length: r.inputs.dims.B }, (_, b) => b).filter((b) => b !== worst.image)].flatMap((b) => imageSteps(stack, b)));
       return;
     }
     case 'diagnose': {
@@ -92,17 +125,27 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
     case 'slice': {
-      const at = imageOf(msg.image);
-      const s = heatSlice(at.inputs, msg.corner, msg.stack, at.image, msg.class, msg.topK, positives![msg.corner]);
+      const peaks = peaksOf(msg.corner, msg.stack, msg.image, msg.topK);
+      let s;
+      if (reader && !reader.holds(msg.image)) {
+        // Another image than the one read whole: its peaks are known, the plane alone is read.
+        const plane = reader.planeInputs(msg.image, msg.class);
+        const ours = peaks.filter((p) => p.class === msg.class).map((p) => ({ ...p, class: 0 }));
+        s = heatSlice(plane, msg.corner, msg.stack, 0, 0, msg.topK, positives![msg.corner], ours);
+        s.class = msg.class;
+        s.peaks = s.peaks.map((p) => ({ ...p, class: msg.class }) as Peak);
+      } else {
+        const at = imageOf(msg.image);
+        s = heatSlice(at.inputs, msg.corner, msg.stack, at.image, msg.class, msg.topK, positives![msg.corner], peaks);
+      }
       s.image = msg.image;
       send({ type: 'slice', id: msg.id, slice: s }, [s.logit.buffer, s.prob.buffer, s.target.buffer, s.loss.buffer] as ArrayBuffer[]);
       return;
     }
     case 'thumbnails': {
-      const at = imageOf(msg.image);
-      const t = classThumbnails(at.inputs, msg.stack, at.image, msg.maxSide, positives);
-      t.image = msg.image;
-      const q = quantizeThumbnails(t);
+      const kept = thumbnailsOf(msg.stack, msg.image, msg.maxSide);
+      // The kept bytes stay here: a copy travels.
+      const q = { ...kept, data: kept.data.slice() };
       send({ type: 'thumbnails', id: msg.id, thumbnails: q }, [q.data.buffer as ArrayBuffer]);
       return;
     }
@@ -191,6 +234,54 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
   }
+}
+
+function peaksOf(corner: 'tl' | 'br', stack: number, image: number, topK: number): (Peak & { class: number })[] {
+  const key = `${corner}:${stack}:${image}:${topK}`;
+  let peaks = peaksKept.get(key);
+  if (!peaks) {
+    const at = imageOf(image);
+    peaksKept.set(key, (peaks = imagePeaks(at.inputs, corner, stack, at.image, topK)));
+  }
+  return peaks;
+}
+
+function thumbnailsOf(stack: number, image: number, maxSide: number): QuantizedThumbnails {
+  const key = `${stack}:${image}:${maxSide}`;
+  let kept = thumbnailsKept.get(key);
+  if (!kept) {
+    const at = imageOf(image);
+    const t = classThumbnails(at.inputs, stack, at.image, maxSide, positives);
+    t.image = image;
+    thumbnailsKept.set(key, (kept = quantizeThumbnails(t)));
+  }
+  return kept;
+}
+
+/** The panel's defaults: 100 peaks, 32-pixel thumbnails (what it asks). */
+function imageSteps(stack: number, image: number): (() => void)[] {
+  return [() => void peaksOf('tl', stack, image, 100), () => void peaksOf('br', stack, image, 100), () => void thumbnailsOf(stack, image, 32)];
+}
+
+let prefetchGeneration = 0;
+
+/**
+ * Work done ahead, one step per turn of the event loop, so that a request that arrives waits for
+ * one step at most; a new computation drops what is left. A failed step is left to the request
+ * that needs it (which reports the error).
+ */
+function prefetch(steps: (() => void)[]): void {
+  const generation = ++prefetchGeneration;
+  const next = () => {
+    if (generation !== prefetchGeneration || !steps.length) return;
+    try {
+      steps.shift()!();
+    } catch {
+      // left to the request that needs it
+    }
+    setImmediate(next);
+  };
+  setImmediate(next);
 }
 
 /** The inputs to compute image b's views on, and b's index in them (0 for one image read from disk). */

@@ -758,8 +758,14 @@ function choose(change: Partial<Selection>, keepFocus = false): void {
   slices = undefined;
   syncSelects();
   requestPlanes();
-  // Same image: the strip stays, only its highlighted class moves.
-  drawThumbnails();
+  // The strip stays (another image's comes with its thumbnails): only its highlighted class moves.
+  markSelectedThumb();
+}
+
+/** The strip's highlight on the selected class, without drawing its 80 canvases again. */
+function markSelectedThumb(): void {
+  document.querySelectorAll('#thumbs .thumb-item.selected').forEach((n) => n.classList.remove('selected'));
+  document.getElementById(`thumb-${selection.class}`)?.closest('.thumb-item')?.classList.add('selected');
 }
 
 function syncSelects(): void {
