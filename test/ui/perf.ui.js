@@ -135,12 +135,15 @@ exports.run = async ({ page, workspaceDir, helpers, log, runDir }) => {
   // Another image, chosen in the Image select (its drop-down, a click on the option).
   const imageSwitch = [];
   const imageSwitchAll = [];
+  const parts = { imagePage: [], imageReply: [], classPage: [], classReply: [] };
   for (const image of [1, 2, 3, 0, 2, 1]) {
     await forget(frame, 'perf.imageSwitchMs', 'perf.imageSwitchAllMs');
     await frame.locator('#sel-image').click();
     await frame.locator(`#sel-image li#op-${image}`).click();
     imageSwitch.push(await read(frame, 'perf.imageSwitchMs'));
     imageSwitchAll.push(await read(frame, 'perf.imageSwitchAllMs'));
+    parts.imagePage.push(await read(frame, 'perf.imageSwitchPageMs'));
+    parts.imageReply.push(await read(frame, 'perf.imageSwitchReplyMs'));
     await page.waitForTimeout(300);
   }
   const imageThumbs = round(await read(frame, 'perf.thumbsMs'));
@@ -151,6 +154,8 @@ exports.run = async ({ page, workspaceDir, helpers, log, runDir }) => {
     await forget(frame, 'perf.classSwitchMs');
     await frame.locator('.thumb-item:not(.selected)').nth(3 + i * 5).click();
     classSwitch.push(await read(frame, 'perf.classSwitchMs'));
+    parts.classPage.push(await read(frame, 'perf.classSwitchPageMs'));
+    parts.classReply.push(await read(frame, 'perf.classSwitchReplyMs'));
     await page.waitForTimeout(300);
   }
 
@@ -181,6 +186,9 @@ exports.run = async ({ page, workspaceDir, helpers, log, runDir }) => {
     imageSwitchMs: { median: round(median(imageSwitch)), all: imageSwitch.map(round) },
     imageSwitchWithStripMs: { median: round(median(imageSwitchAll)), all: imageSwitchAll.map(round) },
     classSwitchMs: { median: round(median(classSwitch)), all: classSwitch.map(round) },
+    // Medians of the parts of a switch: the page's own work on the change (until its requests are
+    // out and it is free again), then the wait for the slices (host, worker, messages).
+    switchParts: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, round(median(v))])),
     // Kept from the earlier figures: paint after the message, the strip of another image.
     firstPaint: { slicesMs: first.figures.slicesPaintMs, thumbsMs: first.figures.thumbsPaintMs },
     afterImageChange: { thumbsMs: imageThumbs },

@@ -100,20 +100,29 @@ function onMessage(msg: ToPanel): void {
       const t0 = performance.now();
       slices = { tl: decode(msg.tl), br: decode(msg.br) };
       drawSlices();
+      slicesUnpainted = true;
+      requestAnimationFrame(() => (slicesUnpainted = false));
       timeToPaint('perf.slicesMs', t0);
-      perfPlanes('slices');
+      perfPlanes('slices', t0msg);
       maybeReportRender();
       break;
     }
     case 'thumbnails': {
       if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
-      const t0 = performance.now();
-      // Quantised on the wire: back to loss values for the colour scale.
-      thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * msg.max) };
-      drawThumbnails();
-      timeToPaint('perf.thumbsMs', t0);
-      perfPlanes('thumbs');
-      maybeReportRender();
+      const show = () => {
+        if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
+        const t0 = performance.now();
+        // Quantised on the wire: back to loss values for the colour scale.
+        thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * msg.max) };
+        drawThumbnails();
+        timeToPaint('perf.thumbsMs', t0);
+        perfPlanes('thumbs', t0msg);
+        maybeReportRender();
+      };
+      // Heatmaps drawn but not on screen yet (both replies came together): their frame first, then
+      // the strip's 80 canvases.
+      if (slicesUnpainted) requestAnimationFrame(() => setTimeout(show, 0));
+      else show();
       break;
     }
     case 'decode':
@@ -760,6 +769,7 @@ function choose(change: Partial<Selection>, keepFocus = false): void {
   requestPlanes();
   // The strip stays (another image's comes with its thumbnails): only its highlighted class moves.
   markSelectedThumb();
+  perfSwitchPosted();
 }
 
 /** The strip's highlight on the selected class, without drawing its 80 canvases again. */
@@ -899,7 +909,9 @@ function timeToPaint(name: string, t0: number): void {
 // ---- perf metrics (hidden, for the UI perf test): wall-clock instants (ms since the epoch, so
 // they compare with the workbench's click) and durations from a selection change to its frame.
 let perfFirst: { slices: boolean; thumbs: boolean } | undefined;
-let perfPending: { kind: 'image' | 'class' | 'stack'; t0: number; slices: boolean; thumbs: boolean } | undefined;
+/** Heatmaps drawn in this task, before their frame (the strip then waits for that frame). */
+let slicesUnpainted = false;
+let perfPending: { kind: 'image' | 'class' | 'stack'; t0: number; posted: number; slices: boolean; thumbs: boolean } | undefined;
 
 function perfMetric(name: string, value: number): void {
   const host = document.getElementById('perf');
@@ -925,10 +937,15 @@ function perfLoad(t0: number): void {
 
 function perfSwitch(change: Partial<Selection>): void {
   const kind = change.image !== undefined && change.image !== selection.image ? 'image' : change.stack !== undefined && change.stack !== selection.stack ? 'stack' : 'class';
-  perfPending = { kind, t0: performance.now(), slices: false, thumbs: kind === 'class' };
+  perfPending = { kind, t0: performance.now(), posted: NaN, slices: false, thumbs: kind === 'class' };
 }
 
-function perfPlanes(what: 'slices' | 'thumbs'): void {
+/** The selection change's synchronous work is done (its requests posted). */
+function perfSwitchPosted(): void {
+  if (perfPending) perfPending.posted = performance.now();
+}
+
+function perfPlanes(what: 'slices' | 'thumbs', arrived: number): void {
   if (perfFirst && !perfFirst[what]) {
     perfFirst[what] = true;
     perfAt(what === 'slices' ? 'perf.firstSlicesAt' : 'perf.firstThumbsAt');
@@ -936,7 +953,12 @@ function perfPlanes(what: 'slices' | 'thumbs'): void {
   const p = perfPending;
   if (!p) return;
   p[what] = true;
-  if (what === 'slices') timeToPaint(`perf.${p.kind}SwitchMs`, p.t0);
+  if (what === 'slices') {
+    timeToPaint(`perf.${p.kind}SwitchMs`, p.t0);
+    // Of which: the page's own work before the request left, and the wait for the reply.
+    perfMetric(`perf.${p.kind}SwitchPageMs`, p.posted - p.t0);
+    perfMetric(`perf.${p.kind}SwitchReplyMs`, arrived - p.posted);
+  }
   if (p.slices && p.thumbs) {
     perfPending = undefined;
     if (p.kind !== 'class') timeToPaint(`perf.${p.kind}SwitchAllMs`, p.t0);
