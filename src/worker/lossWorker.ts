@@ -8,7 +8,8 @@ import type { LossInputs } from '../cornernet/model/batch';
 import { ablationOf, computeLossForViews, type Diagnosis } from '../cornernet/run';
 import { ImageHeatReader } from '../cornernet/views/imageView';
 import { classThumbnails, countPositives, heatSlice, imagePeaks, quantizeThumbnails, worstPlane, type Peak, type QuantizedThumbnails } from '../cornernet/views/slices';
-import { decodeAndMatch } from '../cornernet/views/matching';
+import { decodeAndMatch, type DecodeView } from '../cornernet/views/matching';
+import type { DecodeOptions } from '../cornernet/views/decode';
 import { ctdetDecodeAndMatch } from '../cornernet/views/ctdetDecode';
 import { isTensorReadError } from '../tensor/errors';
 import { histogram, plane2d, tensorStats } from '../tensor/stats';
@@ -94,6 +95,7 @@ async function handle(msg: WorkerRequest): Promise<void> {
       last = { spec: msg.spec, options: msg.options, report: r.report };
       peaksKept.clear();
       thumbnailsKept.clear();
+      decodesKept.clear();
       diagnoseLast = r.diagnose;
       diagnosed = undefined;
       send({ type: 'report', id: msg.id, report: r.report });
@@ -150,28 +152,17 @@ async function handle(msg: WorkerRequest): Promise<void> {
       return;
     }
     case 'decode': {
-      const { inputs: i, image } = imageOf(msg.image);
-      // Center conventions decode as CenterNet's ctdet_decode; corner ones as CornerNet's _decode.
-      const view = i.sizes ? ctdetDecodeAndMatch(i, msg.stack, image, msg.options, msg.minScore) : decodeAndMatch(i, msg.stack, image, msg.options, msg.minScore);
-      view.image = msg.image;
-      // What the boxes are drawn over: per pixel, the best corner probability of any class.
-      const { C, H, W } = i.dims;
-      const background = new Float32Array(H * W);
-      for (const c of i.sizes ? (['tl'] as const) : (['tl', 'br'] as const)) {
-        const logits = i.heat[c][msg.stack]!.logits;
-        for (let k = 0; k < C; k++) {
-          const base = (image * C + k) * H * W;
-          for (let p = 0; p < H * W; p++) {
-            const v = 1 / (1 + Math.exp(-logits[base + p]!));
-            if (v > background[p]!) background[p] = v;
-          }
-        }
-      }
-      send({ type: 'decode', id: msg.id, view, background }, [background.buffer]);
+      const { view, background } = decodeOf(msg.stack, msg.image, msg.options, msg.minScore);
+      // The kept background stays here: a copy travels.
+      const copy = background.slice();
+      send({ type: 'decode', id: msg.id, view, background: copy }, [copy.buffer]);
       return;
     }
     case 'tagMaps': {
-      const { inputs: i, image } = imageOf(msg.image);
+      // The maps are held whole: read from the batch's (the reader keeps the image it holds).
+      const i = requireInputs();
+      const image = msg.image;
+      if (!(Number.isInteger(image) && image >= 0 && image < i.dims.B)) throw new RangeError(`no image ${image} (B=${i.dims.B})`);
       const { H, W } = i.dims;
       const plane = (c: 'tl' | 'br') => {
         const m = i.tagMap?.[c]?.[msg.stack];
@@ -258,9 +249,47 @@ function thumbnailsOf(stack: number, image: number, maxSide: number): QuantizedT
   return kept;
 }
 
-/** The panel's defaults: 100 peaks, 32-pixel thumbnails (what it asks). */
+const decodesKept = new Map<string, { view: DecodeView; background: Float32Array }>();
+
+/** An image's decode (boxes matched with the targets) and what its boxes are drawn over. */
+function decodeOf(stack: number, b: number, options: DecodeOptions, minScore: number): { view: DecodeView; background: Float32Array } {
+  const key = `${stack}:${b}:${options.K}:${options.kernel}:${options.aeThreshold}:${options.numDets}:${minScore}`;
+  const kept = decodesKept.get(key);
+  if (kept) return kept;
+  const { inputs: i, image } = imageOf(b);
+  // Center conventions decode as CenterNet's ctdet_decode; corner ones as CornerNet's _decode.
+  const view = i.sizes ? ctdetDecodeAndMatch(i, stack, image, options, minScore) : decodeAndMatch(i, stack, image, options, minScore);
+  view.image = b;
+  // What the boxes are drawn over: per pixel, the best corner probability of any class.
+  const { C, H, W } = i.dims;
+  const background = new Float32Array(H * W);
+  for (const c of i.sizes ? (['tl'] as const) : (['tl', 'br'] as const)) {
+    const logits = i.heat[c][stack]!.logits;
+    for (let k = 0; k < C; k++) {
+      const base = (image * C + k) * H * W;
+      for (let p = 0; p < H * W; p++) {
+        const v = 1 / (1 + Math.exp(-logits[base + p]!));
+        if (v > background[p]!) background[p] = v;
+      }
+    }
+  }
+  const out = { view, background };
+  decodesKept.set(key, out);
+  return out;
+}
+
+/**
+ * What the panel asks for an image with its defaults: 100 peaks, 32-pixel thumbnails, the decode
+ * of the last stack as the host asks it (K 100, ae threshold 0.5, 1000 detections, kernel 3, min
+ * score 0.5: webview/panel/main.ts and resultsPanel.ts).
+ */
 function imageSteps(stack: number, image: number): (() => void)[] {
-  return [() => void peaksOf('tl', stack, image, 100), () => void peaksOf('br', stack, image, 100), () => void thumbnailsOf(stack, image, 32)];
+  return [
+    () => void peaksOf('tl', stack, image, 100),
+    () => void peaksOf('br', stack, image, 100),
+    () => void thumbnailsOf(stack, image, 32),
+    () => void decodeOf(stack, image, { K: 100, aeThreshold: 0.5, numDets: 1000, kernel: 3 }, 0.5),
+  ];
 }
 
 let prefetchGeneration = 0;
