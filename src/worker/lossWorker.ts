@@ -50,6 +50,7 @@ let warming: Promise<unknown> | undefined;
 let stopWarming = false;
 
 port.on('message', (msg: WorkerRequest) => {
+  lastRequestAt = performance.now();
   const run = () => handle(msg).catch((e) => send({ type: 'error', id: msg.id, error: serializeError(e) }));
   if (msg.type === 'warm') {
     warming = run().finally(() => (warming = undefined));
@@ -103,7 +104,13 @@ async function handle(msg: WorkerRequest): Promise<void> {
       // last stack), then the stack's other images, a step at a time between requests.
       const worst = worstPlane(r.report);
       const stack = r.report.nstack - 1;
-      prefetch([worst.image, ...Array.from({ length: r.inputs.dims.B }, (_, b) => b).filter((b) => b !== worst.image)].flatMap((b) => imageSteps(stack, b)));
+      const steps = imageSteps(stack, worst.image);
+      prefetch(steps.slice(0, 3), [
+        steps[3]!,
+        ...Array.from({ length: r.inputs.dims.B }, (_, b) => b)
+          .filter((b) => b !== worst.image)
+          .flatMap((b) => imageSteps(stack, b)),
+      ]);
       return;
     }
     case 'diagnose': {
@@ -292,25 +299,54 @@ function imageSteps(stack: number, image: number): (() => void)[] {
   ];
 }
 
-let prefetchGeneration = 0;
+/** Steps of work ahead: `soon` one per turn of the event loop, `later` only when no request came for IDLE_MS. */
+let soon: (() => void)[] = [];
+let later: (() => void)[] = [];
+let idleTimer: ReturnType<typeof setTimeout> | undefined;
+let lastRequestAt = 0;
+const IDLE_MS = 150;
 
 /**
- * Work done ahead, one step per turn of the event loop, so that a request that arrives waits for
- * one step at most; a new computation drops what is left. A failed step is left to the request
- * that needs it (which reports the error).
+ * Work done ahead, a step at a time, so that a request that arrives waits for one step at most:
+ * `first` (what the panel asks first) at once, `rest` (the other images) while the panel asks
+ * nothing. A new computation replaces both. A failed step is left to the request that needs it
+ * (which reports the error).
  */
-function prefetch(steps: (() => void)[]): void {
-  const generation = ++prefetchGeneration;
-  const next = () => {
-    if (generation !== prefetchGeneration || !steps.length) return;
-    try {
-      steps.shift()!();
-    } catch {
-      // left to the request that needs it
+function prefetch(first: (() => void)[], rest: (() => void)[]): void {
+  soon = first;
+  later = rest;
+  pump();
+}
+
+function runStep(step: () => void): void {
+  try {
+    step();
+  } catch {
+    // left to the request that needs it
+  }
+}
+
+function pump(): void {
+  clearTimeout(idleTimer);
+  idleTimer = undefined;
+  if (soon.length) {
+    setImmediate(() => {
+      const step = soon.shift();
+      if (step) runStep(step);
+      pump();
+    });
+    return;
+  }
+  if (!later.length) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = undefined;
+    if (performance.now() - lastRequestAt >= IDLE_MS) {
+      const step = later.shift();
+      if (step) runStep(step);
     }
-    setImmediate(next);
-  };
-  setImmediate(next);
+    pump();
+  }, Math.max(1, lastRequestAt + IDLE_MS - performance.now()));
+  idleTimer.unref?.();
 }
 
 /** The inputs to compute image b's views on, and b's index in them (0 for one image read from disk). */
