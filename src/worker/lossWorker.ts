@@ -156,6 +156,8 @@ async function handle(msg: WorkerRequest): Promise<void> {
       // The kept bytes stay here: a copy travels.
       const q = { ...kept, data: kept.data.slice() };
       send({ type: 'thumbnails', id: msg.id, thumbnails: q }, [q.data.buffer as ArrayBuffer]);
+      firstPlanesServed();
+      pump();
       return;
     }
     case 'decode': {
@@ -315,7 +317,18 @@ const IDLE_MS = 150;
 function prefetch(first: (() => void)[], rest: (() => void)[]): void {
   soon = first;
   later = rest;
+  // The panel's first requests come a few hundred ms after the report: the rest waits for them
+  // (a thumbnails request served) or, if none comes, a while.
+  laterFrom = performance.now() + LATER_AFTER_MS;
   pump();
+}
+
+/** When the `later` steps may start (moved to now once the panel's first thumbnails are served). */
+let laterFrom = 0;
+const LATER_AFTER_MS = 1500;
+
+function firstPlanesServed(): void {
+  laterFrom = Math.min(laterFrom, performance.now());
 }
 
 function runStep(step: () => void): void {
@@ -340,12 +353,13 @@ function pump(): void {
   if (!later.length) return;
   idleTimer = setTimeout(() => {
     idleTimer = undefined;
-    if (performance.now() - lastRequestAt >= IDLE_MS) {
+    const now = performance.now();
+    if (now - lastRequestAt >= IDLE_MS && now >= laterFrom) {
       const step = later.shift();
       if (step) runStep(step);
     }
     pump();
-  }, Math.max(1, lastRequestAt + IDLE_MS - performance.now()));
+  }, Math.max(1, Math.max(lastRequestAt + IDLE_MS, laterFrom) - performance.now()));
   idleTimer.unref?.();
 }
 
