@@ -682,7 +682,14 @@ async function main() {
         log('from the last npm test (a real VS Code in code-server):');
         if (ft.activation) log(`  activation: bundle ${Number(ft.activation.loadMs).toFixed(1)} ms + activate() ${Number(ft.activation.activateMs).toFixed(1)} ms`);
         if (ft['event-loop']) log(`  longest run of the extension on the extension host's event loop: ${JSON.stringify(ft['event-loop'])}`);
-        if (ft['panel-timings']) log(`  panel: ${JSON.stringify(ft['panel-timings'])}`);
+        const pt = ft['panel-timings'] as Record<string, Record<string, unknown> | undefined> | undefined;
+        if (pt) {
+          const run = (r: Record<string, unknown> | undefined) => (r ? `total ${r.clickToTotalMs} ms, first heatmaps ${r.clickToFirstHeatmapsMs} ms, strip ${r.clickToStripMs} ms` : '-');
+          const med = (k: string) => (pt[k] as { median?: number } | undefined)?.median ?? '-';
+          log(`  panel, from the click (${String(pt.when ?? '')}): panel open: ${run(pt.secondRun)}; a new panel: ${run(pt.newPanelRun)}; the browser profile's first webview: ${run(pt.firstRun)}`);
+          log(`  panel switches (medians): image ${med('imageSwitchMs')} ms (with its strip ${med('imageSwitchWithStripMs')} ms), class ${med('classSwitchMs')} ms; parts ${JSON.stringify(pt.switchParts ?? {})}; hover ${JSON.stringify(pt.hoverMs ?? {})}`);
+          for (const h of (pt.host as unknown as string[] | undefined) ?? []) log(`  host timings of a run: ${h}`);
+        }
       } else log('from the last npm test: no test-results/ (run npm test first)');
       log(`node ${process.version}`);
     }
