@@ -92,7 +92,7 @@ export class ResultsPanel {
    * panel that never gets a result is closed by `abandon()`.
    */
   static prepare(host: PanelHost): void {
-    if (ResultsPanel.current || process.env.CN_NO_PREPARE) return;
+    if (ResultsPanel.current) return;
     ResultsPanel.obtain(host).awaitingFirst = true;
   }
 
