@@ -181,7 +181,9 @@ export class ResultsPanel {
     this.offered = undefined;
     this.planesPosted.clear();
     clearTimeout(this.diagnosisTimer);
-    this.postLoad();
+    // A page still loading gets the result when it says `ready`: a message posted before that is
+    // delivered too, and the page would then draw the result twice (and ask its planes twice).
+    if (this.everReady) this.postLoad();
     // The worker answers one request at a time: the diagnosis (a scan of every heatmap) and the
     // ablation wait until the first heatmaps and thumbnails are out, or a moment if the page does
     // not ask (hidden).
@@ -262,7 +264,7 @@ export class ResultsPanel {
     if (this.offered) this.post({ type: 'offer', ...this.offered });
   }
 
-  /** The webview said `ready` at least once (a reused panel). */
+  /** The webview said `ready` at least once (a reused panel; a new page says it again). */
   private everReady = false;
 
   private traceMark(name: string, done = false): void {
