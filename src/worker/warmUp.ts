@@ -1,6 +1,7 @@
 /**
  * A worker started ahead of need runs the extension's whole path once on a tiny batch of its own
- * (written to a temporary folder, removed after): headers and readers, the streamed focal pass and
+ * (written once to a folder of the temporary directory, kept there for the next worker: a worker
+ * ended mid-way could not remove it): headers and readers, the streamed focal pass and
  * its WebAssembly module, the panel's slices, peaks and thumbnails, the diagnosis and the ablation.
  * V8 then compiles those functions before the user's first batch arrives: a fresh worker computes
  * the realistic case in ~2x the time of a warm one. Nothing of it is kept.
@@ -8,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { ablationOf, computeLossForViews } from '../cornernet/run';
 import { ImageHeatReader } from '../cornernet/views/imageView';
 import { classThumbnails, heatSlice, imagePeaks, quantizeThumbnails } from '../cornernet/views/slices';
@@ -20,8 +22,12 @@ function writeTinyBatch(dir: string): void {
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
   const f32 = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
-  const put = (name: string, dtype: DType, shape: number[], data: TensorData) =>
-    fs.writeFileSync(path.join(dir, `${name}.npy`), encodeNpy({ dtype, shape, data }));
+  // Each file whole or not at all (another worker may read or write the folder at the same time).
+  const put = (name: string, dtype: DType, shape: number[], data: TensorData) => {
+    const tmp = path.join(dir, `.${name}.${process.pid}.${threadId}.tmp`);
+    fs.writeFileSync(tmp, encodeNpy({ dtype, shape, data }));
+    fs.renameSync(tmp, path.join(dir, `${name}.npy`));
+  };
   const heat = () => f32(S * B * C * H * W, () => -6 + 4 * rand() + (rand() < 0.01 ? 8 : 0));
   const gt = () => {
     const g = new Float32Array(B * C * H * W);
@@ -41,17 +47,22 @@ function writeTinyBatch(dir: string): void {
     put(`${c}_regr_map`, 'float32', [S, B, 2, H, W], f32(S * B * 2 * H * W, () => rand()));
   }
   put('gt_mask', 'uint8', [B, K], mask);
+  fs.writeFileSync(path.join(dir, COMPLETE), '');
 }
+
+const COMPLETE = 'complete';
 
 /**
  * Runs the path once; false (and nothing else) when anything fails: warming is only a help.
  * `stop()` is asked between the steps: real work arrived, which should not wait for the rest.
  */
 export async function warmUp(stop: () => boolean = () => false): Promise<boolean> {
-  let dir: string | undefined;
   try {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cornernet-warm-'));
-    writeTinyBatch(dir);
+    const dir = path.join(os.tmpdir(), `cornernet-inspector-warm-v1-${process.getuid?.() ?? 'user'}`);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Only a folder of our own (the temporary directory is shared).
+    if (process.getuid && fs.statSync(dir).uid !== process.getuid()) return false;
+    if (!fs.existsSync(path.join(dir, COMPLETE))) writeTinyBatch(dir);
     if (stop()) return false;
     const r = await computeLossForViews({ paths: [dir] }, { findings: 'later', threads: 1 });
     if (!r.heat || stop()) return false;
@@ -76,7 +87,5 @@ export async function warmUp(stop: () => boolean = () => false): Promise<boolean
     return true;
   } catch {
     return false;
-  } finally {
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
