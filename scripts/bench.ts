@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --json] [--runs N] [--torch-runs N] [--cli-runs N] [--threads N] [--no-torch]
- * [--no-kernel] [--keep DIR]`
+ * [--no-kernel] [--keep DIR] [--session-only]`
  *
  * The realistic case of cornernet-loss.md (S=2, B=4, C=80, 128x128, K=128; generated
  * deterministically and written as the 17 .npy files of a fixture folder to a temporary folder),
@@ -23,6 +23,9 @@
  *   python3-ipykernel) holding the case as CornerNet's `outs`/`targets` lists (torch tensors), pulled
  *   as files (a local kernel) and as base64 chunks (the remote path), time to files on disk and
  *   the loss of the pulled arrays;
+ * - the extension's path, host side (first; alone with --session-only): a LossSession on
+ *   dist/worker.js as "Compute CornerNet Loss" starts it, to its report; the first planes the panel
+ *   asks; a class switch and an image switch; the diagnosis and the ablation after them;
  * - the panel and extension-host figures of the last `npm test` (test-results/*.json: activation,
  *   the longest run on the extension host's event loop, panel paint and hover times), when present.
  *
@@ -56,6 +59,8 @@ import { KernelError } from '../src/notebook/kernel';
 import { inspectKernel, pullInputs } from '../src/notebook/pull';
 import { pairChoices, planOutsTargets } from '../src/notebook/variables';
 import { JupyterClientKernel, kernelPython } from '../test/support/jupyterClientKernel';
+import { LossSession } from '../src/lossSession';
+import { WorkerClient } from '../src/workerClient';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -138,6 +143,81 @@ del f`);
   } finally {
     await kernel.shutdown();
   }
+}
+
+/**
+ * The extension's path, host side, as the panel drives it: a LossSession on dist/worker.js (a
+ * worker thread, as the extension starts it) with the extension's options, then what the panel
+ * asks first (the worst plane's two slices and its image's 80 thumbnails, at once), then a class
+ * switch (two slices) and an image switch (two slices and the strip). `runs` fresh sessions.
+ */
+async function benchSession(dir: string, n: number) {
+  const script = path.resolve('dist/worker.js');
+  const out = { coldReportMs: [] as number[], coldFirstPlanesMs: [] as number[], reportMs: [] as number[], firstPlanesMs: [] as number[], classSwitchMs: [] as number[], imageSwitchMs: [] as number[], imageSwitchSlicesMs: [] as number[], diagnosisMs: [] as number[], ablationMs: [] as number[] };
+  const options = { findings: 'later' as const, threads };
+  const firstPlanes = async (session: LossSession) => {
+    const r = session.report;
+    const w = worstPlane(r);
+    const stack = r.nstack - 1;
+    await Promise.all([session.slice('tl', stack, w.image, w.class), session.slice('br', stack, w.image, w.class), session.thumbnails(stack, w.image)]);
+  };
+  for (let i = 0; i < n; i++) {
+    // A worker started at the command (none ahead): what every run paid before the spare worker.
+    WorkerClient.disposeSpare();
+    const c0 = performance.now();
+    const cold = await LossSession.start(script, { paths: [dir] }, options);
+    const c1 = performance.now();
+    await firstPlanes(cold);
+    out.coldReportMs.push(c1 - c0);
+    out.coldFirstPlanesMs.push(performance.now() - c1);
+    cold.dispose();
+    WorkerClient.disposeSpare();
+    // The extension's way: the spare worker, started and warmed while the user gets to the command.
+    WorkerClient.prestart(script);
+    await new Promise((r) => setTimeout(r, 2000));
+    const t0 = performance.now();
+    const session = await LossSession.start(script, { paths: [dir] }, options);
+    const t1 = performance.now();
+    try {
+      const r = session.report;
+      const w = worstPlane(r);
+      const stack = r.nstack - 1;
+      const planes = (image: number, cls: number, thumbs: boolean) =>
+        Promise.all([session.slice('tl', stack, image, cls), session.slice('br', stack, image, cls), ...(thumbs ? [session.thumbnails(stack, image)] : [])]);
+      await firstPlanes(session);
+      const t2 = performance.now();
+      const afterPlanes = (async () => {
+        const d0 = performance.now();
+        await session.diagnose();
+        const d1 = performance.now();
+        await session.ablation();
+        return [d1 - d0, performance.now() - d1];
+      })();
+      const [dMs, aMs] = await afterPlanes;
+      // The user looks for a moment (the worker prefetches the other images while nothing is asked).
+      await new Promise((r) => setTimeout(r, 1000));
+      const c0 = performance.now();
+      await planes(w.image, (w.class + 7) % r.sizes.classes, false);
+      const c1 = performance.now();
+      const other = (w.image + 1) % r.sizes.batch;
+      const s0 = performance.now();
+      await planes(other, w.class, false);
+      const s1 = performance.now();
+      await session.thumbnails(stack, other);
+      const s2 = performance.now();
+      out.reportMs.push(t1 - t0);
+      out.firstPlanesMs.push(t2 - t1);
+      out.diagnosisMs.push(dMs!);
+      out.ablationMs.push(aMs!);
+      out.classSwitchMs.push(c1 - c0);
+      out.imageSwitchSlicesMs.push(s1 - s0);
+      out.imageSwitchMs.push(s2 - s0);
+    } finally {
+      session.dispose();
+    }
+  }
+  WorkerClient.disposeSpare();
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, stats(v)])) as Record<keyof typeof out, ReturnType<typeof stats>>;
 }
 
 /** Figures the test suites measured in a real VS Code (written to test-results/ by the last npm test). */
@@ -379,6 +459,15 @@ async function main() {
     log(`realistic case: S=${S} B=${B} C=${C} ${H}x${W} K=${K}, objects [${REALISTIC_SPEC.objectsPerImage.join(', ')}]`);
     log(`${files.length} .npy files, ${(bytes / 1e6).toFixed(1)} MB (generated in ${(performance.now() - t0).toFixed(0)} ms); ${os.availableParallelism()} cores, threads ${threads}`);
 
+    // The extension's host-side path first (a cold page cache is not what it measures: the files were just written).
+    const session = await benchSession(dir, Math.max(1, runs));
+    const sms = (st: { median: number; min: number }) => `median ${st.median.toFixed(0)} ms, min ${st.min.toFixed(0)} ms`;
+    log(`extension path, host side (LossSession on dist/worker.js, ${session.reportMs.runs} runs): the command's worker to its report ${sms(session.reportMs)} (a worker started at the command instead of the warm spare: ${sms(session.coldReportMs)}); the first planes (2 slices + 80 thumbnails) ${sms(session.firstPlanesMs)} (cold worker: ${sms(session.coldFirstPlanesMs)}); then, after a 1 s pause, class switch (2 slices) ${sms(session.classSwitchMs)}; image switch: slices ${sms(session.imageSwitchSlicesMs)}, with the strip ${sms(session.imageSwitchMs)}; the diagnosis (after the first planes) ${sms(session.diagnosisMs)}, the ablation ${sms(session.ablationMs)}`);
+    if (flag('--session-only')) {
+      if (json) console.log(JSON.stringify({ session }));
+      return;
+    }
+
     // Ours, in process: the CLI's job (heatmaps streamed), the extension worker's (streamed, then
     // the first panel data from disk) and whole arrays (and the same panel data from them).
     const streamed = { read: [] as number[], compute: [] as number[], heatmapRead: [] as number[] };
@@ -492,6 +581,7 @@ async function main() {
       threads,
       runs,
       total,
+      session,
       inProcess: {
         streamed: { readMs: stats(streamed.read), computeMs: stats(streamed.compute), heatmapReadMs: stats(streamed.heatmapRead), allReadMs: stats(streamedAllRead) },
         views: { readMs: stats(views.read), computeMs: stats(views.compute), firstPanelMs: stats(views.firstPanel) },
@@ -592,7 +682,14 @@ async function main() {
         log('from the last npm test (a real VS Code in code-server):');
         if (ft.activation) log(`  activation: bundle ${Number(ft.activation.loadMs).toFixed(1)} ms + activate() ${Number(ft.activation.activateMs).toFixed(1)} ms`);
         if (ft['event-loop']) log(`  longest run of the extension on the extension host's event loop: ${JSON.stringify(ft['event-loop'])}`);
-        if (ft['panel-timings']) log(`  panel: ${JSON.stringify(ft['panel-timings'])}`);
+        const pt = ft['panel-timings'] as Record<string, Record<string, unknown> | undefined> | undefined;
+        if (pt) {
+          const run = (r: Record<string, unknown> | undefined) => (r ? `total ${r.clickToTotalMs} ms, first heatmaps ${r.clickToFirstHeatmapsMs} ms, strip ${r.clickToStripMs} ms` : '-');
+          const med = (k: string) => (pt[k] as { median?: number } | undefined)?.median ?? '-';
+          log(`  panel, from the click (${String(pt.when ?? '')}): panel open: ${run(pt.secondRun)}; a new panel: ${run(pt.newPanelRun)}; the browser profile's first webview: ${run(pt.firstRun)}`);
+          log(`  panel switches (medians): image ${med('imageSwitchMs')} ms (with its strip ${med('imageSwitchWithStripMs')} ms), class ${med('classSwitchMs')} ms; parts ${JSON.stringify(pt.switchParts ?? {})}; hover ${JSON.stringify(pt.hoverMs ?? {})}`);
+          for (const h of (pt.host as unknown as string[] | undefined) ?? []) log(`  host timings of a run: ${h}`);
+        }
       } else log('from the last npm test: no test-results/ (run npm test first)');
       log(`node ${process.version}`);
     }

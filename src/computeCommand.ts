@@ -25,6 +25,7 @@ import * as settings from './settings';
 import { isTensorReadError } from './tensor/errors';
 import { isKernelError } from './notebook/kernel';
 import { tensorFormatOf } from './tensor/tensorFile';
+import { RunTrace } from './perfTrace';
 
 export { COMPUTE_COMMAND } from './ids';
 
@@ -84,8 +85,10 @@ export class LossRunner implements PanelHost {
 
   /** The command handler: `(clicked, selected[])` from the explorer, a Uri[], ComputeArgs, or nothing. */
   async command(a?: unknown, b?: unknown): Promise<LossReport | undefined> {
+    const trace = new RunTrace();
     const args = await this.specFromArgs(a, b);
     if (!args) return undefined;
+    trace.mark('args');
     if (args.fromUser && args.spec.paths.length === 2 && !args.spec.roles.length) {
       const how = await this.offerComparison(args.spec.paths as [string, string]);
       if (how === 'cancel') return undefined;
@@ -94,7 +97,7 @@ export class LossRunner implements PanelHost {
         return undefined;
       }
     }
-    return this.compute(args.spec, 'interactive', args.weights);
+    return this.compute(args.spec, 'interactive', args.weights, [], undefined, trace);
   }
 
   /**
@@ -229,6 +232,7 @@ export class LossRunner implements PanelHost {
     weightArgs?: Record<string, number>,
     chosen: RoleAssignmentSpec[] = [],
     origin?: ComputeOrigin,
+    trace = new RunTrace(mode === 'quiet' ? 'restore' : 'compute'),
   ): Promise<LossReport | undefined> {
     const seq = ++this.started;
     const startedAt = Date.now();
@@ -247,10 +251,15 @@ export class LossRunner implements PanelHost {
         inputSpec = settled.spec;
         picked = [...chosen, ...settled.picked];
         pickedMask = settled.mask;
+        trace.mark('roles');
         if (!(await this.confirmLargeFiles(settled.resolution.uses.map((u) => u.ref.file)))) return undefined;
+        trace.mark('sizes');
       }
       const label = origin?.label ?? inputsLabel(inputSpec.paths);
       log().info(`computing the loss of ${label}`);
+      // The panel's page loads while the worker computes.
+      ResultsPanel.prepare(this);
+      trace.mark('panel created');
       const session = await vscode.window.withProgress(
         {
           location: mode === 'quiet' ? vscode.ProgressLocation.Window : vscode.ProgressLocation.Notification,
@@ -261,6 +270,7 @@ export class LossRunner implements PanelHost {
           const cts = new vscode.CancellationTokenSource();
           const sub = token.onCancellationRequested(() => cts.cancel());
           this.running.set(cts, origin ? [origin.label] : inputSpec.paths);
+          trace.mark('progress');
           try {
             return await LossSession.start(
               this.context.asAbsolutePath(path.join('dist', 'worker.js')),
@@ -291,6 +301,7 @@ export class LossRunner implements PanelHost {
           }
         },
       );
+      trace.mark('report');
       if (origin) session.relabel(origin.relabel);
       const r = session.report;
       log().info(`${r.convention}: total ${r.total} (${Object.entries(r.terms).map(([k, v]) => `${k} ${v}`).join(', ')}); read ${r.timings.readMs.toFixed(0)} ms, compute ${r.timings.computeMs.toFixed(0)} ms; ${r.warnings.length} warning(s)`);
@@ -306,13 +317,14 @@ export class LossRunner implements PanelHost {
       const runSpec = origin
         ? origin.spec
         : { ...toRunSpec(inputSpec), ...(spec.convention ? { convention: spec.convention } : {}), ...(spec.heatIsProbability ? { heatIsProbability: true } : {}) };
-      ResultsPanel.show(this, session, runSpec, label);
+      ResultsPanel.show(this, session, runSpec, label, trace, `worker: read ${r.timings.readMs.toFixed(0)}, compute ${r.timings.computeMs.toFixed(0)}`);
       // A quiet run re-creates a result already listed (restore after a reload, a past run).
       if (mode !== 'quiet') this.computed.fire({ report: r, spec: runSpec, label, startedAt });
       if (picked.length || pickedMask) void this.offerToRemember(inputSpec, picked, pickedMask);
       return r;
     } catch (e) {
       await origin?.done();
+      if (this.started === seq) ResultsPanel.abandon();
       this.fail(e, origin ? undefined : spec, startedAt);
       return undefined;
     }

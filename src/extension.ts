@@ -93,6 +93,9 @@ export interface CornerNetInspectorApi {
   rolePickerLog(): PickerRecord[];
 }
 
+/** After activation, when a workspace with tensor files gets the loss worker started. */
+const PREWARM_DELAY_MS = 3000;
+
 /** Set by the bundle's first line (scripts/build.mjs banner): when our code started loading. */
 declare const globalThis: { __cnT0?: number };
 const moduleLoadedAt = performance.now();
@@ -189,6 +192,18 @@ export function activate(context: vscode.ExtensionContext): CornerNetInspectorAp
       if (!loaded) surfaces();
     }, 0);
   }
+  // A workspace that holds tensor files: a moment after start-up, the surfaces load and start the
+  // first computation's worker, which warms up then rather than after the first click.
+  const prewarm = setTimeout(() => {
+    if (loaded) return;
+    void vscode.workspace.findFiles('**/*.{npy,npz,safetensors}', '**/node_modules/**', 1).then(
+      (found) => {
+        if (found.length) surfaces();
+      },
+      () => undefined,
+    );
+  }, PREWARM_DELAY_MS);
+  context.subscriptions.push({ dispose: () => clearTimeout(prewarm) });
   const activation = {
     loadMs: globalThis.__cnT0 === undefined ? null : moduleLoadedAt - globalThis.__cnT0,
     activateMs: performance.now() - activateStart,

@@ -14,12 +14,21 @@ import { LossRunError, WorkerClient, type CancelToken } from './workerClient';
 
 export { LossRunError, type CancelToken } from './workerClient';
 
+/** After a report, when the next computation's worker starts (and warms up) at the latest. */
+const SPARE_DELAY_MS = 8000;
+
 export class LossSession {
   private constructor(
     private readonly client: WorkerClient,
     readonly spec: InputSpec,
     private currentReport: LossReport,
+    private readonly workerScript: string,
   ) {}
+
+  /** Starts the next computation's worker now (the work of this one is done: diagnosis, ablation). */
+  prepareNext(): void {
+    WorkerClient.prestart(this.workerScript);
+  }
 
   get report(): LossReport {
     return this.currentReport;
@@ -30,7 +39,11 @@ export class LossSession {
     this.currentReport = f(this.currentReport);
   }
 
-  /** Computes in a new worker. Rejects with LossRunError ('cancelled' when the token fires). */
+  /**
+   * Computes in the spare worker (started and warmed ahead by `WorkerClient.prestart`) or a new one;
+   * a new spare is started a moment after the report (the next computation's). Rejects with
+   * LossRunError ('cancelled' when the token fires).
+   */
   static async start(
     workerScript: string,
     spec: InputSpec,
@@ -38,12 +51,15 @@ export class LossSession {
     token?: CancelToken,
     onProgress?: (fraction: number, stage: string) => void,
   ): Promise<LossSession> {
-    const client = new WorkerClient(workerScript);
+    const client = WorkerClient.take(workerScript);
     const sub = token?.onCancellationRequested(() => client.dispose());
     try {
       if (token?.isCancellationRequested) throw new LossRunError('cancelled', 'cancelled');
       const r = await client.request('report', { type: 'compute', spec, options }, onProgress);
-      return new LossSession(client, spec, r.report);
+      // If the caller does not say when (prepareNext), a moment later than the panel's first
+      // planes and their diagnosis: the cores are theirs first.
+      setTimeout(() => WorkerClient.prestart(workerScript), SPARE_DELAY_MS).unref();
+      return new LossSession(client, spec, r.report, workerScript);
     } catch (e) {
       client.dispose();
       if (token?.isCancellationRequested) throw new LossRunError('cancelled', 'cancelled');

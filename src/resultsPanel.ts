@@ -23,6 +23,7 @@ import {
 } from './protocol/panel';
 import * as settings from './settings';
 import { webviewHtml, webviewOptions } from './webviewHtml';
+import type { RunTrace } from './perfTrace';
 
 /** What the panel needs from the rest of the extension. */
 export interface PanelHost {
@@ -45,6 +46,8 @@ export class ResultsPanel {
   private lastRender: RenderReport | undefined;
   /** The action offered above the result (a debug session stopped again), until the next result. */
   private offered: { message: string; action: string } | undefined;
+  /** The timings of the shown run until its first planes are posted (logged then). */
+  private trace: { trace: RunTrace; extra: string } | undefined;
   private readonly renderListeners = new Set<(r: RenderReport) => void>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -76,11 +79,32 @@ export class ResultsPanel {
   }
 
   /** Shows a new result, in the existing panel if there is one. The panel owns the session. */
-  static show(host: PanelHost, session: LossSession, spec: RunSpec, inputsLabel: string): ResultsPanel {
+  static show(host: PanelHost, session: LossSession, spec: RunSpec, inputsLabel: string, trace?: RunTrace, traceExtra = ''): ResultsPanel {
     const p = ResultsPanel.obtain(host);
+    trace?.mark(p.everReady ? 'panel (reused)' : 'panel');
+    p.trace = trace ? { trace, extra: traceExtra } : undefined;
     p.setResult(session.report, spec, inputsLabel, session);
     return p;
   }
+
+  /**
+   * Before a computation: the panel, created now when there is none, so that its page loads while
+   * the worker computes (a new webview takes longer to start than the computation). A created
+   * panel that never gets a result is closed by `abandon()`.
+   */
+  static prepare(host: PanelHost): void {
+    if (ResultsPanel.current) return;
+    ResultsPanel.obtain(host).awaitingFirst = true;
+  }
+
+  /** The computation `prepare()` was for failed: a panel opened for it and still empty goes. */
+  static abandon(): void {
+    const p = ResultsPanel.current;
+    if (p?.awaitingFirst && !p.report) p.dispose();
+  }
+
+  /** Opened by prepare() and not shown a result yet. */
+  private awaitingFirst = false;
 
   /** A past result (side view's run list): shown at once; planes are computed again on demand. */
   static showDetached(host: PanelHost, report: LossReport, spec: RunSpec, inputsLabel: string): ResultsPanel {
@@ -147,6 +171,7 @@ export class ResultsPanel {
   }
 
   private setResult(report: LossReport, spec: RunSpec, inputsLabel: string, session: LossSession | undefined): void {
+    this.awaitingFirst = false;
     if (this.session && this.session !== session) this.session.dispose();
     this.session = session;
     this.report = report;
@@ -155,8 +180,34 @@ export class ResultsPanel {
     this.runId = ++ResultsPanel.runCounter;
     this.lastRender = undefined;
     this.offered = undefined;
-    this.postLoad();
-    void this.diagnose(this.runId);
+    this.planesPosted.clear();
+    clearTimeout(this.diagnosisTimer);
+    // A page still loading gets the result when it says `ready`: a message posted before that is
+    // delivered too, and the page would then draw the result twice (and ask its planes twice).
+    if (this.everReady) this.postLoad();
+    // The worker answers one request at a time: the diagnosis (a scan of every heatmap) and the
+    // ablation wait until the first heatmaps and thumbnails are out, or a moment if the page does
+    // not ask (hidden).
+    const runId = this.runId;
+    this.diagnosisTimer = setTimeout(() => this.startDiagnosis(runId), 3000);
+  }
+
+  private diagnosisTimer: ReturnType<typeof setTimeout> | undefined;
+  private diagnosisStarted = -1;
+  /** Which of the first planes of the run went out ('slices', 'thumbnails'). */
+  private readonly planesPosted = new Set<string>();
+
+  private startDiagnosis(runId: number): void {
+    if (runId !== this.runId || this.diagnosisStarted === runId) return;
+    this.diagnosisStarted = runId;
+    clearTimeout(this.diagnosisTimer);
+    void this.diagnose(runId);
+  }
+
+  private planePosted(runId: number, what: 'slices' | 'thumbnails'): void {
+    if (runId !== this.runId) return;
+    this.planesPosted.add(what);
+    if (this.planesPosted.size === 2) this.startDiagnosis(runId);
   }
 
   /** The diagnosis after the total is on screen: the worker scans the heatmaps once more. */
@@ -179,6 +230,8 @@ export class ResultsPanel {
     if (runId !== this.runId || !this.report) return;
     if (this.report.ablation) this.post({ type: 'ablation', runId, ablation: this.report.ablation });
     else await this.ablate(runId);
+    // The next computation's worker starts once this one's work is done.
+    if (runId === this.runId) session?.prepareNext();
   }
 
   /** The ground-truth ablation, last: it decodes the last stack five times. */
@@ -205,11 +258,24 @@ export class ResultsPanel {
     const selectionIsDefault = !this.restoredSelection;
     const sel = this.restoredSelection ?? { stack: this.report.nstack - 1, ...worstPlane(this.report) };
     this.restoredSelection = undefined;
+    this.traceMark('load posted');
     this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap(), selectionIsDefault });
     // A diagnosis that arrived before the webview was ready (or before a reload of it) goes again.
     if (this.report.findings) this.post({ type: 'diagnosis', runId: this.runId, findings: this.report.findings, gradients: this.report.gradients ?? [] });
     if (this.report.ablation) this.post({ type: 'ablation', runId: this.runId, ablation: this.report.ablation });
     if (this.offered) this.post({ type: 'offer', ...this.offered });
+  }
+
+  /** The webview said `ready` at least once (a reused panel; a new page says it again). */
+  private everReady = false;
+
+  private traceMark(name: string, done = false): void {
+    if (!this.trace) return;
+    this.trace.trace.mark(name);
+    if (done || (this.trace.trace.has('slices posted') && this.trace.trace.has('thumbnails posted'))) {
+      this.trace.trace.flush(this.trace.extra);
+      this.trace = undefined;
+    }
   }
 
   private post(msg: ToPanel): void {
@@ -234,21 +300,27 @@ export class ResultsPanel {
   private async handle(msg: FromPanel): Promise<void> {
     switch (msg.type) {
       case 'ready':
+        this.everReady = true;
+        this.traceMark('ready');
         this.postLoad();
         return;
       case 'requestSlices': {
         if (msg.runId !== this.runId) return;
+        this.traceMark('slices asked');
         const session = await this.liveSession();
         if (!session || msg.runId !== this.runId) return;
         const { stack, image, class: cls } = msg.selection;
         const [tl, br] = await Promise.all([session.slice('tl', stack, image, cls), session.slice('br', stack, image, cls)]);
         this.post({ type: 'slices', requestId: msg.requestId, runId: msg.runId, selection: msg.selection, tl: sliceData(tl), br: sliceData(br) });
+        this.traceMark('slices posted');
+        this.planePosted(msg.runId, 'slices');
         return;
       }
       case 'requestThumbnails': {
         if (msg.runId !== this.runId) return;
         const session = await this.liveSession();
         if (!session || msg.runId !== this.runId) return;
+        this.traceMark('thumbnails asked');
         const t = await session.thumbnails(msg.stack, msg.image);
         this.post({
           type: 'thumbnails',
@@ -262,6 +334,8 @@ export class ResultsPanel {
           max: t.max,
           data: t.data.buffer as ArrayBuffer,
         });
+        this.traceMark('thumbnails posted');
+        this.planePosted(msg.runId, 'thumbnails');
         return;
       }
       case 'requestDecode': {
@@ -350,6 +424,7 @@ export class ResultsPanel {
 
   dispose(): void {
     if (ResultsPanel.current === this) ResultsPanel.current = undefined;
+    clearTimeout(this.diagnosisTimer);
     this.session?.dispose();
     this.session = undefined;
     this.panel.dispose();

@@ -60,6 +60,9 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
   const hover = new TensorHoverProvider(info);
   const timelines = new TimelinePanels(context.extensionUri);
   const comparisons = new ComparePanels(context.extensionUri);
+  // The surfaces load on first use (a tensor file in the explorer, a hover, a command): the first
+  // computation's worker starts now and warms up while the user gets there.
+  WorkerClient.prestart(workerScript);
   const disposables: vscode.Disposable[] = [
     runner,
     notebooks,
@@ -78,6 +81,7 @@ export function createSurfaces(context: vscode.ExtensionContext): Surfaces {
     }),
     runner.onDidFail(({ error, spec, startedAt }) => problems.setError(error.message, error.subject, spec.paths, startedAt)),
     { dispose: () => ResultsPanel.current?.dispose() },
+    { dispose: () => WorkerClient.disposeSpare() },
     { dispose: disposeLog },
   ];
   return {

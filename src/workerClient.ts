@@ -38,13 +38,50 @@ type Request = WorkerRequest extends infer R ? (R extends WorkerRequest ? Omit<R
 export class WorkerClient {
   /** Workers started in this process so far (activation must start none). */
   static startedCount = 0;
+  /** A worker started ahead of need, warmed up, for the next computation (one at most). */
+  private static spare: WorkerClient | undefined;
+
+  /**
+   * Starts the spare worker of `script` if there is none: it loads its bundle and runs the path
+   * once on a tiny batch (JIT warm-up), in the background.
+   */
+  static prestart(script: string): void {
+    const s = WorkerClient.spare;
+    if (s?.alive && s.script === path.resolve(script)) return;
+    s?.dispose();
+    const w = (WorkerClient.spare = new WorkerClient(script));
+    // An idle spare does not keep the process alive.
+    w.worker.unref();
+    void w.request('warm', { type: 'warm' }).catch(() => undefined);
+  }
+
+  /** The spare worker of `script` (a new one when there is none); the caller owns it. */
+  static take(script: string): WorkerClient {
+    const s = WorkerClient.spare;
+    WorkerClient.spare = undefined;
+    if (s?.alive && s.script === path.resolve(script)) {
+      s.worker.ref();
+      return s;
+    }
+    s?.dispose();
+    return new WorkerClient(script);
+  }
+
+  /** Ends the spare worker (deactivation). */
+  static disposeSpare(): void {
+    WorkerClient.spare?.dispose();
+    WorkerClient.spare = undefined;
+  }
+
+  private readonly script: string;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private disposed = false;
   private readonly worker: Worker;
 
   constructor(script: string) {
-    this.worker = new Worker(path.resolve(script), { stdout: false, stderr: false });
+    this.script = path.resolve(script);
+    this.worker = new Worker(this.script, { stdout: false, stderr: false });
     WorkerClient.startedCount++;
     this.worker.on('message', (msg: WorkerResponse) => {
       const p = this.pending.get(msg.id);

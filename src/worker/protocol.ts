@@ -45,6 +45,8 @@ export interface ComputeOptions {
 
 export type WorkerRequest =
   | { type: 'compute'; id: number; spec: InputSpec; options: ComputeOptions }
+  /** A worker started ahead of need: run the path once on a tiny batch (JIT warm-up). */
+  | { type: 'warm'; id: number }
   /** Leave: the thread ends by itself (no terminate() on the caller's thread). */
   | { type: 'exit'; id: number }
   | { type: 'slice'; id: number; corner: Corner; stack: number; image: number; class: number; topK: number }
@@ -85,6 +87,7 @@ export interface SerializedError {
 export type WorkerResponse =
   | { type: 'progress'; id: number; fraction: number; stage: string }
   | { type: 'report'; id: number; report: LossReport }
+  | { type: 'warm'; id: number; ok: boolean; ms: number }
   | { type: 'slice'; id: number; slice: HeatSlice }
   | { type: 'thumbnails'; id: number; thumbnails: QuantizedThumbnails }
   | { type: 'decode'; id: number; view: DecodeView; background: Float32Array }

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { computeLossForViews, computeLossWithInputs } from '../../src/cornernet/run';
 import { ImageHeatReader } from '../../src/cornernet/views/imageView';
-import { classThumbnails, countPositives, heatSlice } from '../../src/cornernet/views/slices';
+import { classThumbnails, countPositives, heatSlice, imagePeaks } from '../../src/cornernet/views/slices';
 import { decodeAndMatch } from '../../src/cornernet/views/matching';
 import { makeSyntheticBatch } from '../support/synthetic';
 import { encodeNpy } from '../../src/tensor/npy';
@@ -57,6 +57,11 @@ describe('views of a batch whose heatmaps stay on disk', () => {
               const a = heatSlice(view, corner, s, 0, c, 20, positives[corner]);
               const e = heatSlice(whole.inputs, corner, s, b, c, 20, positives[corner]);
               assert.deepEqual({ ...a, image: b }, e, `slice ${corner} stack ${s} image ${b} class ${c}`);
+              // One plane read alone (the worker's way once the image's peaks are known): the same slice.
+              const peaks = imagePeaks(whole.inputs, corner, s, b, 20).filter((k) => k.class === c).map((k) => ({ ...k, class: 0 }));
+              const q = heatSlice(reader.planeInputs(b, c), corner, s, 0, 0, 20, positives[corner], peaks);
+              assert.deepEqual({ ...q, image: b, class: c, peaks: q.peaks.map((k) => ({ ...k, class: c })) }, e, `plane ${corner} stack ${s} image ${b} class ${c}`);
+              assert.equal(reader.holds(b), true, 'a plane read leaves the image held');
             }
           }
           const t = classThumbnails(view, s, 0, 8, positives);

@@ -120,6 +120,7 @@ window.addEventListener('message', (e: MessageEvent) => {
 });
 
 function onMessage(msg: ToPanel): void {
+  const t0msg = performance.now();
   switch (msg.type) {
     case 'load':
       runId = msg.runId;
@@ -138,6 +139,7 @@ function onMessage(msg: ToPanel): void {
       renderAll(msg.inputsLabel);
       // A new result starts at its top (its total), not where the previous one was scrolled.
       window.scrollTo(0, 0);
+      perfLoad(t0msg);
       requestPlanes();
       break;
     case 'slices': {
@@ -145,24 +147,35 @@ function onMessage(msg: ToPanel): void {
       const t0 = performance.now();
       slices = { tl: decode(msg.tl), br: decode(msg.br) };
       drawSlices();
+      slicesUnpainted = true;
+      requestAnimationFrame(() => (slicesUnpainted = false));
       timeToPaint('perf.slicesMs', t0);
+      perfPlanes('slices', t0msg);
       maybeReportRender();
       break;
     }
     case 'thumbnails': {
       if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
-      const t0 = performance.now();
-      // Quantised on the wire: back to loss values for the colour scale.
-      thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * (msg.max ?? 1)) };
-      drawThumbnails();
-      timeToPaint('perf.thumbsMs', t0);
-      maybeReportRender();
-      if (alignClass && thumbs.stack === selection.stack && thumbs.image === selection.image) {
-        // The host's default plane is the worst over all stacks; the strip ranks the shown stack.
-        alignClass = false;
-        const top = thumbs.classes.reduce((a, b) => ((b.loss ?? -Infinity) > (a.loss ?? -Infinity) ? b : a), thumbs.classes[0]!);
-        if (top && top.class !== selection.class) choose({ class: top.class });
-      }
+      const show = () => {
+        if (msg.requestId !== thumbsRequest || msg.runId !== runId) return;
+        const t0 = performance.now();
+        // Quantised on the wire: back to loss values for the colour scale.
+        thumbs = { stack: msg.stack, image: msg.image, width: msg.width, height: msg.height, classes: msg.classes, data: Float32Array.from(new Uint8Array(msg.data), (q) => (q / 255) * (msg.max ?? 1)) };
+        drawThumbnails();
+        timeToPaint('perf.thumbsMs', t0);
+        perfPlanes('thumbs', t0msg);
+        maybeReportRender();
+        if (alignClass && thumbs.stack === selection.stack && thumbs.image === selection.image) {
+          // The host's default plane is the worst over all stacks; the strip ranks the shown stack.
+          alignClass = false;
+          const top = thumbs.classes.reduce((a, b) => ((b.loss ?? -Infinity) > (a.loss ?? -Infinity) ? b : a), thumbs.classes[0]!);
+          if (top && top.class !== selection.class) choose({ class: top.class });
+        }
+      };
+      // Heatmaps drawn but not on screen yet (both replies came together): their frame first, then
+      // the strip's 80 canvases.
+      if (slicesUnpainted) requestAnimationFrame(() => setTimeout(show, 0));
+      else show();
       break;
     }
     case 'decode':
@@ -877,6 +890,7 @@ function renderHeatmapSection(r: LossReport): HTMLElement {
 }
 
 function choose(change: Partial<Selection>, keepFocus = false, keepObject = false): void {
+  perfSwitch(change);
   if (!keepFocus) focus = undefined;
   // The user chose: the default plane's class is not aligned with the strip any more.
   alignClass = false;
@@ -893,8 +907,15 @@ function choose(change: Partial<Selection>, keepFocus = false, keepObject = fals
   slices = undefined;
   syncSelects();
   requestPlanes();
-  // Same image: the strip stays, only its highlighted class moves.
-  drawThumbnails();
+  // The strip stays (another image's comes with its thumbnails): only its highlighted class moves.
+  markSelectedThumb();
+  perfSwitchPosted();
+}
+
+/** The strip's highlight on the selected class, without drawing its 80 canvases again. */
+function markSelectedThumb(): void {
+  document.querySelectorAll('#thumbs .thumb-item.selected').forEach((n) => n.classList.remove('selected'));
+  document.getElementById(`thumb-${selection.class}`)?.closest('.thumb-item')?.classList.add('selected');
 }
 
 function syncSelects(): void {
@@ -1121,6 +1142,65 @@ function timeToPaint(name: string, t0: number): void {
     if (!m) host.append((m = metric(name, null)));
     m.setAttribute('data-value', String(performance.now() - t0));
   });
+}
+
+// ---- perf metrics (hidden, for the UI perf test): wall-clock instants (ms since the epoch, so
+// they compare with the workbench's click) and durations from a selection change to its frame.
+let perfFirst: { slices: boolean; thumbs: boolean } | undefined;
+/** Heatmaps drawn in this task, before their frame (the strip then waits for that frame). */
+let slicesUnpainted = false;
+let perfPending: { kind: 'image' | 'class' | 'stack'; t0: number; posted: number; slices: boolean; thumbs: boolean } | undefined;
+
+function perfMetric(name: string, value: number): void {
+  const host = document.getElementById('perf');
+  if (!host) return;
+  let m = host.querySelector(`[data-metric="${name}"]`);
+  if (!m) host.append((m = metric(name, null)));
+  m.setAttribute('data-value', String(value));
+}
+
+function perfAt(name: string): void {
+  requestAnimationFrame(() => perfMetric(name, performance.timeOrigin + performance.now()));
+}
+
+/** A result shown: when this page started, when the message came, when its total is on screen. */
+function perfLoad(t0: number): void {
+  perfFirst = { slices: false, thumbs: false };
+  perfPending = undefined;
+  perfMetric('perf.pageStartAt', performance.timeOrigin);
+  perfMetric('perf.loadReceivedAt', performance.timeOrigin + t0);
+  timeToPaint('perf.loadMs', t0);
+  perfAt('perf.totalAt');
+}
+
+function perfSwitch(change: Partial<Selection>): void {
+  const kind = change.image !== undefined && change.image !== selection.image ? 'image' : change.stack !== undefined && change.stack !== selection.stack ? 'stack' : 'class';
+  perfPending = { kind, t0: performance.now(), posted: NaN, slices: false, thumbs: kind === 'class' };
+}
+
+/** The selection change's synchronous work is done (its requests posted). */
+function perfSwitchPosted(): void {
+  if (perfPending) perfPending.posted = performance.now();
+}
+
+function perfPlanes(what: 'slices' | 'thumbs', arrived: number): void {
+  if (perfFirst && !perfFirst[what]) {
+    perfFirst[what] = true;
+    perfAt(what === 'slices' ? 'perf.firstSlicesAt' : 'perf.firstThumbsAt');
+  }
+  const p = perfPending;
+  if (!p) return;
+  p[what] = true;
+  if (what === 'slices') {
+    timeToPaint(`perf.${p.kind}SwitchMs`, p.t0);
+    // Of which: the page's own work before the request left, and the wait for the reply.
+    perfMetric(`perf.${p.kind}SwitchPageMs`, p.posted - p.t0);
+    perfMetric(`perf.${p.kind}SwitchReplyMs`, arrived - p.posted);
+  }
+  if (p.slices && p.thumbs) {
+    perfPending = undefined;
+    if (p.kind !== 'class') timeToPaint(`perf.${p.kind}SwitchAllMs`, p.t0);
+  }
 }
 
 const HOVER_HINT = 'Hover a pixel to read its values (all maps show the same pixel).';

@@ -59,11 +59,23 @@ export class ImageHeatReader {
     }
   }
 
+  /** Image b is the one `imageInputs` holds (its heatmaps read, or to be read on first touch). */
+  holds(b: number): boolean {
+    return b === this.current && this.view !== undefined;
+  }
+
   /** LossInputs of image b (B = 1): everything sliced, heatmaps read when first touched. */
   imageInputs(b: number): LossInputs {
+    if (b === this.current && this.view) return this.view;
+    this.view = this.imageView(b);
+    this.current = b;
+    return this.view;
+  }
+
+  /** Image b's view: small arrays sliced, heatmaps read on first touch into the shared buffers. */
+  private imageView(b: number): LossInputs {
     const { B, C, H, W, K } = this.inputs.dims;
     if (!(Number.isInteger(b) && b >= 0 && b < B)) throw new RangeError(`no image ${b} (B=${B})`);
-    if (b === this.current && this.view) return this.view;
     const HW = H * W;
     const i = this.inputs;
     const per = (a: Float64Array, n: number) => a.subarray(b * n, (b + 1) * n);
@@ -87,7 +99,7 @@ export class ImageHeatReader {
     const ind = i.ind ? Object.fromEntries(CORNERS.filter((c) => i.ind![c]).map((c) => [c, per(i.ind![c]!, K)])) : undefined;
     const tagMap = mapsOf(i.tagMap, 1);
     const regrMap = mapsOf(i.regrMap, 2);
-    this.view = {
+    return {
       dims: { ...i.dims, B: 1 },
       heat,
       gtHeat,
@@ -100,8 +112,28 @@ export class ImageHeatReader {
       ...(tagMap ? { tagMap } : {}),
       ...(regrMap ? { regrMap } : {}),
     };
-    this.current = b;
-    return this.view;
+  }
+
+  /**
+   * LossInputs of one plane, class `cls` of image b (B = 1, C = 1: the plane is class 0 there): its
+   * heatmaps only, read now (H*W values each, not the image's C*H*W); what a slice of an image
+   * other than the current one needs once its peaks are known. The rest as `imageInputs(b)`.
+   */
+  planeInputs(b: number, cls: number): LossInputs {
+    const { C, H, W } = this.inputs.dims;
+    if (!(Number.isInteger(cls) && cls >= 0 && cls < C)) throw new RangeError(`no class ${cls} (C=${C})`);
+    const whole = this.imageView(b);
+    const HW = H * W;
+    // Image b, class cls is "image" b * C + cls of planes of H*W values.
+    const at = b * C + cls;
+    const heat = {} as Record<Corner, HeatStack[]>;
+    const gtHeat = {} as Record<Corner, FloatArray>;
+    CORNERS.forEach((corner, job) => {
+      const j = this.plan.jobs[job]!;
+      heat[corner] = this.inputs.heat[corner].map((h, s) => ({ dtype: h.dtype, logits: this.read(`plane:${corner}:${s}`, j.logits[s]!, at, HW) }));
+      gtHeat[corner] = this.read(`plane:gt_${corner}`, j.gt, at, HW);
+    });
+    return { ...whole, dims: { ...whole.dims, C: 1 }, heat, gtHeat };
   }
 
   /** Image b's n values of one heatmap, from its file (a TensorReadError names the file). */

@@ -55,7 +55,20 @@ export function countPositives(gt: Float32Array | Float64Array): number {
 }
 
 
-export function heatSlice(inputs: LossInputs, corner: Corner, stack: number, image: number, cls: number, topK = 100, positives?: number): HeatSlice {
+/**
+ * `peaks`: the image's `imagePeaks(inputs, corner, stack, image, topK)` when the caller keeps them
+ * (they scan every class of the image: the cost of a slice, which shows one).
+ */
+export function heatSlice(
+  inputs: LossInputs,
+  corner: Corner,
+  stack: number,
+  image: number,
+  cls: number,
+  topK = 100,
+  positives?: number,
+  peaks?: (Peak & { class: number })[],
+): HeatSlice {
   const { B, C, H, W, S } = inputs.dims;
   if (!(stack >= 0 && stack < S && image >= 0 && image < B && cls >= 0 && cls < C)) {
     throw new RangeError(`no plane stack ${stack}, image ${image}, class ${cls} (S=${S}, B=${B}, C=${C})`);
@@ -85,8 +98,8 @@ export function heatSlice(inputs: LossInputs, corner: Corner, stack: number, ima
     planeLoss += l;
     if (g === 1) pos.push({ x: i % W, y: Math.floor(i / W) });
   }
-  const peaks = imagePeaks(inputs, corner, stack, image, topK).filter((p) => p.class === cls);
-  return { corner, stack, image, class: cls, width: W, height: H, logit, prob, target, loss, positives: pos, peaks, planeLoss, bounds, norm };
+  const ours = (peaks ?? imagePeaks(inputs, corner, stack, image, topK)).filter((p) => p.class === cls);
+  return { corner, stack, image, class: cls, width: W, height: H, logit, prob, target, loss, positives: pos, peaks: ours, planeLoss, bounds, norm };
 }
 
 /**
