@@ -259,7 +259,12 @@ export class ResultsPanel {
     const sel = this.restoredSelection ?? { stack: this.report.nstack - 1, ...worstPlane(this.report) };
     this.restoredSelection = undefined;
     this.traceMark('load posted');
-    this.post({ type: 'load', runId: this.runId, report: this.report, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap(), selectionIsDefault });
+    // The total first: the per-object table and top pixels (most of the bytes) follow in their own message.
+    const { objects, topPixels } = this.report;
+    const split = objects.length + topPixels.length > 0;
+    const lean = split ? { ...this.report, objects: [], topPixels: [] } : this.report;
+    this.post({ type: 'load', runId: this.runId, report: lean, inputsLabel: this.inputsLabel, spec: this.spec, selection: sel, colormap: settings.colormap(), selectionIsDefault, ...(split ? { objectsPending: true } : {}) });
+    if (split) this.post({ type: 'objects', runId: this.runId, objects, topPixels });
     // A diagnosis that arrived before the webview was ready (or before a reload of it) goes again.
     if (this.report.findings) this.post({ type: 'diagnosis', runId: this.runId, findings: this.report.findings, gradients: this.report.gradients ?? [] });
     if (this.report.ablation) this.post({ type: 'ablation', runId: this.runId, ablation: this.report.ablation });

@@ -60,7 +60,12 @@ export interface RenderReport {
 export type ToPanel =
   /** A new result (or the restored one) to show; `runId` tags every later request. */
   /** `selectionIsDefault`: the host chose the plane (not restored): the panel may align its class with the strip. */
-  | { type: 'load'; runId: number; report: LossReport; inputsLabel: string; spec: RunSpec; selection: Selection; colormap: Colormap; selectionIsDefault?: boolean }
+  | { type: 'load'; runId: number; report: LossReport; inputsLabel: string; spec: RunSpec; selection: Selection; colormap: Colormap; selectionIsDefault?: boolean; objectsPending?: boolean }
+  /**
+   * The report's per-object table and top pixels, after a `load` that said `objectsPending`: most
+   * of the report's bytes, so the total goes first.
+   */
+  | { type: 'objects'; runId: number; objects: LossReport['objects']; topPixels: LossReport['topPixels'] }
   | { type: 'slices'; requestId: number; runId: number; selection: Selection; tl: SliceData; br: SliceData }
   /** Per-class loss thumbnails, quantised to bytes (0..255 of `max`): they are only looked at. */
   | { type: 'thumbnails'; requestId: number; runId: number; stack: number; image: number; width: number; height: number; classes: ThumbnailClass[]; max: number | null; data: ArrayBuffer }
@@ -190,7 +195,7 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
   if (!isObj(v) || !isStr(v.type, 40)) return undefined;
   switch (v.type) {
     case 'load':
-      return isInt(v.runId) && isObj(v.report) && isStr(v.inputsLabel) && isRunSpec(v.spec) && isSelection(v.selection) && (COLORMAPS as readonly unknown[]).includes(v.colormap) && (v.selectionIsDefault === undefined || typeof v.selectionIsDefault === 'boolean')
+      return isInt(v.runId) && isObj(v.report) && isStr(v.inputsLabel) && isRunSpec(v.spec) && isSelection(v.selection) && (COLORMAPS as readonly unknown[]).includes(v.colormap) && (v.selectionIsDefault === undefined || typeof v.selectionIsDefault === 'boolean') && (v.objectsPending === undefined || typeof v.objectsPending === 'boolean')
         ? (v as unknown as ToPanel)
         : undefined;
     case 'slices':
@@ -199,6 +204,8 @@ export function parseToPanel(v: unknown): ToPanel | undefined {
       return isInt(v.requestId) && isInt(v.runId) && isInt(v.width, 1) && isInt(v.height, 1) && Array.isArray(v.classes) && (v.max === null || isNum(v.max)) && v.data instanceof ArrayBuffer && v.data.byteLength === v.classes.length * v.width * v.height
         ? (v as unknown as ToPanel)
         : undefined;
+    case 'objects':
+      return isInt(v.runId) && Array.isArray(v.objects) && v.objects.every(isObj) && Array.isArray(v.topPixels) ? (v as unknown as ToPanel) : undefined;
     case 'conventions':
       return isInt(v.requestId) && isInt(v.runId) && isObj(v.conventions) && Array.isArray(v.gaps) ? (v as unknown as ToPanel) : undefined;
     case 'ablation':

@@ -128,6 +128,7 @@ function onMessage(msg: ToPanel): void {
       loaded = { report: msg.report, inputsLabel: msg.inputsLabel, spec: msg.spec };
       colormap = msg.colormap;
       selection = clampSelection(msg.selection, msg.report);
+      objectsPending = msg.objectsPending === true;
       slices = undefined;
       thumbs = undefined;
       alignClass = msg.selectionIsDefault === true;
@@ -136,11 +137,23 @@ function onMessage(msg: ToPanel): void {
       lastHover = undefined;
       maps.reset();
       maps.cursor = undefined;
+      // Ask for the planes first: the host reads them while this page builds the report.
+      requestPlanes(false);
       renderAll(msg.inputsLabel);
+      perfLoad(t0msg);
       // A new result starts at its top (its total), not where the previous one was scrolled.
       window.scrollTo(0, 0);
-      perfLoad(t0msg);
-      requestPlanes();
+      renderSections();
+      break;
+    case 'objects':
+      if (msg.runId !== runId || !report || !loaded) return;
+      report = { ...report, objects: msg.objects, topPixels: msg.topPixels };
+      loaded = { ...loaded, report: { ...loaded.report, objects: msg.objects, topPixels: msg.topPixels } };
+      objectsPending = false;
+      vscode.setState({ selection, load: loaded });
+      renderSections(true);
+      drawSlices();
+      maybeReportRender();
       break;
     case 'slices': {
       if (msg.requestId !== slicesRequest || msg.runId !== runId) return;
@@ -243,6 +256,9 @@ function onMessage(msg: ToPanel): void {
   }
 }
 
+/** The report came without its per-object table, which follows (`objects`). */
+let objectsPending = false;
+
 /** A received plane with its probabilities and per-pixel losses derived as the engine does. */
 function decode(s: SliceData): DecodedSlice {
   const logit = new Float32Array(s.logit);
@@ -265,7 +281,7 @@ function clampSelection(s: Selection, r: LossReport): Selection {
   return { stack: inRange(s.stack, r.nstack), image: inRange(s.image, r.sizes.batch), class: inRange(s.class, r.sizes.classes) };
 }
 
-function requestPlanes(): void {
+function requestPlanes(sections = true): void {
   if (!report) return;
   slicesRequest = nextRequest++;
   post({ type: 'requestSlices', requestId: slicesRequest, runId, selection });
@@ -274,7 +290,7 @@ function requestPlanes(): void {
     post({ type: 'requestThumbnails', requestId: thumbsRequest, runId, stack: selection.stack, image: selection.image });
   }
   vscode.setState({ selection, load: loaded });
-  renderSections();
+  if (sections) renderSections();
 }
 
 function sectionContext(): SectionContext {
@@ -295,6 +311,13 @@ function sectionContext(): SectionContext {
 /** Embeddings, offsets and decode follow the selected stack and image. */
 function renderSections(force = false): void {
   if (!report) return;
+  if (objectsPending) {
+    for (const id of ['embeddings', 'offsets', 'decode']) {
+      const host = document.getElementById(id);
+      if (host) host.replaceChildren(el('p', { class: 'hint' }, 'Loading the objects…'));
+    }
+    return;
+  }
   const key = `${runId}/${selection.stack}/${selection.image}`;
   if (key === sectionsFor && !force) return;
   sectionsFor = key;
