@@ -289,8 +289,21 @@ function requestPlanes(sections = true): void {
     thumbsRequest = nextRequest++;
     post({ type: 'requestThumbnails', requestId: thumbsRequest, runId, stack: selection.stack, image: selection.image });
   }
-  vscode.setState({ selection, load: loaded });
+  saveStateSoon();
   if (sections) renderSections();
+}
+
+let saveTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * The state that brings the panel back after a window reload holds the whole report: serialising
+ * it on every switch would cost the switch; the selection is saved once switching pauses.
+ */
+function saveStateSoon(): void {
+  if (saveTimer !== undefined) clearTimeout(saveTimer);
+  saveTimer = setTimeout(() => {
+    saveTimer = undefined;
+    vscode.setState({ selection, load: loaded });
+  }, 300);
 }
 
 function sectionContext(): SectionContext {
