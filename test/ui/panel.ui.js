@@ -136,6 +136,16 @@ exports.run = async ({ page, helpers, workspaceDir, shotsDir, log }) => {
   await frame.locator('[data-metric="total"]').waitFor({ timeout: 60000 });
   // A new result starts at its top.
   assert.ok((await frame.locator('body').evaluate(() => window.scrollY)) < 5, 'a new result is shown from its top');
+  // The default plane's class is the strip's worst (the strip ranks the stack shown).
+  await frame.locator('.thumb-item').first().waitFor({ timeout: 30000 });
+  await page.waitForTimeout(500);
+  const strip = await frame.locator('.thumb-item').evaluateAll((items) =>
+    items.map((i) => ({ cls: Number(/class (\d+)/.exec(i.querySelector('.class-name').textContent)[1]), loss: Number(i.title.split('focal loss ')[1]), selected: i.classList.contains('selected') })),
+  );
+  const worst = strip.reduce((a, b) => (b.loss > a.loss ? b : a));
+  log(`strip: worst class ${worst.cls} (${worst.loss}); selected ${strip.filter((x) => x.selected).map((x) => x.cls)}`);
+  assert.equal(Number(await frame.locator('#sel-class').evaluate((s) => s.value)), worst.cls, "the default class is the strip's worst");
+  assert.deepEqual(strip.filter((x) => x.selected).map((x) => x.cls), [worst.cls]);
   await frame.locator('#zoom-label[data-zoom]').waitFor({ state: 'attached', timeout: 20000 });
   const tlProb = frame.locator('#canvas-tl-prob');
   const cssWidth = (await tlProb.boundingBox()).width;
