@@ -27,6 +27,17 @@ export interface SectionContext {
   selectedObject(): number | undefined;
 }
 
+/**
+ * What redraws when the followed object changes, one per figure: a figure drawn again replaces its
+ * own (a listener per render would pile up over switches).
+ */
+const objectHooks = new Map<'embed-line' | 'embed-matrix' | 'decode', () => void>();
+
+/** The followed object changed: the figures that mark it draw again. */
+export function objectChanged(): void {
+  for (const redraw of objectHooks.values()) redraw();
+}
+
 /** A table row that selects its object when clicked (or Enter). */
 function objectRow(ctx: SectionContext, slot: number, ...cells: HTMLElement[]): HTMLElement {
   const row = el('tr', { 'data-object': String(slot), class: `clickable${ctx.selectedObject() === slot ? ' selected-object' : ''}`, tabindex: '0', title: `Follow object ${slot} on the maps` }, ...cells);
@@ -159,9 +170,7 @@ export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
     }
   };
   drawLine();
-  document.addEventListener('cornernet-object', () => {
-    if (canvas.isConnected) drawLine();
-  });
+  objectHooks.set('embed-line', drawLine);
   const tip = el('div', { class: 'tooltip', id: 'embed-tip', 'aria-live': 'polite' }, '');
   canvas.onmousemove = (ev) => {
     const i = Math.floor((ev.offsetY * (canvas.height / canvas.clientHeight) - top) / rowH);
@@ -246,9 +255,7 @@ export function renderEmbeddings(host: HTMLElement, ctx: SectionContext): void {
     const at = cellAt(ev);
     if (at) ctx.selectObject(objs[at.j]!.slot);
   };
-  document.addEventListener('cornernet-object', () => {
-    if (matrix.isConnected) drawMatrix();
-  });
+  objectHooks.set('embed-matrix', drawMatrix);
   host.append(el('h3', {}, 'Push matrix relu(1 − |e_j − e_k|)'), matrix, mtip);
 
   // Tag maps with the corners marked, when the inputs had maps.
@@ -597,9 +604,7 @@ export function drawDecode(ctx: SectionContext, view: DecodeView, width: number,
     const slot = h.kind === 'object' ? h.slot : d!.target ?? d!.duplicateOf ?? d!.bestTarget;
     if (slot !== undefined) ctx.selectObject(slot);
   };
-  document.addEventListener('cornernet-object', () => {
-    if (canvas.isConnected) paint();
-  });
+  objectHooks.set('decode', () => paint());
   const matched = view.targets.filter((t) => t.detection !== undefined).length;
   canvas.setAttribute('aria-label', `image ${view.image}: ${view.targets.length} objects (dashed), ${view.detections.length} detections shown, ${matched} objects matched`);
   const missed = view.targets.filter((t) => t.detection === undefined);

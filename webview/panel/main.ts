@@ -31,7 +31,7 @@ import { clampedSigmoid, pixelFocalGrad, pixelFocalLoss } from '../../src/corner
 import { classLabel } from '../../src/cornernet/model/classNames';
 import { divergingTable, drawDivergingBar } from '../shared/diverging';
 import { clear, el, fmt, metric } from '../shared/dom';
-import { drawDecode, drawTagMaps, renderDecodeControls, renderEmbeddings, renderOffsets, type DecodeSettings, type SectionContext } from './diagnostics';
+import { drawDecode, drawTagMaps, objectChanged, renderDecodeControls, renderEmbeddings, renderOffsets, type DecodeSettings, type SectionContext } from './diagnostics';
 
 interface VsCodeApi {
   postMessage(msg: FromPanel): void;
@@ -1297,7 +1297,7 @@ function selectObject(slot: number | undefined, redrawNow = true): void {
   selectedObject = slot;
   document.querySelectorAll('[data-object]').forEach((n) => n.classList.toggle('selected-object', slot !== undefined && n.getAttribute('data-object') === String(slot)));
   const o = selectedObjectReport();
-  document.dispatchEvent(new CustomEvent('cornernet-object', { detail: slot }));
+  objectChanged();
   if (!redrawNow) return;
   if (o && o.class !== undefined && o.class !== selection.class) {
     choose({ class: o.class }, false, true);

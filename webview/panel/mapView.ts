@@ -86,7 +86,10 @@ export class LinkedMaps {
 
   /** Display width of each map in CSS pixels (the panel's width shared by the columns). */
   setCssWidth(w: number): void {
-    this.cssWidth = Math.max(120, Math.round(w));
+    const width = Math.max(120, Math.round(w));
+    // Called on every resize of the page (its height grows as sections render): only a new width redraws.
+    if (width === this.cssWidth) return;
+    this.cssWidth = width;
     for (const m of this.maps.values()) this.layout(m.canvas);
     this.drawAll();
   }
@@ -96,8 +99,10 @@ export class LinkedMaps {
     canvas.style.width = `${this.cssWidth}px`;
     canvas.style.height = `${h}px`;
     const dpr = window.devicePixelRatio || 1;
-    canvas.width = Math.round(this.cssWidth * dpr);
-    canvas.height = Math.round(h * dpr);
+    // Assigning a canvas's size reallocates it even when unchanged.
+    const [cw, ch] = [Math.round(this.cssWidth * dpr), Math.round(h * dpr)];
+    if (canvas.width !== cw) canvas.width = cw;
+    if (canvas.height !== ch) canvas.height = ch;
   }
 
   /** Registers (or updates) a map: its coloured plane and markers. Draws it. */
