@@ -12,14 +12,13 @@ import type { CornerNetInspectorApi } from '../../src/extension';
 import type { LossReport } from '../../src/cornernet/model/report';
 import { REALISTIC_SPEC, makeSyntheticBatch } from '../support/synthetic';
 import { encodeNpy } from '../../src/tensor/npy';
+import { sleep, ws } from './support';
 
 const EXTENSION_ID = 'cornernet-inspector.cornernet-inspector';
 const COMMAND = 'cornernet.computeLoss';
 
 let api: CornerNetInspectorApi;
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
 const expected = (name: string) => JSON.parse(fs.readFileSync(path.join(ws(), name, 'expected.json'), 'utf8'));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function close(actual: number | null | undefined, want: number, what: string, rtol = 1e-5, atol = 2e-5): void {
   assert.ok(typeof actual === 'number', `${what}: got ${actual}`);

@@ -19,14 +19,13 @@ import type { CornerNetInspectorApi } from '../../src/extension';
 import type { LossReport } from '../../src/cornernet/model/report';
 import { checkAgainstFixture as checkReport } from './fixtureCheck';
 import { readTensorFile } from '../../src/tensor/tensorFile';
+import { eventually, sleep, ws } from './support';
 
 const EXTENSION_ID = 'cornernet-inspector.cornernet-inspector';
 const TYPE = 'cornernet-test-python';
 const PAIR = { kind: 'pair', outs: 'outs', targets: 'targets' } as const;
 let api: CornerNetInspectorApi;
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
 const script = () => path.join(ws(), 'debug', 'train.py');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let preexisting = new Set<string>();
 const transferDirs = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('cornernet-kernel-') && !preexisting.has(n));
 /** Every DAP request our test sessions received, and the stops they reported, by session id. */
@@ -38,15 +37,7 @@ function checkAgainstFixture(r: LossReport | undefined, name: string): void {
   checkReport(r, name, api.lastError);
 }
 
-async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, timeoutMs = 60000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const until = <T>(what: string, f: () => T | undefined | Promise<T | undefined>, timeoutMs = 60000): Promise<T> => eventually(what, f, timeoutMs, 50);
 
 /**
  * The frame VS Code selects after the next stop. pydevd may give the new frame the id of the last

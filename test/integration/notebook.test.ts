@@ -19,13 +19,12 @@ import { checkAgainstFixture as checkReport } from './fixtureCheck';
 import { JupyterKernelSource } from '../../src/jupyterKernels';
 import { KernelError, type NotebookKernel } from '../../src/notebook/kernel';
 import { JupyterClientKernel } from '../support/jupyterClientKernel';
+import { sleep, ws } from './support';
 
 const EXTENSION_ID = 'cornernet-inspector.cornernet-inspector';
 let api: CornerNetInspectorApi;
 let kernel: JupyterClientKernel;
 let notebook: vscode.NotebookDocument;
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Transfer folders made since the suite started (another process's are not ours to judge). */
 let preexisting = new Set<string>();
 const transferDirs = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('cornernet-kernel-') && !preexisting.has(n));

@@ -15,11 +15,10 @@ import { execFileSync } from 'node:child_process';
 import { encodeNpy } from '../../src/tensor/npy';
 import { encodeNpz } from '../../src/tensor/npz';
 import { readTensorFile } from '../../src/tensor/tensorFile';
+import { sleep, ws } from './support';
 
 const COMMAND = 'cornernet.computeLoss';
 let api: CornerNetInspectorApi;
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const compute = (dir: string) => vscode.commands.executeCommand(COMMAND, vscode.Uri.file(dir)) as Thenable<LossReport | undefined>;
 
 /**

@@ -12,13 +12,12 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CornerNetInspectorApi } from '../../src/extension';
 import type { LossReport } from '../../src/cornernet/model/report';
+import { sleep, ws } from './support';
 
 const EXTENSION_ID = 'cornernet-inspector.cornernet-inspector';
 const COMMAND = 'cornernet.computeLoss';
 
 let api: CornerNetInspectorApi;
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const uri = (rel: string) => vscode.Uri.file(path.join(ws(), rel));
 
 function copyFolder(src: string, as: string, drop: string[] = []): string {

@@ -18,21 +18,11 @@ import { encodeNpy } from '../../src/tensor/npy';
 import { encodeNpz } from '../../src/tensor/npz';
 import { readTensorFile } from '../../src/tensor/tensorFile';
 import { tensorStats } from '../../src/tensor/stats';
+import { eventually, ws } from './support';
 
 const COMMAND = 'cornernet.computeLoss';
 let api: CornerNetInspectorApi;
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = 20000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 function copyFixture(name: string, as: string): string {
   const dst = path.join(ws(), as);

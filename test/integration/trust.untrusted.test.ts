@@ -12,9 +12,9 @@ import * as vscode from 'vscode';
 import type { CornerNetInspectorApi } from '../../src/extension';
 import type { KernelCancelToken, KernelOutput, NotebookKernel } from '../../src/notebook/kernel';
 import { JupyterClientKernel } from '../support/jupyterClientKernel';
+import { ws } from './support';
 
 const EXTENSION_ID = 'cornernet-inspector.cornernet-inspector';
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
 
 describe('untrusted workspace (Restricted Mode)', function () {
   this.timeout(180000);

@@ -10,20 +10,10 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { CornerNetInspectorApi } from '../../src/extension';
 import { encodeNpy } from '../../src/tensor/npy';
+import { eventually, sleep, ws } from './support';
 
 let api: CornerNetInspectorApi;
-const ws = () => vscode.workspace.workspaceFolders![0]!.uri.fsPath;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function eventually<T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = 20000): Promise<T> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v as T;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 before(async () => {
   api = await vscode.extensions.getExtension<CornerNetInspectorApi>('cornernet-inspector.cornernet-inspector')!.activate();
